@@ -1,0 +1,139 @@
+package collector
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Reasons a request or message is rejected; the values of the "reason"
+// label, so the set is closed.
+const (
+	ReasonBadRequest   = "bad_request"
+	ReasonTooLarge     = "too_large"
+	ReasonMediaType    = "unsupported_media_type"
+	ReasonUnauthorized = "unauthorized"
+	ReasonUnavailable  = "unavailable"
+)
+
+// Metrics are the intake metrics every source shares, labelled by source,
+// so a dashboard compares sources on the same series.
+type Metrics struct {
+	Received *prometheus.CounterVec
+	Rejected *prometheus.CounterVec
+}
+
+// NewMetrics registers the intake metrics and pre-initialises them for
+// the given sources so that their series exist at zero.
+func NewMetrics(reg prometheus.Registerer, sources ...string) *Metrics {
+	f := promauto.With(reg)
+	m := &Metrics{
+		Received: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "hindsight_collector_events_received_total",
+			Help: "Events received and acknowledged as durable, duplicates included, by source.",
+		}, []string{"source"}),
+		Rejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "hindsight_collector_requests_rejected_total",
+			Help: "Requests or messages not accepted, by source and reason.",
+		}, []string{"source", "reason"}),
+	}
+	for _, s := range sources {
+		m.Received.WithLabelValues(s)
+		for _, r := range []string{ReasonBadRequest, ReasonTooLarge, ReasonMediaType, ReasonUnauthorized, ReasonUnavailable} {
+			m.Rejected.WithLabelValues(s, r)
+		}
+	}
+	return m
+}
+
+// RequestError is an intake failure with the HTTP status it deserves and
+// the reason label it is counted under.
+type RequestError struct {
+	Status int
+	Reason string
+	Err    error
+}
+
+func (e *RequestError) Error() string { return e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// BadRequest builds a 400 whose message names the problem.
+func BadRequest(format string, a ...any) *RequestError {
+	return &RequestError{Status: http.StatusBadRequest, Reason: ReasonBadRequest, Err: fmt.Errorf(format, a...)}
+}
+
+// CheckJSON rejects a body that is not declared as JSON: a sender that
+// posts something else is misconfigured and should hear so.
+func CheckJSON(r *http.Request) *RequestError {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && mt != "application/cloudevents+json") {
+		return &RequestError{Status: http.StatusUnsupportedMediaType, Reason: ReasonMediaType,
+			Err: fmt.Errorf("content type %q is not application/json", ct)}
+	}
+	return nil
+}
+
+// maxDrain is how much of an oversized body is read and thrown away
+// before answering 413. Clients that send the whole body before reading
+// the answer (most do) then see the 413 instead of a reset connection.
+const maxDrain = 64 << 20
+
+// ReadBody reads at most limit bytes and answers 413 past that, so one
+// sender cannot exhaust memory.
+func ReadBody(r *http.Request, limit int64) ([]byte, *RequestError) {
+	tooLarge := func() *RequestError {
+		_, _ = io.CopyN(io.Discard, r.Body, maxDrain)
+		return &RequestError{Status: http.StatusRequestEntityTooLarge, Reason: ReasonTooLarge,
+			Err: fmt.Errorf("body is over the limit of %d bytes (api.max_body_bytes)", limit)}
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge()
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, BadRequest("read body: %v", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, tooLarge()
+	}
+	return body, nil
+}
+
+// Respond writes the outcome of an intake request: 200 with a JSON
+// summary on success, the RequestError's status with {"error": ...}
+// otherwise, and 503 with Retry-After when the store could not take the
+// events (the sender retries; the retry is deduplicated).
+func Respond(w http.ResponseWriter, logger *slog.Logger, m *Metrics, source string, accepted int, err error) {
+	if err == nil {
+		m.Received.WithLabelValues(source).Add(float64(accepted))
+		WriteJSON(w, http.StatusOK, map[string]any{"status": "success", "accepted": accepted})
+		return
+	}
+	if re, ok := errors.AsType[*RequestError](err); ok {
+		m.Rejected.WithLabelValues(source, re.Reason).Inc()
+		logger.Debug("Request rejected", "source", source, "reason", re.Reason, "err", re.Err)
+		WriteJSON(w, re.Status, map[string]string{"error": re.Error()})
+		return
+	}
+	m.Rejected.WithLabelValues(source, ReasonUnavailable).Inc()
+	logger.Warn("Events not stored; sender told to retry", "source", source, "err", err)
+	w.Header().Set("Retry-After", "5")
+	WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "events not stored, retry later: " + err.Error()})
+}
+
+// WriteJSON writes v as the JSON response body with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,494 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults that other packages and the documentation refer to by name.
+const (
+	// DefaultTier is the tier of a service that the configuration does not
+	// describe, or describes without a tier: the least critical of the
+	// common tiers, so an unknown service never raises severity by itself.
+	DefaultTier = 3
+	// DefaultPagerDutyAPIURL is where the PagerDuty REST API is reached
+	// unless pagerduty.api_url points at a proxy or a test server.
+	DefaultPagerDutyAPIURL = "https://api.pagerduty.com"
+	// DefaultMaxBodyBytes caps an ingestion request body: ample for an
+	// Alertmanager webhook with hundreds of alerts, small enough that a
+	// runaway client cannot exhaust memory.
+	DefaultMaxBodyBytes = 1 << 20
+	// MaxBodyBytesLimit is the largest api.max_body_bytes accepted, because
+	// a body is held in memory while it is made durable.
+	MaxBodyBytesLimit = 1 << 30
+)
+
+// Roles an API token can have. Read-only tokens are for dashboards and
+// reporting; changes to incidents (notes, overrides, merges) need read-write.
+const (
+	RoleReadOnly  = "read-only"
+	RoleReadWrite = "read-write"
+)
+
+// Sink types for export.sinks: where a finished post-mortem draft is sent.
+const (
+	SinkDirectory = "directory"
+	SinkWebhook   = "webhook"
+	SinkNATS      = "nats"
+)
+
+// Config is the whole configuration of the daemon. It is decoded from one YAML
+// file and treated as read-only afterwards, so one value can be shared by
+// every goroutine and swapped atomically on reload.
+type Config struct {
+	// ServiceLabels are the alert labels that name the service an event
+	// belongs to, in order of preference.
+	ServiceLabels []string `yaml:"service_labels"`
+	// Services describes the services Hindsight should know more about than
+	// their name: how they depend on each other and how much they matter.
+	Services    map[string]Service `yaml:"services"`
+	Correlation Correlation        `yaml:"correlation"`
+	Severity    Severity           `yaml:"severity"`
+	PagerDuty   PagerDuty          `yaml:"pagerduty"`
+	Prometheus  Prometheus         `yaml:"prometheus"`
+	NATS        NATS               `yaml:"nats"`
+	Export      Export             `yaml:"export"`
+	API         API                `yaml:"api"`
+	Retention   Retention          `yaml:"retention"`
+
+	hash string // sha256 of the bytes this configuration was loaded from
+}
+
+// Service is what Hindsight knows about one service: enough to join the alerts
+// of a service and its dependencies into one incident, and to weigh severity.
+type Service struct {
+	// CustomerFacing marks services whose failure customers see; it raises
+	// the suggested severity.
+	CustomerFacing bool `yaml:"customer_facing"`
+	// Tier is the criticality of the service, 1 being the most critical.
+	// It must be between 1 and 5.
+	Tier int `yaml:"tier"`
+	// DependsOn names the services this one needs, so that an alert on a
+	// dependency joins the incident of its dependants.
+	DependsOn []string `yaml:"depends_on,omitempty"`
+	// PagerDutyServiceIDs ties PagerDuty incidents to this service.
+	PagerDutyServiceIDs []string `yaml:"pagerduty_service_ids,omitempty"`
+	// ImpactQueries are PromQL expressions, by name, run over the incident's
+	// span to put numbers on its impact. $window is replaced by that span.
+	ImpactQueries map[string]string `yaml:"impact_queries,omitempty"`
+}
+
+// Correlation sets the windows that decide which events make one incident.
+// Windows that compare events with each other use event time; windows that wait
+// for silence use the wall clock (see spec/config.md).
+type Correlation struct {
+	// Window is the largest gap after which a related event still joins an
+	// open incident.
+	Window model.Duration `yaml:"window"`
+	// DeployLookback is how long before the first alert a deploy is still a
+	// candidate cause.
+	DeployLookback model.Duration `yaml:"deploy_lookback"`
+	// ReopenWithin is how soon after resolving an incident a new firing of
+	// one of its alerts reopens it instead of starting another.
+	ReopenWithin model.Duration `yaml:"reopen_within"`
+	// ResolveAfter is how long nothing must fire before an incident is
+	// resolved.
+	ResolveAfter model.Duration `yaml:"resolve_after"`
+	// MaxLateness is how late an event may arrive and still be placed by its
+	// own time, measured against the newest event time received.
+	MaxLateness model.Duration `yaml:"max_lateness"`
+	// GroupBy lists labels that must be equal for events to join one
+	// incident, so that the same service failing in two clusters makes two
+	// incidents.
+	GroupBy []string `yaml:"group_by"`
+}
+
+// Severity holds the rules that suggest an incident's severity. They are
+// configurable because what counts as a SEV2 differs between organisations.
+type Severity struct {
+	// Rules are tried in order: the first that matches sets the suggestion,
+	// and every rule that matches is given as a reason.
+	Rules []SeverityRule `yaml:"rules"`
+}
+
+// SeverityRule suggests a severity for incidents that meet its condition.
+type SeverityRule struct {
+	// Severity is the suggested level, SEV1 (worst) to SEV5.
+	Severity string `yaml:"severity"`
+	// When is the condition; an empty one matches every incident.
+	When Condition `yaml:"when"`
+}
+
+// Condition describes incidents that a severity rule applies to. Every field
+// that is set must hold, so a rule reads as a conjunction; an empty condition
+// always matches, which makes a catch-all last rule.
+type Condition struct {
+	// Labels must all match on some alert of the incident. Values are RE2
+	// regular expressions anchored at both ends, as in Prometheus matchers.
+	Labels map[string]string `yaml:"labels,omitempty"`
+	// CustomerFacing, when set, must equal whether some service of the
+	// incident is customer-facing.
+	CustomerFacing *bool `yaml:"customer_facing,omitempty"`
+	// AlertSeverity requires that some alert's `severity` label is one of
+	// these values.
+	AlertSeverity []string `yaml:"alert_severity,omitempty"`
+	// MinDuration requires that the incident has lasted at least this long.
+	MinDuration model.Duration `yaml:"min_duration,omitempty"`
+	// MaxTier requires some service of tier MaxTier or more critical;
+	// 0 leaves tiers out of the condition.
+	MaxTier int `yaml:"max_tier,omitempty"`
+	// MinServices requires at least this many services to be involved,
+	// a sign of a wide outage; 0 leaves the count out.
+	MinServices int `yaml:"min_services,omitempty"`
+}
+
+// PagerDuty configures the PagerDuty webhook intake and the optional REST
+// backfill.
+type PagerDuty struct {
+	// WebhookSecrets verify X-PagerDuty-Signature. Several may be given so
+	// that a secret can be rotated without refusing webhooks; none means
+	// signatures are not checked.
+	WebhookSecrets []commoncfg.Secret `yaml:"webhook_secrets"`
+	// APITokenFile holds a REST API token. It is read when used, not at load
+	// time, so the token can be rotated without a reload.
+	APITokenFile string `yaml:"api_token_file"`
+	// PollInterval is how often the REST API is polled to backfill events a
+	// webhook missed; 0 turns polling off.
+	PollInterval model.Duration `yaml:"poll_interval"`
+	// PriorityFloor maps a PagerDuty priority name to the least severity an
+	// incident with that priority gets, since a human already judged it.
+	PriorityFloor map[string]string `yaml:"priority_floor"`
+	// APIURL is the base URL of the REST API.
+	APIURL string `yaml:"api_url"`
+}
+
+// Prometheus configures the Prometheus server that impact queries run against.
+type Prometheus struct {
+	// URL of the Prometheus server; empty turns impact queries off.
+	URL string `yaml:"url"`
+	// HTTPClientConfig takes the same keys as a Prometheus scrape or remote
+	// read client (basic_auth, authorization, tls_config, ...), inline.
+	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
+	// QueryTimeout bounds one impact query, so a slow Prometheus cannot hold
+	// up a post-mortem draft.
+	QueryTimeout model.Duration `yaml:"query_timeout"`
+}
+
+// NATS configures how deploy events are consumed. The server itself is chosen
+// by command-line flags, since it cannot change on reload.
+type NATS struct {
+	// DeploySubject is the subject deploy events are published on; it may
+	// hold wildcards.
+	DeploySubject string `yaml:"deploy_subject"`
+	// Stream is a JetStream stream to consume durably; empty means a plain
+	// subscription, which loses events while Hindsight is down.
+	Stream string `yaml:"stream"`
+	// Consumer is the durable consumer name, so a restart resumes where it
+	// stopped.
+	Consumer string `yaml:"consumer"`
+	// CredentialsFile is a NATS .creds file for an external server.
+	CredentialsFile string `yaml:"credentials_file"`
+	// TLS configures TLS to an external server.
+	TLS commoncfg.TLSConfig `yaml:"tls_config"`
+	// MaxDeliver bounds redelivery of an event that keeps failing, so one
+	// bad message cannot block the consumer forever; -1 means no bound.
+	MaxDeliver int `yaml:"max_deliver"`
+}
+
+// Export configures when and where post-mortem drafts are written.
+type Export struct {
+	// OnResolve writes a draft when an incident resolves; without it drafts
+	// are only made on request.
+	OnResolve bool `yaml:"on_resolve"`
+	// Delay waits after the resolution for late events before the draft is
+	// written.
+	Delay model.Duration `yaml:"delay"`
+	// TemplateFile is a Go text/template that replaces the built-in Markdown
+	// template; empty keeps the built-in one.
+	TemplateFile string `yaml:"template_file"`
+	// Sinks are the destinations of drafts; none means drafts are only
+	// served by the API.
+	Sinks []Sink `yaml:"sinks"`
+}
+
+// Sink is one destination for post-mortem drafts. Type says which of the other
+// fields applies: Path for directory, URL for webhook, Subject for nats.
+type Sink struct {
+	Type    string `yaml:"type"`
+	Path    string `yaml:"path,omitempty"`
+	URL     string `yaml:"url,omitempty"`
+	Subject string `yaml:"subject,omitempty"`
+}
+
+// API configures authentication and limits of the HTTP API.
+type API struct {
+	// Tokens guard the query and change endpoints; none means they are open,
+	// which suits a listener only reachable from a trusted network.
+	Tokens []Token `yaml:"tokens"`
+	// IngestTokens guard the ingestion endpoints separately, because
+	// Alertmanager and PagerDuty hold them in their own configuration.
+	IngestTokens []Token `yaml:"ingest_tokens"`
+	// MaxBodyBytes caps a request body; larger requests get 413.
+	MaxBodyBytes Bytes `yaml:"max_body_bytes"`
+}
+
+// Token is one bearer token. Exactly one of TokenFile and Token is set; a file
+// keeps the secret out of the configuration and lets it be rotated.
+type Token struct {
+	// Name identifies the token's holder in logs and in the timeline, never
+	// the token itself.
+	Name string `yaml:"name"`
+	// Role is read-only or read-write; it is ignored for ingest tokens.
+	Role      string           `yaml:"role,omitempty"`
+	TokenFile string           `yaml:"token_file,omitempty"`
+	Token     commoncfg.Secret `yaml:"token,omitempty"`
+}
+
+// Retention bounds how long data is kept.
+type Retention struct {
+	// Events is how long raw events are kept. At least an hour, since the
+	// correlation windows need them.
+	Events model.Duration `yaml:"events"`
+}
+
+// Default returns the built-in configuration. Every key has a default, so an
+// empty file runs; each call returns a new value the caller may change.
+func Default() *Config {
+	return &Config{
+		ServiceLabels: []string{"service", "app", "job"},
+		Correlation: Correlation{
+			Window:         model.Duration(10 * time.Minute),
+			DeployLookback: model.Duration(30 * time.Minute),
+			ReopenWithin:   model.Duration(15 * time.Minute),
+			ResolveAfter:   model.Duration(5 * time.Minute),
+			MaxLateness:    model.Duration(10 * time.Minute),
+			GroupBy:        []string{"cluster"},
+		},
+		Severity: Severity{Rules: DefaultSeverityRules()},
+		PagerDuty: PagerDuty{
+			APIURL: DefaultPagerDutyAPIURL,
+		},
+		Prometheus: Prometheus{
+			HTTPClientConfig: commoncfg.DefaultHTTPClientConfig,
+			QueryTimeout:     model.Duration(30 * time.Second),
+		},
+		NATS: NATS{
+			DeploySubject: "deploys.>",
+			Consumer:      "hindsight",
+			MaxDeliver:    5,
+		},
+		Export: Export{
+			OnResolve: true,
+			Delay:     model.Duration(10 * time.Minute),
+		},
+		API: API{
+			MaxBodyBytes: DefaultMaxBodyBytes,
+		},
+		Retention: Retention{
+			Events: model.Duration(400 * 24 * time.Hour),
+		},
+		hash: hashOf(nil),
+	}
+}
+
+// DefaultSeverityRules returns the built-in severity rules, which follow the
+// SEV1..SEV5 table of spec/postmortem.md. The first rule that matches sets the
+// suggestion, so the most severe come first.
+func DefaultSeverityRules() []SeverityRule {
+	critical := []string{"critical", "page"}
+	return []SeverityRule{
+		// SEV1: a security issue, which may expose customer data and warrants
+		// public notification whatever else is true.
+		{Severity: "SEV1", When: Condition{Labels: map[string]string{"category": "security"}}},
+		// SEV1: a customer-facing tier-1 service critical for 30 minutes or
+		// more: severe impairment long enough to break the SLA.
+		{Severity: "SEV1", When: Condition{
+			CustomerFacing: new(true),
+			AlertSeverity:  critical,
+			MaxTier:        1,
+			MinDuration:    model.Duration(30 * time.Minute),
+		}},
+		// SEV2: a customer-facing service in a critical state: many customers
+		// cannot use the product.
+		{Severity: "SEV2", When: Condition{CustomerFacing: new(true), AlertSeverity: critical}},
+		// SEV3: critical, but not customer-facing: the owners need to act now,
+		// most customers are not affected.
+		{Severity: "SEV3", When: Condition{AlertSeverity: critical}},
+		// SEV3: a warning on a customer-facing service: partial loss of
+		// functionality that some customers see.
+		{Severity: "SEV3", When: Condition{CustomerFacing: new(true), AlertSeverity: []string{"warning"}}},
+		// SEV4: a warning elsewhere: needs action, customers can still work.
+		{Severity: "SEV4", When: Condition{AlertSeverity: []string{"warning"}}},
+		// SEV5: everything else is cosmetic until a person says otherwise.
+		{Severity: "SEV5"},
+	}
+}
+
+// Load parses a configuration from YAML: the defaults first, then the
+// document, then [Config.Validate]. Relative paths are kept as written; use
+// [LoadFile] to resolve them against a file's directory. The error, if any, is
+// an [*Error] or [Errors].
+func Load(data []byte) (*Config, error) {
+	return load(data, "")
+}
+
+// LoadFile reads and parses a configuration file. Relative paths in it
+// (token files, template file, directory sinks, TLS and credentials files) are
+// resolved against the file's directory, so the file means the same wherever
+// the daemon is started. Errors start with the file's base name and line,
+// such as `hindsight.yml:12: unknown key "windwo" in correlation`.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			return nil, fmt.Errorf("%s: read config file: %w", path, pe.Err)
+		}
+		return nil, fmt.Errorf("%s: read config file: %w", path, err)
+	}
+	c, err := load(data, filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	c.setDirectory(filepath.Dir(path))
+	return c, nil
+}
+
+func load(data []byte, file string) (*Config, error) {
+	c := Default()
+	c.hash = hashOf(data)
+	d := newDecoder()
+	d.decodeDocument(data, c)
+	if len(d.errs) > 0 {
+		return nil, d.result(file)
+	}
+	for _, p := range c.validate() {
+		d.errs = append(d.errs, &Error{Line: d.lineOf(p.path), Msg: p.msg})
+	}
+	if len(d.errs) > 0 {
+		return nil, d.result(file)
+	}
+	return c, nil
+}
+
+// setDirectory resolves relative paths against dir.
+func (c *Config) setDirectory(dir string) {
+	for i := range c.API.Tokens {
+		c.API.Tokens[i].TokenFile = commoncfg.JoinDir(dir, c.API.Tokens[i].TokenFile)
+	}
+	for i := range c.API.IngestTokens {
+		c.API.IngestTokens[i].TokenFile = commoncfg.JoinDir(dir, c.API.IngestTokens[i].TokenFile)
+	}
+	c.PagerDuty.APITokenFile = commoncfg.JoinDir(dir, c.PagerDuty.APITokenFile)
+	c.Export.TemplateFile = commoncfg.JoinDir(dir, c.Export.TemplateFile)
+	for i, s := range c.Export.Sinks {
+		if s.Type == SinkDirectory {
+			c.Export.Sinks[i].Path = commoncfg.JoinDir(dir, s.Path)
+		}
+	}
+	c.Prometheus.HTTPClientConfig.SetDirectory(dir)
+	c.NATS.CredentialsFile = commoncfg.JoinDir(dir, c.NATS.CredentialsFile)
+	c.NATS.TLS.SetDirectory(dir)
+}
+
+// String returns the configuration as YAML, as the daemon understood it, for
+// `--config.check` output and a status page. Inline secrets are shown as
+// <secret> (unless another package sets commoncfg.MarshalSecretValue).
+func (c *Config) String() string {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return fmt.Sprintf("<error creating config string: %s>", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Sprintf("<error creating config string: %s>", err)
+	}
+	return buf.String()
+}
+
+// Hash returns the hex SHA-256 of the bytes the configuration was loaded from,
+// for a config-hash metric that shows which file each instance runs.
+// [Default] hashes as an empty file.
+func (c *Config) Hash() string {
+	return c.hash
+}
+
+// ServiceFor returns the service an event with these labels belongs to: the
+// value of the first of ServiceLabels that is present and non-empty, or "" when
+// none is.
+func (c *Config) ServiceFor(labels map[string]string) string {
+	for _, name := range c.ServiceLabels {
+		if v := labels[name]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Service returns the configuration of the named service. A service that is
+// not configured is still a service: not customer-facing, of DefaultTier, with
+// no dependencies.
+func (c *Config) Service(name string) Service {
+	if s, ok := c.Services[name]; ok {
+		return s
+	}
+	return defaultService()
+}
+
+func defaultService() Service {
+	return Service{Tier: DefaultTier}
+}
+
+// setDefaults lets the decoder give a service listed without a tier the
+// default one.
+func (s *Service) setDefaults() {
+	*s = defaultService()
+}
+
+// Value returns the token: the inline secret, or the trimmed content of
+// TokenFile. The file is read on every call so that a rotated token takes
+// effect without a reload; callers that check many requests should cache it.
+func (t Token) Value() (string, error) {
+	if t.TokenFile == "" {
+		return string(t.Token), nil
+	}
+	return readSecretFile(t.TokenFile, fmt.Sprintf("token %q", t.Name))
+}
+
+// APIToken returns the PagerDuty REST API token read from APITokenFile, or ""
+// when no file is configured.
+func (p PagerDuty) APIToken() (string, error) {
+	if p.APITokenFile == "" {
+		return "", nil
+	}
+	return readSecretFile(p.APITokenFile, "pagerduty api token")
+}
+
+func readSecretFile(path, what string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", what, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("read %s: file %s is empty", what, path)
+	}
+	return v, nil
+}
+
+func hashOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,524 @@
+package correlate
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+// sweepEvery is how many log positions pass between two evictions of
+// settled state from memory. It is a property of the log, not of time, so
+// eviction happens at the same points in a replay.
+const sweepEvery = 1024
+
+// Episode is the lifecycle of one alert identity (fingerprint): a firing
+// that resolves and fires again within reopen_within continues its
+// episode, and so stays in the same incident.
+type Episode struct {
+	Fingerprint string    `json:"fingerprint"`
+	IncidentID  string    `json:"incident_id"`
+	Firing      bool      `json:"firing"`
+	StartsAt    time.Time `json:"starts_at"`
+	LastEnd     time.Time `json:"last_end,omitzero"`
+}
+
+// Checkpoint is the log position a projection reflects, with the newest
+// event time seen up to it (the watermark that lateness is measured by).
+type Checkpoint struct {
+	Seq       uint64    `json:"seq"`
+	Watermark time.Time `json:"watermark,omitzero"`
+}
+
+// State is the correlation state that must survive a restart: the
+// incidents and episodes that new events can still join.
+type State struct {
+	Checkpoint Checkpoint
+	Live       []*Incident
+	Episodes   []*Episode
+}
+
+// Changes is what applying a run of events changed, committed atomically
+// with its checkpoint.
+type Changes struct {
+	Checkpoint Checkpoint
+	// Incidents changed or created, by id.
+	Incidents map[string]*Incident
+	// Entries added to timelines.
+	Entries []Entry
+	// Episodes changed, by fingerprint.
+	Episodes map[string]*Episode
+	// Forgotten episodes and incidents left memory: nothing can join them
+	// any more. They stay in the store.
+	ForgottenEpisodes  []string
+	ForgottenIncidents []string
+}
+
+// Empty reports whether nothing but the checkpoint changed.
+func (ch *Changes) Empty() bool {
+	return len(ch.Incidents) == 0 && len(ch.Entries) == 0 && len(ch.Episodes) == 0 &&
+		len(ch.ForgottenEpisodes) == 0 && len(ch.ForgottenIncidents) == 0
+}
+
+// settings are the parts of the configuration correlation reads.
+type settings struct {
+	cfg          *config.Config
+	window       time.Duration
+	reopenWithin time.Duration
+	resolveAfter time.Duration
+	maxLateness  time.Duration
+	groupBy      []string
+}
+
+func newSettings(cfg *config.Config) settings {
+	c := cfg.Correlation
+	return settings{
+		cfg:          cfg,
+		window:       time.Duration(c.Window),
+		reopenWithin: time.Duration(c.ReopenWithin),
+		resolveAfter: time.Duration(c.ResolveAfter),
+		maxLateness:  time.Duration(c.MaxLateness),
+		groupBy:      slices.Clone(c.GroupBy),
+	}
+}
+
+// horizon is how long after its last activity a settled incident can
+// still be joined or reopened by a (possibly late) event.
+func (s settings) horizon() time.Duration {
+	return s.window + s.resolveAfter + s.reopenWithin + s.maxLateness
+}
+
+// Correlator applies events, in log order, to the incidents they belong
+// to. It is not safe for concurrent use: one projector owns it. Only
+// SetConfig may be called from another goroutine.
+type Correlator struct {
+	mu   sync.Mutex // guards next
+	next *settings
+
+	s         settings
+	live      map[string]*Incident
+	byKey     map[string]string // partition key -> newest incident id
+	episodes  map[string]*Episode
+	watermark time.Time
+	seq       uint64
+	changes   *Changes
+}
+
+// NewCorrelator restores a correlator from persisted state.
+func NewCorrelator(cfg *config.Config, st State) *Correlator {
+	c := &Correlator{
+		s:         newSettings(cfg),
+		live:      make(map[string]*Incident, len(st.Live)),
+		byKey:     make(map[string]string),
+		episodes:  make(map[string]*Episode, len(st.Episodes)),
+		watermark: st.Checkpoint.Watermark,
+		seq:       st.Checkpoint.Seq,
+	}
+	for _, inc := range st.Live {
+		c.live[inc.ID] = inc
+		if cur, ok := c.live[c.byKey[inc.Key]]; !ok || cur.FirstSeq < inc.FirstSeq {
+			c.byKey[inc.Key] = inc.ID
+		}
+	}
+	for _, ep := range st.Episodes {
+		c.episodes[ep.Fingerprint] = ep
+	}
+	c.resetChanges()
+	return c
+}
+
+// SetConfig makes a new configuration take effect from the next event.
+func (c *Correlator) SetConfig(cfg *config.Config) {
+	s := newSettings(cfg)
+	c.mu.Lock()
+	c.next = &s
+	c.mu.Unlock()
+}
+
+func (c *Correlator) resetChanges() {
+	c.changes = &Changes{
+		Checkpoint: Checkpoint{Seq: c.seq, Watermark: c.watermark},
+		Incidents:  map[string]*Incident{},
+		Episodes:   map[string]*Episode{},
+	}
+}
+
+// Flush returns what changed since the last Flush, with the checkpoint
+// that covers it.
+func (c *Correlator) Flush() *Changes {
+	ch := c.changes
+	ch.Checkpoint = Checkpoint{Seq: c.seq, Watermark: c.watermark}
+	c.resetChanges()
+	return ch
+}
+
+// Live reports how many incidents are held in memory (open or still
+// joinable).
+func (c *Correlator) Live() int { return len(c.live) }
+
+// Apply applies one logged event. Events must come in log order.
+func (c *Correlator) Apply(le LoggedEvent) {
+	c.mu.Lock()
+	if c.next != nil {
+		c.s, c.next = *c.next, nil
+	}
+	c.mu.Unlock()
+
+	ev := &le.Event
+	c.seq = le.Seq
+	switch ev.Kind {
+	case collector.KindAlertFiring:
+		c.alertFiring(le.Seq, ev)
+	case collector.KindAlertResolved:
+		c.alertResolved(le.Seq, ev)
+	default:
+		// Other sources are correlated by their own issues' rules; until
+		// then they stay in the log, visible through the events API.
+	}
+	if ev.At.After(c.watermark) {
+		c.watermark = ev.At
+	}
+	if le.Seq%sweepEvery == 0 {
+		c.sweep()
+	}
+}
+
+// partition returns the key and labels an event is grouped under: its
+// service (or, without one, its alert name) and the group_by labels.
+func (c *Correlator) partition(service string, ev *collector.Event) (string, map[string]string) {
+	var b strings.Builder
+	if service != "" {
+		b.WriteString("service=" + service)
+	} else {
+		b.WriteString("alertname=" + alertName(ev))
+	}
+	var gl map[string]string
+	for _, l := range c.s.groupBy {
+		v := ev.Labels[l]
+		fmt.Fprintf(&b, "|%s=%s", l, v)
+		if v != "" {
+			if gl == nil {
+				gl = map[string]string{}
+			}
+			gl[l] = v
+		}
+	}
+	return b.String(), gl
+}
+
+func alertName(ev *collector.Event) string {
+	if ev.Alert != nil && ev.Alert.Name != "" {
+		return ev.Alert.Name
+	}
+	return ev.Labels["alertname"]
+}
+
+func (c *Correlator) service(ev *collector.Event) string {
+	if s := c.s.cfg.ServiceFor(ev.Labels); s != "" {
+		return s
+	}
+	return ev.Service
+}
+
+// place finds or creates the incident a firing that started at t joins,
+// and says why.
+func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t time.Time) (*Incident, []string) {
+	fp := ev.Ref.Fingerprint
+	// 1. The alert's own episode: it fired again soon after resolving.
+	if ep := c.episodes[fp]; ep != nil {
+		if inc := c.live[ep.IncidentID]; inc != nil {
+			if ep.Firing {
+				return inc, []string{"joined: the same alert (fingerprint " + fp + ") is already firing in this incident"}
+			}
+			if gap := t.Sub(ep.LastEnd); gap <= c.s.reopenWithin {
+				r := []string{fmt.Sprintf("joined: the same alert fired again %s after it resolved (within correlation.reopen_within %s)",
+					fmtDur(gap), fmtDur(c.s.reopenWithin))}
+				return inc, append(r, c.reopen(inc, t)...)
+			}
+		}
+	}
+	// 2. An incident of the same service and group_by labels.
+	key, groupLabels := c.partition(service, ev)
+	if inc := c.live[c.byKey[key]]; inc != nil {
+		what := describeKey(service, ev, groupLabels)
+		late := t.Before(inc.StartedAt) && inc.StartedAt.Sub(t) <= c.s.window
+		switch {
+		case late:
+			return inc, []string{fmt.Sprintf("joined: %s as the incident, %s before its first event (a late arrival, within correlation.window %s)",
+				what, fmtDur(inc.StartedAt.Sub(t)), fmtDur(c.s.window))}
+		case !inc.ResolvedAsOf(t, c.s.resolveAfter):
+			if inc.Firing() > 0 {
+				return inc, []string{"joined: " + what + " as the incident, which has alerts firing"}
+			}
+			if gap := t.Sub(maxTime(inc.LastActivity, inc.LastEnd)); gap <= c.s.window {
+				return inc, []string{fmt.Sprintf("joined: %s as the incident, %s after its last event (within correlation.window %s)",
+					what, fmtDur(max(gap, 0)), fmtDur(c.s.window))}
+			}
+		default:
+			if gap := t.Sub(inc.LastEnd); gap >= 0 && gap <= c.s.reopenWithin {
+				r := []string{fmt.Sprintf("joined: %s as the incident, which resolved %s earlier (within correlation.reopen_within %s)",
+					what, fmtDur(gap), fmtDur(c.s.reopenWithin))}
+				return inc, append(r, c.reopen(inc, t)...)
+			}
+		}
+	}
+	// 3. A new incident anchored on this service.
+	inc := c.newIncident(seq, ev, key, service, groupLabels, t)
+	return inc, []string{"opened: first alert for " + describeKey(service, ev, groupLabels)}
+}
+
+func describeKey(service string, ev *collector.Event, gl map[string]string) string {
+	var s string
+	if service != "" {
+		s = "service " + service
+	} else {
+		s = "alert " + alertName(ev) + " (no service label)"
+	}
+	if len(gl) == 0 {
+		return "the same " + s
+	}
+	parts := make([]string, 0, len(gl))
+	for _, k := range slices.Sorted(maps.Keys(gl)) {
+		parts = append(parts, k+"="+gl[k])
+	}
+	return "the same " + s + " and " + strings.Join(parts, ", ")
+}
+
+// reopen notes that a resolved incident fires again.
+func (c *Correlator) reopen(inc *Incident, t time.Time) []string {
+	if !inc.ResolvedAsOf(t, c.s.resolveAfter) {
+		return nil
+	}
+	inc.Reopens++
+	return []string{"reopened: the incident had resolved at " + inc.LastEnd.UTC().Format(time.RFC3339)}
+}
+
+func (c *Correlator) newIncident(seq uint64, ev *collector.Event, key, service string, gl map[string]string, t time.Time) *Incident {
+	anchor := service
+	if anchor == "" {
+		anchor = alertName(ev)
+	}
+	h := sha256.Sum256([]byte(key + "\x00" + ev.ID))
+	id := ulid.ULID{}
+	_ = id.SetTime(ulid.Timestamp(t))
+	_ = id.SetEntropy(h[:10])
+	inc := &Incident{
+		V:            incidentVersion,
+		ID:           "inc-" + id.String(),
+		Key:          key,
+		Anchor:       anchor,
+		GroupLabels:  gl,
+		Title:        anchor + ": " + alertName(ev),
+		StartedAt:    t,
+		LastActivity: t,
+		Alerts:       map[string]*AlertState{},
+		FirstSeq:     seq,
+	}
+	c.live[inc.ID] = inc
+	c.byKey[key] = inc.ID
+	return inc
+}
+
+func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
+	service := c.service(ev)
+	t := ev.At
+	inc, reasons := c.place(seq, ev, service, t)
+	a := c.alertState(inc, ev, service)
+	a.Firing = true
+	a.StartsAt = t
+	a.EndsAt = time.Time{}
+	a.Firings++
+	if a.FirstStart.IsZero() || t.Before(a.FirstStart) {
+		a.FirstStart = t
+	}
+	c.setEpisode(ev.Ref.Fingerprint, inc.ID, true, t, time.Time{})
+	c.addEntry(inc, seq, ev, service, reasons)
+}
+
+func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
+	service := c.service(ev)
+	fp := ev.Ref.Fingerprint
+	start := ev.At
+	if ev.Alert != nil && !ev.Alert.StartsAt.IsZero() {
+		start = ev.Alert.StartsAt
+	}
+	var inc *Incident
+	var reasons []string
+	if ep := c.episodes[fp]; ep != nil && c.live[ep.IncidentID] != nil {
+		inc = c.live[ep.IncidentID]
+		reasons = []string{fmt.Sprintf("resolves: %s (fingerprint %s), firing since %s, %s",
+			alertName(ev), fp, start.UTC().Format(time.RFC3339), fmtDur(ev.At.Sub(start)))}
+	} else {
+		// Never seen firing (Hindsight was down, or the firing was sent
+		// before the receiver existed): place it by its start.
+		inc, reasons = c.place(seq, ev, service, start)
+		reasons = append(reasons, "the alert was not seen firing; placed by its start "+start.UTC().Format(time.RFC3339))
+	}
+	a := c.alertState(inc, ev, service)
+	if a.Firings == 0 || !start.Equal(a.StartsAt) {
+		a.Firings++
+	}
+	a.Firing = false
+	a.StartsAt = start
+	a.EndsAt = ev.At
+	if a.FirstStart.IsZero() || start.Before(a.FirstStart) {
+		a.FirstStart = start
+	}
+	if ev.At.After(inc.LastEnd) {
+		inc.LastEnd = ev.At
+	}
+	if start.Before(inc.StartedAt) {
+		inc.StartedAt = start
+	}
+	c.setEpisode(fp, inc.ID, false, start, ev.At)
+	c.addEntry(inc, seq, ev, service, reasons)
+}
+
+func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service string) *AlertState {
+	fp := ev.Ref.Fingerprint
+	a := inc.Alerts[fp]
+	if a == nil {
+		a = &AlertState{Fingerprint: fp, Name: alertName(ev), Service: service}
+		inc.Alerts[fp] = a
+	}
+	a.Labels = ev.Labels
+	a.Summary = ev.Annotations["summary"]
+	a.Description = ev.Annotations["description"]
+	a.RunbookURL = firstNonEmpty(ev.Annotations["runbook_url"], ev.Annotations["runbook"])
+	if ev.Alert != nil {
+		a.Severity = ev.Alert.Severity
+		a.GeneratorURL = ev.Alert.GeneratorURL
+	}
+	return a
+}
+
+func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.Time) {
+	ep := c.episodes[fp]
+	if ep == nil {
+		ep = &Episode{Fingerprint: fp}
+		c.episodes[fp] = ep
+	}
+	ep.IncidentID = incID
+	ep.Firing = firing
+	ep.StartsAt = start
+	if !end.IsZero() {
+		ep.LastEnd = end
+	}
+	c.changes.Episodes[fp] = ep
+}
+
+func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, service string, reasons []string) {
+	if ev.At.Before(inc.StartedAt) {
+		inc.StartedAt = ev.At
+	}
+	if ev.At.After(inc.LastActivity) {
+		inc.LastActivity = ev.At
+	}
+	if service != "" && !slices.Contains(inc.Services, service) {
+		inc.Services = append(inc.Services, service)
+		slices.Sort(inc.Services)
+	}
+	inc.Entries++
+	inc.LastSeq = seq
+	c.changes.Incidents[inc.ID] = inc
+	c.changes.Entries = append(c.changes.Entries, Entry{
+		ID:          EntryID(ev.ID),
+		IncidentID:  inc.ID,
+		Seq:         seq,
+		EventID:     ev.ID,
+		At:          ev.At,
+		ReceivedAt:  ev.ReceivedAt,
+		Source:      ev.Source,
+		Kind:        ev.Kind,
+		Summary:     ev.Summary,
+		Service:     service,
+		Ref:         ev.Ref,
+		Reasons:     reasons,
+		Labels:      ev.Labels,
+		Alert:       ev.Alert,
+		Annotations: ev.Annotations,
+	})
+}
+
+// sweep forgets what no future event can join: incidents with nothing
+// firing, settled for longer than every window, and their episodes.
+func (c *Correlator) sweep() {
+	h := c.s.horizon()
+	for id, inc := range c.live {
+		if inc.Firing() > 0 || c.watermark.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= h {
+			continue
+		}
+		delete(c.live, id)
+		if c.byKey[inc.Key] == id {
+			delete(c.byKey, inc.Key)
+		}
+		c.changes.ForgottenIncidents = append(c.changes.ForgottenIncidents, id)
+	}
+	for fp, ep := range c.episodes {
+		if _, ok := c.live[ep.IncidentID]; ok && (ep.Firing || c.watermark.Sub(ep.LastEnd) <= h) {
+			continue
+		}
+		delete(c.episodes, fp)
+		delete(c.changes.Episodes, fp)
+		c.changes.ForgottenEpisodes = append(c.changes.ForgottenEpisodes, fp)
+	}
+	slices.Sort(c.changes.ForgottenIncidents)
+	slices.Sort(c.changes.ForgottenEpisodes)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// fmtDur renders a duration the way an on-call engineer reads it: 3m,
+// 1h4m, 45s.
+func fmtDur(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	d = d.Round(time.Second)
+	switch {
+	case d == 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		if s := int(d.Seconds()) % 60; s != 0 {
+			return fmt.Sprintf("%dm%ds", int(d.Minutes()), s)
+		}
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	default:
+		h := int(d.Hours())
+		m := int(d.Minutes()) % 60
+		if d >= 48*time.Hour {
+			return fmt.Sprintf("%dd%dh", h/24, h%24)
+		}
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
+	}
+}
+
+// FormatDuration renders durations for people (timeline reasons, drafts).
+func FormatDuration(d time.Duration) string { return fmtDur(d) }

@@ -1,0 +1,293 @@
+package correlate
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+var t0 = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+
+// alert builds the event Alertmanager's receiver would produce.
+func alert(service, name, instance, status string, start, end time.Time, extra ...string) collector.Event {
+	labels := map[string]string{"alertname": name, "service": service, "instance": instance, "severity": "critical"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		labels[extra[i]] = extra[i+1]
+	}
+	ls := model.LabelSet{}
+	for k, v := range labels {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	fp := ls.Fingerprint().String()
+	s := start
+	ev := collector.Event{
+		ID:     collector.EventID("alertmanager", fp, start.Format(time.RFC3339Nano), status),
+		Source: collector.SourceAlertmanager,
+		Kind:   "alert." + status,
+		At:     start,
+		Labels: labels,
+		Ref:    collector.Ref{Fingerprint: fp, StartsAt: &s},
+		Alert:  &collector.Alert{Name: name, Status: status, Severity: "critical", StartsAt: start, EndsAt: end},
+	}
+	if status == "resolved" {
+		ev.At = end
+	}
+	ev.Summary = name + " " + status
+	return ev
+}
+
+func firing(service, instance string, start time.Time, extra ...string) collector.Event {
+	return alert(service, "HighErrorRate", instance, "firing", start, time.Time{}, extra...)
+}
+
+func resolved(service, instance string, start, end time.Time, extra ...string) collector.Event {
+	return alert(service, "HighErrorRate", instance, "resolved", start, end, extra...)
+}
+
+// project applies events in order and returns the incidents and entries.
+func project(t *testing.T, cfg *config.Config, evs ...collector.Event) (map[string]*Incident, []Entry) {
+	t.Helper()
+	c := NewCorrelator(cfg, State{})
+	incs := map[string]*Incident{}
+	var entries []Entry
+	for i, ev := range evs {
+		require.NoError(t, ev.Validate())
+		c.Apply(LoggedEvent{Seq: uint64(i + 1), Event: ev})
+		ch := c.Flush()
+		for id, inc := range ch.Incidents {
+			incs[id] = inc
+		}
+		entries = append(entries, ch.Entries...)
+	}
+	return incs, entries
+}
+
+func m(d time.Duration) time.Time { return t0.Add(d) }
+
+func TestGrouping(t *testing.T) {
+	cfg := config.Default()
+	min := time.Minute
+	cases := []struct {
+		name      string
+		events    []collector.Event
+		incidents int
+		// reasons that must appear, in order, one per event
+		reasons []string
+	}{
+		{
+			name:      "same service within window joins",
+			events:    []collector.Event{firing("checkout", "a", m(0)), firing("checkout", "b", m(3*min))},
+			incidents: 1,
+			reasons:   []string{"opened: first alert for the same service checkout", "joined: the same service checkout as the incident, which has alerts firing"},
+		},
+		{
+			name:      "two services stay two incidents",
+			events:    []collector.Event{firing("checkout", "a", m(0)), firing("search", "a", m(1*min))},
+			incidents: 2,
+			reasons:   []string{"opened:", "opened:"},
+		},
+		{
+			name: "different cluster (group_by) stays apart",
+			events: []collector.Event{
+				firing("checkout", "a", m(0), "cluster", "eu-1"),
+				firing("checkout", "a", m(1*min), "cluster", "us-1"),
+			},
+			incidents: 2,
+			reasons:   []string{"opened: first alert for the same service checkout and cluster=eu-1", "opened:"},
+		},
+		{
+			name: "after resolution, a new alert within window joins while not yet resolved",
+			events: []collector.Event{
+				firing("checkout", "a", m(0)),
+				resolved("checkout", "a", m(0), m(5*min)),
+				firing("checkout", "b", m(8*min)),
+			},
+			incidents: 1,
+			reasons:   []string{"opened:", "resolves:", "joined: the same service checkout as the incident, 3m after its last event"},
+		},
+		{
+			name: "after resolution and resolve_after, a new alert within reopen_within reopens",
+			events: []collector.Event{
+				firing("checkout", "a", m(0)),
+				resolved("checkout", "a", m(0), m(5*min)),
+				firing("checkout", "b", m(17*min)),
+			},
+			incidents: 1,
+			reasons:   []string{"opened:", "resolves:", "joined: the same service checkout as the incident, which resolved 12m earlier"},
+		},
+		{
+			name: "a new alert long after resolution opens a new incident",
+			events: []collector.Event{
+				firing("checkout", "a", m(0)),
+				resolved("checkout", "a", m(0), m(5*min)),
+				firing("checkout", "b", m(60*min)),
+			},
+			incidents: 2,
+			reasons:   []string{"opened:", "resolves:", "opened:"},
+		},
+		{
+			name: "the same alert re-firing within reopen_within continues its episode",
+			events: []collector.Event{
+				firing("checkout", "a", m(0)),
+				resolved("checkout", "a", m(0), m(2*min)),
+				firing("checkout", "a", m(14*min)),
+			},
+			incidents: 1,
+			reasons:   []string{"opened:", "resolves:", "joined: the same alert fired again 12m after it resolved"},
+		},
+		{
+			name: "a late event up to window before the start joins",
+			events: []collector.Event{
+				firing("checkout", "a", m(10*min)),
+				resolved("checkout", "a", m(10*min), m(12*min)),
+				firing("checkout", "b", m(4*min)),
+			},
+			incidents: 1,
+			reasons:   []string{"opened:", "resolves:", "joined: the same service checkout as the incident, 6m before its first event"},
+		},
+		{
+			name: "resolved without a firing is placed by its start",
+			events: []collector.Event{
+				resolved("checkout", "a", m(0), m(5*min)),
+			},
+			incidents: 1,
+			reasons:   []string{"opened:"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			incs, entries := project(t, cfg, tc.events...)
+			require.Len(t, incs, tc.incidents)
+			require.Len(t, entries, len(tc.events))
+			for i, want := range tc.reasons {
+				require.NotEmpty(t, entries[i].Reasons)
+				require.True(t, strings.HasPrefix(entries[i].Reasons[0], want), "entry %d reason %q, want prefix %q", i, entries[i].Reasons[0], want)
+			}
+		})
+	}
+}
+
+func TestIncidentStateAndStatus(t *testing.T) {
+	cfg := config.Default()
+	incs, entries := project(t, cfg,
+		firing("checkout", "a", m(0)),
+		firing("checkout", "b", m(1*time.Minute)),
+		resolved("checkout", "a", m(0), m(20*time.Minute)),
+	)
+	require.Len(t, incs, 1)
+	var inc *Incident
+	for _, v := range incs {
+		inc = v
+	}
+	require.Equal(t, m(0), inc.StartedAt)
+	require.Equal(t, []string{"checkout"}, inc.Services)
+	require.Equal(t, 1, inc.Firing())
+	require.Equal(t, StatusOpen, inc.Status(m(24*time.Hour), 5*time.Minute), "an alert still fires")
+	require.Len(t, entries, 3)
+	require.Equal(t, inc.ID, entries[2].IncidentID)
+	require.True(t, strings.HasPrefix(inc.ID, "inc-"))
+
+	_, _ = project(t, cfg)
+	incs, _ = project(t, cfg,
+		firing("checkout", "a", m(0)),
+		resolved("checkout", "a", m(0), m(20*time.Minute)),
+	)
+	for _, v := range incs {
+		inc = v
+	}
+	require.Equal(t, StatusOpen, inc.Status(m(22*time.Minute), 5*time.Minute), "within resolve_after")
+	require.Equal(t, StatusResolved, inc.Status(m(25*time.Minute), 5*time.Minute), "resolve_after passed")
+	v := NewView(inc, nil, cfg, m(30*time.Minute))
+	require.NotNil(t, v.ResolvedAt)
+	require.Equal(t, m(20*time.Minute), *v.ResolvedAt)
+	require.Equal(t, int64(20*60), v.Impact.DurationSeconds)
+}
+
+// TestDeterministicIDs: the same log gives the same incident ids, which is
+// what makes a replay or a crash recovery give the same incidents.
+func TestDeterministicIDs(t *testing.T) {
+	cfg := config.Default()
+	var evs []collector.Event
+	for i := range 50 {
+		svc := fmt.Sprintf("svc-%d", i%5)
+		evs = append(evs, firing(svc, fmt.Sprint(i), m(time.Duration(i)*time.Minute)))
+	}
+	a, ea := project(t, cfg, evs...)
+	b, eb := project(t, cfg, evs...)
+	require.Equal(t, a, b)
+	require.Equal(t, ea, eb)
+}
+
+// TestRestoreMatchesUninterrupted: persisting the live state at any point
+// and restoring it gives the same result as never stopping.
+func TestRestoreMatchesUninterrupted(t *testing.T) {
+	cfg := config.Default()
+	var evs []collector.Event
+	for i := range 40 {
+		start := m(time.Duration(i*7) * time.Minute)
+		evs = append(evs, firing("checkout", fmt.Sprint(i%3), start), resolved("checkout", fmt.Sprint(i%3), start, start.Add(4*time.Minute)))
+	}
+	_, want := project(t, cfg, evs...)
+
+	for cut := 1; cut < len(evs); cut += 13 {
+		c := NewCorrelator(cfg, State{})
+		var got []Entry
+		incs := map[string]*Incident{}
+		eps := map[string]*Episode{}
+		var cp Checkpoint
+		for i, ev := range evs[:cut] {
+			c.Apply(LoggedEvent{Seq: uint64(i + 1), Event: ev})
+		}
+		ch := c.Flush()
+		got = append(got, ch.Entries...)
+		for id, inc := range ch.Incidents {
+			incs[id] = inc
+		}
+		for fp, ep := range ch.Episodes {
+			eps[fp] = ep
+		}
+		cp = ch.Checkpoint
+		st := State{Checkpoint: cp}
+		for _, inc := range incs {
+			st.Live = append(st.Live, inc)
+		}
+		for _, ep := range eps {
+			st.Episodes = append(st.Episodes, ep)
+		}
+		c2 := NewCorrelator(cfg, st)
+		for i, ev := range evs[cut:] {
+			c2.Apply(LoggedEvent{Seq: uint64(cut + i + 1), Event: ev})
+		}
+		got = append(got, c2.Flush().Entries...)
+		require.Equal(t, len(want), len(got))
+		for i := range want {
+			require.Equal(t, want[i].IncidentID, got[i].IncidentID, "cut %d entry %d", cut, i)
+			require.Equal(t, want[i].Reasons, got[i].Reasons, "cut %d entry %d", cut, i)
+		}
+	}
+}
+
+func TestSeverityDefaults(t *testing.T) {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{"checkout": {CustomerFacing: true, Tier: 1}}
+	incs, _ := project(t, cfg, firing("checkout", "a", m(0)))
+	for _, inc := range incs {
+		sv := Assess(inc, cfg, m(10*time.Minute))
+		require.Equal(t, "SEV2", sv.Suggested)
+		require.Equal(t, sv.Suggested, sv.Effective)
+		require.NotEmpty(t, sv.Reasons)
+		require.Contains(t, sv.Reasons[0], "checkout customer-facing")
+	}
+	incs, _ = project(t, cfg, firing("batch", "a", m(0)))
+	for _, inc := range incs {
+		sv := Assess(inc, cfg, m(10*time.Minute))
+		require.Equal(t, "SEV3", sv.Suggested, "critical alert on a service that is not customer-facing")
+	}
+}

@@ -1,0 +1,151 @@
+package correlate
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hindsight-ops/hindsight/collector"
+)
+
+// Incident statuses as the API shows them.
+const (
+	StatusOpen     = "open"
+	StatusResolved = "resolved"
+)
+
+// incidentVersion is the stored format of Incident; bump it with a
+// migration when a field changes meaning.
+const incidentVersion = 1
+
+// Incident is the stored projection of one incident: what correlation
+// decided, in event time. What depends on the wall clock (status,
+// severity by duration) is computed by View, so the stored state is a pure
+// function of the log.
+type Incident struct {
+	V  int    `json:"v"`
+	ID string `json:"id"`
+	// Key is the partition the incident was opened in: its anchor service
+	// and the correlation.group_by labels.
+	Key         string            `json:"key"`
+	Anchor      string            `json:"anchor"`
+	GroupLabels map[string]string `json:"group_labels,omitempty"`
+	Title       string            `json:"title"`
+	// StartedAt is the earliest event time of a member (first symptom).
+	StartedAt time.Time `json:"started_at"`
+	// LastActivity is the latest event time of any member.
+	LastActivity time.Time `json:"last_activity"`
+	// LastEnd is the latest time an alert of the incident resolved.
+	LastEnd  time.Time `json:"last_end,omitzero"`
+	Services []string  `json:"services"`
+	// Alerts are the alert episodes of the incident, by fingerprint.
+	Alerts  map[string]*AlertState `json:"alerts"`
+	Entries int                    `json:"entries"`
+	// Reopens counts how often the incident resolved and fired again.
+	Reopens  int    `json:"reopens,omitempty"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	// ListedAt is the StartedAt under which the store indexed the
+	// incident; the store moves the index entry when StartedAt changes.
+	ListedAt time.Time `json:"listed_at,omitzero"`
+}
+
+// AlertState is one alert (one fingerprint) within an incident.
+type AlertState struct {
+	Fingerprint  string            `json:"fingerprint"`
+	Name         string            `json:"name"`
+	Service      string            `json:"service,omitempty"`
+	Severity     string            `json:"severity,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Summary      string            `json:"summary,omitempty"`
+	Description  string            `json:"description,omitempty"`
+	RunbookURL   string            `json:"runbook_url,omitempty"`
+	GeneratorURL string            `json:"generator_url,omitempty"`
+	Firing       bool              `json:"firing"`
+	// FirstStart is the start of its first firing in this incident,
+	// StartsAt the start of the current (or last) firing.
+	FirstStart time.Time `json:"first_start"`
+	StartsAt   time.Time `json:"starts_at"`
+	EndsAt     time.Time `json:"ends_at,omitzero"`
+	// Firings counts the distinct firings (startsAt values) seen; more than
+	// one means the alert flapped or re-fired within reopen_within.
+	Firings int `json:"firings"`
+}
+
+// Firing reports how many alerts of the incident are firing.
+func (inc *Incident) Firing() int {
+	n := 0
+	for _, a := range inc.Alerts {
+		if a.Firing {
+			n++
+		}
+	}
+	return n
+}
+
+// ResolvedAsOf reports whether the incident counts as resolved at t: no
+// alert firing and t at least resolveAfter past the last resolution.
+func (inc *Incident) ResolvedAsOf(t time.Time, resolveAfter time.Duration) bool {
+	return inc.Firing() == 0 && !t.Before(inc.LastEnd.Add(resolveAfter))
+}
+
+// AlertList returns the alerts ordered by first start, then fingerprint,
+// so that renderings are deterministic.
+func (inc *Incident) AlertList() []*AlertState {
+	out := make([]*AlertState, 0, len(inc.Alerts))
+	for _, a := range inc.Alerts {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b *AlertState) int {
+		if c := a.FirstStart.Compare(b.FirstStart); c != 0 {
+			return c
+		}
+		if a.Name != b.Name {
+			if a.Name < b.Name {
+				return -1
+			}
+			return 1
+		}
+		if a.Fingerprint < b.Fingerprint {
+			return -1
+		}
+		if a.Fingerprint > b.Fingerprint {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Entry is one line of an incident's timeline: an event as it joined the
+// incident, with the reasons it joined.
+type Entry struct {
+	ID         string            `json:"id"`
+	IncidentID string            `json:"incident_id"`
+	Seq        uint64            `json:"seq"`
+	EventID    string            `json:"event_id"`
+	At         time.Time         `json:"at"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Source     string            `json:"source"`
+	Kind       string            `json:"kind"`
+	Summary    string            `json:"summary"`
+	Service    string            `json:"service,omitempty"`
+	Ref        collector.Ref     `json:"ref"`
+	Reasons    []string          `json:"reasons"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Alert      *collector.Alert  `json:"alert,omitempty"`
+	// Annotations of the alert at this state (summary, description,
+	// runbook_url...), kept for the draft.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// EntryID derives an entry's ID from its event's ID: one event is one
+// entry, so a client can find where an event landed.
+func EntryID(eventID string) string {
+	if len(eventID) > 3 && eventID[:3] == "ev-" {
+		return "ent-" + eventID[3:]
+	}
+	return "ent-" + eventID
+}
+
+// Timeline is an incident's entries, oldest first.
+type Timeline []Entry

@@ -1,0 +1,263 @@
+package correlate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+// ProjectionStore persists the projection. Implementations are safe for
+// concurrent use.
+type ProjectionStore interface {
+	// LoadState returns the persisted correlation state, or an empty State
+	// for a new store.
+	LoadState(ctx context.Context) (State, error)
+	// Commit writes the changes and their checkpoint atomically: after a
+	// crash either both are there or neither is.
+	Commit(ctx context.Context, ch *Changes) error
+}
+
+// Reader answers queries over the projection and the log. Returned values
+// are the caller's to keep. Implementations are safe for concurrent use.
+type Reader interface {
+	// Incident returns one incident, or an error wrapping ErrNotFound.
+	Incident(ctx context.Context, id string) (*Incident, error)
+	// Timeline returns an incident's entries, oldest first.
+	Timeline(ctx context.Context, id string) (Timeline, error)
+	// ScanIncidents calls fn with incidents newest first (by start),
+	// starting after the opaque cursor ("" for the newest), until fn
+	// returns false. Each call carries the cursor that resumes after it.
+	ScanIncidents(ctx context.Context, cursor string, fn func(inc *Incident, cursor string) bool) error
+	// ScanEvents calls fn with logged events newest first (by position),
+	// starting after the opaque cursor, until fn returns false.
+	ScanEvents(ctx context.Context, cursor string, fn func(ev EventRecord, cursor string) bool) error
+}
+
+// EventRecord is a logged event with the incident it joined, if any.
+type EventRecord struct {
+	LoggedEvent
+	IncidentID string
+}
+
+// ErrBadCursor is returned for a cursor that this store did not issue.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// batchSize bounds how many events one projection commit covers.
+const batchSize = 512
+
+// Projector follows the event log in order, applies each event to the
+// Correlator and commits the projection with its checkpoint. It is the
+// single writer of the projection.
+type Projector struct {
+	log    EventLog
+	store  ProjectionStore
+	logger *slog.Logger
+
+	mu      sync.Mutex // guards cfg, c (swapped on a failed commit), progress
+	cfg     *config.Config
+	c       *Correlator
+	applied atomic.Uint64
+	// progress is closed and replaced each time applied advances.
+	progress chan struct{}
+
+	eventsApplied prometheus.Counter
+	commitErrors  prometheus.Counter
+	commitSeconds prometheus.Histogram
+	liveGauge     prometheus.GaugeFunc
+}
+
+// NewProjector restores the projection state from the store.
+func NewProjector(ctx context.Context, log EventLog, store ProjectionStore, cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*Projector, error) {
+	st, err := store.LoadState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load correlation state: %w", err)
+	}
+	p := &Projector{
+		log:      log,
+		store:    store,
+		logger:   logger,
+		cfg:      cfg,
+		c:        NewCorrelator(cfg, st),
+		progress: make(chan struct{}),
+	}
+	p.applied.Store(st.Checkpoint.Seq)
+	f := promauto.With(reg)
+	p.eventsApplied = f.NewCounter(prometheus.CounterOpts{
+		Name: "hindsight_correlate_events_applied_total",
+		Help: "Events applied to the incident projection.",
+	})
+	p.commitErrors = f.NewCounter(prometheus.CounterOpts{
+		Name: "hindsight_correlate_commit_errors_total",
+		Help: "Projection commits that failed and were retried from the last checkpoint.",
+	})
+	p.commitSeconds = f.NewHistogram(prometheus.HistogramOpts{
+		Name:    "hindsight_correlate_commit_duration_seconds",
+		Help:    "Time to apply and commit one batch of events to the projection.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hindsight_correlate_live_incidents",
+		Help: "Incidents held in memory because new events can still join them.",
+	}, func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return float64(p.c.Live())
+	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hindsight_correlate_applied_position",
+		Help: "Log position up to which the projection is committed.",
+	}, func() float64 { return float64(p.applied.Load()) })
+	logger.Info("Correlation state loaded", "checkpoint", st.Checkpoint.Seq, "live_incidents", len(st.Live), "episodes", len(st.Episodes))
+	return p, nil
+}
+
+// SetConfig makes a reloaded configuration take effect from the next
+// event.
+func (p *Projector) SetConfig(cfg *config.Config) {
+	p.mu.Lock()
+	p.cfg = cfg
+	c := p.c
+	p.mu.Unlock()
+	c.SetConfig(cfg)
+}
+
+// Applied is the log position the committed projection reflects.
+func (p *Projector) Applied() uint64 { return p.applied.Load() }
+
+// WaitApplied blocks until the projection reflects position seq.
+func (p *Projector) WaitApplied(ctx context.Context, seq uint64) error {
+	for {
+		p.mu.Lock()
+		ch := p.progress
+		p.mu.Unlock()
+		if p.applied.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for correlation of position %d: %w", seq, context.Cause(ctx))
+		case <-ch:
+		}
+	}
+}
+
+// CatchUp applies everything in the log up to its head, then returns. The
+// daemon calls it before it reports ready.
+func (p *Projector) CatchUp(ctx context.Context) error {
+	for {
+		n, err := p.step(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// Run follows the log until ctx is done.
+func (p *Projector) Run(ctx context.Context) error {
+	backoff := 50 * time.Millisecond
+	for {
+		n, err := p.step(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			p.logger.Error("Projection step failed; retrying from the last checkpoint", "err", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.log.Notify():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// step applies one batch. It returns how many events it applied.
+func (p *Projector) step(ctx context.Context) (int, error) {
+	after := p.applied.Load()
+	evs, err := p.log.Read(ctx, after, batchSize)
+	if err != nil {
+		return 0, fmt.Errorf("read log after %d: %w", after, err)
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	start := time.Now()
+	p.mu.Lock()
+	c := p.c
+	p.mu.Unlock()
+	for _, le := range evs {
+		c.Apply(le)
+	}
+	ch := c.Flush()
+	if err := p.store.Commit(ctx, ch); err != nil {
+		p.commitErrors.Inc()
+		// The correlator's memory is now ahead of the store: rebuild it
+		// from the last committed state so both agree again.
+		st, lerr := p.store.LoadState(ctx)
+		if lerr != nil {
+			return 0, errors.Join(fmt.Errorf("commit projection: %w", err), fmt.Errorf("reload state: %w", lerr))
+		}
+		p.mu.Lock()
+		p.c = NewCorrelator(p.cfg, st)
+		p.mu.Unlock()
+		p.applied.Store(st.Checkpoint.Seq)
+		return 0, fmt.Errorf("commit projection: %w", err)
+	}
+	p.commitSeconds.Observe(time.Since(start).Seconds())
+	p.eventsApplied.Add(float64(len(evs)))
+	p.mu.Lock()
+	p.applied.Store(ch.Checkpoint.Seq)
+	close(p.progress)
+	p.progress = make(chan struct{})
+	p.mu.Unlock()
+	return len(evs), nil
+}
+
+// Ingester is the collector.Sink of the daemon: it appends to the log and
+// returns once the projection reflects the events, so that a 2xx means
+// durable and visible.
+type Ingester struct {
+	Log       EventLog
+	Projector *Projector
+}
+
+var _ collector.Sink = (*Ingester)(nil)
+
+// Ingest appends evs and waits for their correlation.
+func (i *Ingester) Ingest(ctx context.Context, evs ...collector.Event) error {
+	seq, err := i.Log.Append(ctx, evs...)
+	if err != nil {
+		return err
+	}
+	if err := i.Projector.WaitApplied(ctx, seq); err != nil {
+		// Durable but not yet visible: the sender retries and the retry
+		// is deduplicated.
+		return fmt.Errorf("%w: %w", collector.ErrUnavailable, err)
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hindsight-ops/hindsight/correlate"
+)
+
+// LoadState implements correlate.ProjectionStore.
+func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
+	var st correlate.State
+	err := s.db.View(func(txn *badger.Txn) error {
+		if err := getJSON(txn, keyCheckpoint, &st.Checkpoint); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("read checkpoint: %w", err)
+		}
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte{pLive}
+		it := txn.NewIterator(opts)
+		var ids []string
+		for it.Rewind(); it.Valid(); it.Next() {
+			ids = append(ids, string(it.Item().Key()[1:]))
+		}
+		it.Close()
+		for _, id := range ids {
+			inc := new(correlate.Incident)
+			if err := getJSON(txn, incidentKey(id), inc); err != nil {
+				return fmt.Errorf("read live incident %s: %w", id, err)
+			}
+			st.Live = append(st.Live, inc)
+		}
+		opts.PrefetchValues = true
+		opts.Prefix = []byte{pEpisode}
+		it = txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			ep := new(correlate.Episode)
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, ep) }); err != nil {
+				return fmt.Errorf("decode episode %q: %w", it.Item().Key()[1:], err)
+			}
+			st.Episodes = append(st.Episodes, ep)
+		}
+		return nil
+	})
+	if err != nil {
+		return correlate.State{}, fmt.Errorf("load projection state: %w", err)
+	}
+	return st, nil
+}
+
+// Commit implements correlate.ProjectionStore: one transaction, so the
+// checkpoint never runs ahead of (or behind) the state it describes.
+func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for _, inc := range ch.Incidents {
+			if !inc.ListedAt.IsZero() && !inc.ListedAt.Equal(inc.StartedAt) {
+				if err := txn.Delete(listKey(inc.ListedAt, inc.ID)); err != nil {
+					return err
+				}
+			}
+			inc.ListedAt = inc.StartedAt
+			if err := setJSON(txn, incidentKey(inc.ID), inc); err != nil {
+				return err
+			}
+			if err := txn.Set(listKey(inc.StartedAt, inc.ID), nil); err != nil {
+				return err
+			}
+			if err := txn.Set(liveKey(inc.ID), nil); err != nil {
+				return err
+			}
+		}
+		for i := range ch.Entries {
+			e := &ch.Entries[i]
+			if err := setJSON(txn, entryKey(e), e); err != nil {
+				return err
+			}
+			if err := txn.Set(eventIncKey(e.Seq), []byte(e.IncidentID)); err != nil {
+				return err
+			}
+		}
+		for fp, ep := range ch.Episodes {
+			if err := setJSON(txn, episodeKey(fp), ep); err != nil {
+				return err
+			}
+		}
+		for _, fp := range ch.ForgottenEpisodes {
+			if err := txn.Delete(episodeKey(fp)); err != nil {
+				return err
+			}
+		}
+		for _, id := range ch.ForgottenIncidents {
+			if err := txn.Delete(liveKey(id)); err != nil {
+				return err
+			}
+		}
+		return setJSON(txn, keyCheckpoint, ch.Checkpoint)
+	})
+	if err != nil {
+		return fmt.Errorf("commit projection at %d: %w", ch.Checkpoint.Seq, err)
+	}
+	return nil
+}
+
+// Checkpoint returns the committed checkpoint.
+func (s *DB) Checkpoint() (correlate.Checkpoint, error) {
+	var cp correlate.Checkpoint
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, keyCheckpoint, &cp) })
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		err = nil
+	}
+	return cp, err
+}
+
+// Incident implements correlate.Reader.
+func (s *DB) Incident(_ context.Context, id string) (*correlate.Incident, error) {
+	inc := new(correlate.Incident)
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, incidentKey(id), inc) })
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("incident %q: %w", id, correlate.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read incident %q: %w", id, err)
+	}
+	return inc, nil
+}
+
+// Timeline implements correlate.Reader.
+func (s *DB) Timeline(ctx context.Context, id string) (correlate.Timeline, error) {
+	var tl correlate.Timeline
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = entryPrefix(id)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var e correlate.Entry
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
+				return fmt.Errorf("decode entry: %w", err)
+			}
+			tl = append(tl, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read timeline of %q: %w", id, err)
+	}
+	return tl, nil
+}
+
+// ScanIncidents implements correlate.Reader.
+func (s *DB) ScanIncidents(ctx context.Context, cursor string, fn func(*correlate.Incident, string) bool) error {
+	start, err := decodeCursor(cursor, pList)
+	if err != nil {
+		return err
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Reverse = true
+		opts.Prefix = []byte{pList}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		seek := []byte{pList, 0xff}
+		if start != nil {
+			seek = start
+		}
+		for it.Seek(seek); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			if start != nil && string(k) == string(start) {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			inc := new(correlate.Incident)
+			if err := getJSON(txn, incidentKey(string(k[9:])), inc); err != nil {
+				return fmt.Errorf("read incident %q: %w", k[9:], err)
+			}
+			if !fn(inc, encodeCursor(k)) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// ScanEvents implements correlate.Reader.
+func (s *DB) ScanEvents(ctx context.Context, cursor string, fn func(correlate.EventRecord, string) bool) error {
+	start, err := decodeCursor(cursor, pEvent)
+	if err != nil {
+		return err
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Reverse = true
+		opts.Prefix = []byte{pEvent}
+		opts.PrefetchSize = 50
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		seek := []byte{pEvent, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+		if start != nil {
+			seek = start
+		}
+		for it.Seek(seek); it.Valid(); it.Next() {
+			item := it.Item()
+			if start != nil && string(item.Key()) == string(start) {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var r correlate.EventRecord
+			r.Seq = binary.BigEndian.Uint64(item.Key()[1:])
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r.Event) }); err != nil {
+				return fmt.Errorf("decode event %d: %w", r.Seq, err)
+			}
+			if x, err := txn.Get(eventIncKey(r.Seq)); err == nil {
+				_ = x.Value(func(v []byte) error { r.IncidentID = string(v); return nil })
+			}
+			if !fn(r, encodeCursor(item.KeyCopy(nil))) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+func encodeCursor(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
+
+func decodeCursor(c string, prefix byte) ([]byte, error) {
+	if c == "" {
+		return nil, nil
+	}
+	k, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(k) < 9 || k[0] != prefix {
+		return nil, fmt.Errorf("%w %q", correlate.ErrBadCursor, c)
+	}
+	return k, nil
+}
+
+func getJSON(txn *badger.Txn, k []byte, v any) error {
+	it, err := txn.Get(k)
+	if err != nil {
+		return err
+	}
+	return it.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+func setJSON(txn *badger.Txn, k []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", k, err)
+	}
+	return txn.Set(k, b)
+}

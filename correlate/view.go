@@ -1,0 +1,277 @@
+package correlate
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+// View is an incident as clients read it (the incident object of the API
+// contract). It is computed from the stored projection, the current
+// configuration and the wall clock, so that status and severity by
+// duration stay current without rewriting the projection.
+type View struct {
+	ID              string            `json:"id"`
+	Title           string            `json:"title"`
+	Status          string            `json:"status"`
+	StartedAt       time.Time         `json:"started_at"`
+	ResolvedAt      *time.Time        `json:"resolved_at"`
+	Services        []string          `json:"services"`
+	Severity        SeverityView      `json:"severity"`
+	Impact          Impact            `json:"impact"`
+	SuspectedCauses []SuspectedCause  `json:"suspected_causes"`
+	PagerDuty       []PagerDutyLink   `json:"pagerduty"`
+	Anchor          string            `json:"anchor"`
+	GroupLabels     map[string]string `json:"group_labels,omitempty"`
+	Alerts          []*AlertState     `json:"alerts"`
+	Reopens         int               `json:"reopens"`
+	Entries         int               `json:"entries"`
+	Timeline        Timeline          `json:"timeline,omitempty"`
+}
+
+// SeverityView is the suggested severity with its reasons; a human
+// override, once set, is the effective one.
+type SeverityView struct {
+	Suggested string   `json:"suggested"`
+	Effective string   `json:"effective"`
+	Override  *string  `json:"override"`
+	Reasons   []string `json:"reasons"`
+}
+
+// Impact is what the incident cost, in numbers.
+type Impact struct {
+	Summary         string         `json:"summary"`
+	DurationSeconds int64          `json:"duration_seconds"`
+	CustomerFacing  bool           `json:"customer_facing"`
+	Metrics         []ImpactMetric `json:"metrics"`
+}
+
+// ImpactMetric is one number from an impact query.
+type ImpactMetric struct {
+	Name    string  `json:"name"`
+	Service string  `json:"service"`
+	Value   float64 `json:"value"`
+	Query   string  `json:"query"`
+}
+
+// SuspectedCause is a change ranked as a suspect (never called a cause).
+type SuspectedCause struct {
+	EntryID  string   `json:"entry_id"`
+	DeployID string   `json:"deploy_id"`
+	Score    float64  `json:"score"`
+	Reasons  []string `json:"reasons"`
+}
+
+// PagerDutyLink names a PagerDuty incident that belongs to this one.
+type PagerDutyLink struct {
+	IncidentID string `json:"incident_id"`
+	URL        string `json:"url"`
+}
+
+// Status is the incident's status at now: resolved once nothing fires and
+// resolve_after has passed since the last alert resolved. For a replay of
+// old data that is at once.
+func (inc *Incident) Status(now time.Time, resolveAfter time.Duration) string {
+	if inc.ResolvedAsOf(now, resolveAfter) {
+		return StatusResolved
+	}
+	return StatusOpen
+}
+
+// End is when the incident ended (the last alert resolved) if resolved at
+// now, or now otherwise: the end of its window for durations and queries.
+func (inc *Incident) End(now time.Time, resolveAfter time.Duration) time.Time {
+	if inc.ResolvedAsOf(now, resolveAfter) {
+		return maxTime(inc.LastEnd, inc.LastActivity)
+	}
+	return now
+}
+
+// NewView computes the client view of inc at now.
+func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *View {
+	resolveAfter := time.Duration(cfg.Correlation.ResolveAfter)
+	v := &View{
+		ID:              inc.ID,
+		Title:           title(inc),
+		Status:          inc.Status(now, resolveAfter),
+		StartedAt:       inc.StartedAt.UTC(),
+		Services:        slices.Clone(inc.Services),
+		SuspectedCauses: []SuspectedCause{},
+		PagerDuty:       []PagerDutyLink{},
+		Anchor:          inc.Anchor,
+		GroupLabels:     inc.GroupLabels,
+		Alerts:          inc.AlertList(),
+		Reopens:         inc.Reopens,
+		Entries:         inc.Entries,
+		Timeline:        tl,
+	}
+	if v.Services == nil {
+		v.Services = []string{}
+	}
+	end := inc.End(now, resolveAfter)
+	if v.Status == StatusResolved {
+		t := end.UTC()
+		v.ResolvedAt = &t
+	}
+	v.Severity = Assess(inc, cfg, end)
+	v.Impact = impact(inc, cfg, end)
+	return v
+}
+
+func title(inc *Incident) string {
+	names := map[string]bool{}
+	for _, a := range inc.Alerts {
+		names[a.Name] = true
+	}
+	if len(names) <= 1 {
+		return inc.Title
+	}
+	n := len(names) - 1
+	if n == 1 {
+		return inc.Title + " and 1 other alert"
+	}
+	return fmt.Sprintf("%s and %d other alerts", inc.Title, n)
+}
+
+func impact(inc *Incident, cfg *config.Config, end time.Time) Impact {
+	d := end.Sub(inc.StartedAt)
+	if d < 0 {
+		d = 0
+	}
+	cf := false
+	var cfNames []string
+	for _, s := range inc.Services {
+		if cfg.Service(s).CustomerFacing {
+			cf = true
+			cfNames = append(cfNames, s)
+		}
+	}
+	svc := strings.Join(inc.Services, ", ")
+	if svc == "" {
+		svc = inc.Anchor
+	}
+	sum := fmt.Sprintf("%s affected for %s; %d alert(s) fired", svc, fmtDur(d), len(inc.Alerts))
+	if cf {
+		sum += "; customer-facing: " + strings.Join(cfNames, ", ")
+	}
+	return Impact{Summary: sum, DurationSeconds: int64(d / time.Second), CustomerFacing: cf, Metrics: []ImpactMetric{}}
+}
+
+// Assess suggests a severity for inc by the configured ordered rules: the
+// first rule that matches sets the suggestion and every matching rule is
+// listed in the reasons, so a person can check the suggestion.
+func Assess(inc *Incident, cfg *config.Config, end time.Time) SeverityView {
+	var suggested string
+	var reasons []string
+	for _, r := range cfg.Severity.Rules {
+		why, ok := matchRule(inc, cfg, r.When, end)
+		if !ok {
+			continue
+		}
+		if suggested == "" {
+			suggested = r.Severity
+		}
+		reasons = append(reasons, r.Severity+": "+why)
+	}
+	if suggested == "" {
+		suggested = "SEV5"
+		reasons = append(reasons, "SEV5: no severity rule matched")
+	}
+	return SeverityView{Suggested: suggested, Effective: suggested, Reasons: reasons}
+}
+
+func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.Time) (string, bool) {
+	var why []string
+	alerts := inc.AlertList()
+	if len(w.Labels) > 0 {
+		for _, k := range sortedKeys(w.Labels) {
+			re, err := regexp.Compile("^(?:" + w.Labels[k] + ")$")
+			if err != nil {
+				return "", false
+			}
+			found := ""
+			for _, a := range alerts {
+				if v, ok := a.Labels[k]; ok && re.MatchString(v) {
+					found = a.Name
+					break
+				}
+			}
+			if found == "" {
+				return "", false
+			}
+			why = append(why, fmt.Sprintf("alert %s has %s=%q", found, k, w.Labels[k]))
+		}
+	}
+	if w.CustomerFacing != nil {
+		var cf []string
+		for _, s := range inc.Services {
+			if cfg.Service(s).CustomerFacing {
+				cf = append(cf, s)
+			}
+		}
+		if *w.CustomerFacing != (len(cf) > 0) {
+			return "", false
+		}
+		if len(cf) > 0 {
+			why = append(why, strings.Join(cf, ", ")+" customer-facing")
+		} else {
+			why = append(why, "no customer-facing service")
+		}
+	}
+	if len(w.AlertSeverity) > 0 {
+		found := ""
+		for _, a := range alerts {
+			if slices.Contains(w.AlertSeverity, a.Severity) {
+				found = fmt.Sprintf("alert %s is %s", a.Name, a.Severity)
+				break
+			}
+		}
+		if found == "" {
+			return "", false
+		}
+		why = append(why, found)
+	}
+	if w.MaxTier > 0 {
+		found := ""
+		for _, s := range inc.Services {
+			if t := cfg.Service(s).Tier; t > 0 && t <= w.MaxTier {
+				found = fmt.Sprintf("%s is tier %d", s, t)
+				break
+			}
+		}
+		if found == "" {
+			return "", false
+		}
+		why = append(why, found)
+	}
+	if w.MinServices > 0 {
+		if len(inc.Services) < w.MinServices {
+			return "", false
+		}
+		why = append(why, fmt.Sprintf("%d services involved", len(inc.Services)))
+	}
+	if w.MinDuration > 0 {
+		d := end.Sub(inc.StartedAt)
+		if d < time.Duration(w.MinDuration) {
+			return "", false
+		}
+		why = append(why, "lasting "+fmtDur(d))
+	}
+	if len(why) == 0 {
+		return "matches every incident", true
+	}
+	return strings.Join(why, " and "), true
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

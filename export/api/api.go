@@ -1,0 +1,332 @@
+// Package api serves Hindsight's versioned query API (/api/v1/...):
+// incidents with their timelines, the normalised event log and the
+// post-mortem drafts. It reads the projection through correlate.Reader
+// and renders drafts through export, so correlate stays free of HTTP.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/export"
+)
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+	// maxScan bounds how many stored items one list request examines, so
+	// that a filter matching nothing cannot scan the whole store.
+	maxScan = 50000
+)
+
+// API is the query API. Register it on a mux; it is safe for concurrent
+// use.
+type API struct {
+	reader correlate.Reader
+	cfg    func() *config.Config
+	logger *slog.Logger
+	now    func() time.Time
+	// sem caps concurrent expensive GETs so that queries cannot starve
+	// ingestion of CPU.
+	sem chan struct{}
+}
+
+// New builds the API. cfg is called per request so reloads apply at once.
+func New(r correlate.Reader, cfg func() *config.Config, logger *slog.Logger) *API {
+	return &API{
+		reader: r,
+		cfg:    cfg,
+		logger: logger.With("component", "api"),
+		now:    time.Now,
+		sem:    make(chan struct{}, 16),
+	}
+}
+
+// Routes returns the API's routes as method+pattern to handler, so the
+// caller can instrument each under its pattern (a bounded label).
+func (a *API) Routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/incidents":                    a.limited(a.listIncidents),
+		"GET /api/v1/incidents/{id}":               a.limited(a.getIncident),
+		"GET /api/v1/incidents/{id}/postmortem":    a.limited(a.postmortem),
+		"GET /api/v1/events":                       a.limited(a.listEvents),
+		"GET /api/v1/incidents/{id}/timeline":      a.limited(a.getTimeline),
+		"GET /api/v1/incidents/{id}/postmortem.md": a.limited(a.postmortemMarkdown),
+	}
+}
+
+func (a *API) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case a.sem <- struct{}{}:
+			defer func() { <-a.sem }()
+			h(w, r)
+		case <-r.Context().Done():
+			writeError(w, http.StatusServiceUnavailable, "too many concurrent queries")
+		}
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	collector.WriteJSON(w, status, map[string]string{"error": msg})
+}
+
+func (a *API) fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, correlate.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, correlate.ErrBadCursor):
+		writeError(w, http.StatusBadRequest, "cursor: "+err.Error())
+	case errors.Is(err, context.Canceled):
+		// The client went away.
+	default:
+		a.logger.Error("Query failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error: "+err.Error())
+	}
+}
+
+type listParams struct {
+	limit        int
+	cursor       string
+	since, until time.Time
+}
+
+func parseList(q map[string][]string) (listParams, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	p := listParams{limit: defaultLimit, cursor: get("cursor")}
+	if s := get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			return p, fmt.Errorf("limit: %q is not a number from 1 to %d", s, maxLimit)
+		}
+		p.limit = n
+	}
+	var err error
+	if p.since, err = parseTime("since", get("since")); err != nil {
+		return p, err
+	}
+	if p.until, err = parseTime("until", get("until")); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// parseTime accepts RFC 3339 or a Prometheus duration meaning "that long
+// ago" (since=2h), which is what people type.
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if d, err := model.ParseDuration(s); err == nil {
+		return time.Now().Add(-time.Duration(d)), nil
+	}
+	return time.Time{}, fmt.Errorf("%s: %q is neither an RFC 3339 time nor a duration such as 2h", name, s)
+}
+
+func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := parseList(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	status := q.Get("status")
+	if status != "" && status != correlate.StatusOpen && status != correlate.StatusResolved {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status: %q is not open or resolved", status))
+		return
+	}
+	severity := strings.ToUpper(q.Get("severity"))
+	if severity != "" && !slices.Contains([]string{"SEV1", "SEV2", "SEV3", "SEV4", "SEV5"}, severity) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("severity: %q is not one of SEV1..SEV5", q.Get("severity")))
+		return
+	}
+	service := q.Get("service")
+	cfg := a.cfg()
+	now := a.now()
+	out := []*correlate.View{}
+	next, scanned, more := "", 0, false
+	err = a.reader.ScanIncidents(r.Context(), p.cursor, func(inc *correlate.Incident, cur string) bool {
+		scanned++
+		if scanned > maxScan {
+			next = cur
+			return false
+		}
+		if !p.until.IsZero() && inc.StartedAt.After(p.until) {
+			return true
+		}
+		v := correlate.NewView(inc, nil, cfg, now)
+		end := now
+		if v.ResolvedAt != nil {
+			end = *v.ResolvedAt
+		}
+		if !p.since.IsZero() && end.Before(p.since) {
+			return true
+		}
+		if (status != "" && v.Status != status) || (service != "" && !slices.Contains(v.Services, service)) ||
+			(severity != "" && v.Severity.Effective != severity) {
+			return true
+		}
+		if len(out) == p.limit {
+			more = true
+			return false
+		}
+		out = append(out, v)
+		next = cur
+		return true
+	})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	resp := map[string]any{"incidents": out}
+	if more || scanned > maxScan {
+		resp["next"] = next
+	}
+	collector.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) view(ctx context.Context, id string) (*correlate.View, error) {
+	inc, err := a.reader.Incident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	tl, err := a.reader.Timeline(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if tl == nil {
+		tl = correlate.Timeline{}
+	}
+	return correlate.NewView(inc, tl, a.cfg(), a.now()), nil
+}
+
+func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
+	v, err := a.view(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	collector.WriteJSON(w, http.StatusOK, v)
+}
+
+func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
+	v, err := a.view(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	collector.WriteJSON(w, http.StatusOK, map[string]any{"timeline": v.Timeline})
+}
+
+func (a *API) postmortem(w http.ResponseWriter, r *http.Request) {
+	a.renderDraft(w, r, r.URL.Query().Get("format"))
+}
+
+func (a *API) postmortemMarkdown(w http.ResponseWriter, r *http.Request) {
+	a.renderDraft(w, r, "markdown")
+}
+
+func (a *API) renderDraft(w http.ResponseWriter, r *http.Request, format string) {
+	if format == "" {
+		format = "markdown"
+	}
+	rd, err := export.ForFormat(format)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "format: "+err.Error())
+		return
+	}
+	v, err := a.view(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	d := export.NewDraft(v, a.cfg(), a.now())
+	var b strings.Builder
+	if err := rd.Render(&b, d); err != nil {
+		a.fail(w, fmt.Errorf("render %s draft: %w", format, err))
+		return
+	}
+	w.Header().Set("Content-Type", rd.ContentType())
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// EventView is an event as the events API lists it.
+type EventView struct {
+	ID         string            `json:"id"`
+	Seq        uint64            `json:"seq"`
+	At         time.Time         `json:"at"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Source     string            `json:"source"`
+	Kind       string            `json:"kind"`
+	Service    string            `json:"service"`
+	Summary    string            `json:"summary"`
+	Ref        collector.Ref     `json:"ref"`
+	IncidentID *string           `json:"incident_id"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := parseList(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	source, service := q.Get("source"), q.Get("service")
+	out := []EventView{}
+	next, scanned, more := "", 0, false
+	err = a.reader.ScanEvents(r.Context(), p.cursor, func(er correlate.EventRecord, cur string) bool {
+		scanned++
+		if scanned > maxScan {
+			next = cur
+			return false
+		}
+		ev := er.Event
+		if (source != "" && ev.Source != source) || (service != "" && ev.Service != service) ||
+			(!p.since.IsZero() && ev.At.Before(p.since)) || (!p.until.IsZero() && ev.At.After(p.until)) {
+			return true
+		}
+		if len(out) == p.limit {
+			more = true
+			return false
+		}
+		v := EventView{ID: ev.ID, Seq: er.Seq, At: ev.At.UTC(), ReceivedAt: ev.ReceivedAt.UTC(), Source: ev.Source,
+			Kind: ev.Kind, Service: ev.Service, Summary: ev.Summary, Ref: ev.Ref, Labels: ev.Labels}
+		if er.IncidentID != "" {
+			id := er.IncidentID
+			v.IncidentID = &id
+		}
+		out = append(out, v)
+		next = cur
+		return true
+	})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	resp := map[string]any{"events": out}
+	if more || scanned > maxScan {
+		resp["next"] = next
+	}
+	collector.WriteJSON(w, http.StatusOK, resp)
+}

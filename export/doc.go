@@ -1,0 +1,51 @@
+// Package export turns an incident into a post-mortem draft and renders
+// it for people and tools.
+//
+// Data flow:
+//
+//	correlate.View (the incident as clients see it: timeline, alerts,
+//	severity, impact, suspected causes, PagerDuty links)
+//	    -> NewDraft(view, cfg, generatedAt) -> *Draft (render-independent model)
+//	    -> Renderer.Render: Markdown (embedded text/template), JSON, HTML
+//
+// The Draft has one field per section of spec/postmortem.md, in the
+// order of that document, which is the contract: Header, Overview,
+// Timeline, Detection, What happened, Resolution, Contributing factors,
+// Impact, What went well?, What didn't go so well?, Where we got lucky,
+// Related incidents, Action items, Five whys, Lessons learned, Review.
+//
+// Invariants:
+//
+//   - Blame-free and honest about provenance. Every statement is an Item
+//     tagged Fact (observed, linked to its source where there is one),
+//     Suggestion (Hindsight's inference, for a person to check) or Slot (for
+//     people to write). Renderers mark each kind visibly.
+//   - Deterministic. NewDraft sorts everything it takes from maps or from
+//     unordered lists, and reads no clock but its generatedAt argument, so
+//     the same incident gives byte-identical drafts (golden files in
+//     testdata/ pin the output; regenerate them with
+//     `go test ./export/ -update` and review the diff like code).
+//   - Text from events is plain text in the Draft. Each renderer escapes
+//     it for its format: Markdown escapes its syntax and table pipes and
+//     writes < > & as entities; HTML uses html/template. Links are kept only
+//     when they are absolute http(s) URLs.
+//   - Times are UTC; an unknown time or duration is nil (null in JSON,
+//     "unknown" in Markdown and HTML).
+//
+// # Markdown templates
+//
+// NewMarkdown accepts a replacement for the built-in template
+// (MarkdownTemplate, configured by export.template_file). Its data is a
+// *Draft, and it may call:
+//
+//	md TEXT         escape text from events for Markdown (one line, table-safe)
+//	code TEXT       a code span that is safe in a table cell
+//	link TEXT URL   [TEXT](URL), or TEXT alone when URL is not http(s)
+//	item ITEM       an Item with its provenance mark and source link
+//	utc TIME        2026-11-20 14:02:11 UTC, or "unknown" (time.Time or *time.Time)
+//	dur DURATION    29m29s, or "unknown" (Duration or *Duration)
+//	add A B         A+B, for numbering lists
+//
+// Runs of blank lines in the output are folded into one (outside fenced
+// code blocks), so a template may space its blocks freely.
+package export
