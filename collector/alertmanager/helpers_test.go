@@ -1,0 +1,100 @@
+package alertmanager_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/collector"
+)
+
+// The samples were produced by the real Alertmanager v0.34.2 notifier.
+const (
+	sampleFiring   = "alertmanager_webhook_firing.json"
+	samplePartial  = "alertmanager_webhook_partial.json"
+	sampleResolved = "alertmanager_webhook_resolved.json"
+)
+
+var samples = []string{sampleFiring, samplePartial, sampleResolved}
+
+func readSample(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(tb, err)
+	return b
+}
+
+// sampleDoc returns a sample as a generic JSON document to be edited.
+func sampleDoc(tb testing.TB, name string) map[string]any {
+	tb.Helper()
+	var doc map[string]any
+	require.NoError(tb, json.Unmarshal(readSample(tb, name), &doc))
+	return doc
+}
+
+// alertOf returns alerts[i] of a generic document.
+func alertOf(doc map[string]any, i int) map[string]any {
+	return doc["alerts"].([]any)[i].(map[string]any)
+}
+
+func marshal(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(tb, err)
+	return b
+}
+
+// recorder is a fake collector.Sink that keeps every event it is handed,
+// or fails every call with err when err is set.
+type recorder struct {
+	mu     sync.Mutex
+	err    error
+	calls  int
+	events []collector.Event
+	ctxErr []error // ctx.Err() as seen by each call
+}
+
+func (r *recorder) sink() collector.SinkFunc {
+	return func(ctx context.Context, evs ...collector.Event) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.calls++
+		r.ctxErr = append(r.ctxErr, ctx.Err())
+		if r.err != nil {
+			return r.err
+		}
+		r.events = append(r.events, evs...)
+		return nil
+	}
+}
+
+func (r *recorder) stored() []collector.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]collector.Event(nil), r.events...)
+}
+
+func (r *recorder) callCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+// unavailable is a sink that always fails as a full or closed store does.
+func unavailable() *recorder {
+	return &recorder{err: fmt.Errorf("badger: write txn: %w", collector.ErrUnavailable)}
+}
+
+func ids(evs []collector.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
