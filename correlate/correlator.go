@@ -44,6 +44,8 @@ type State struct {
 	Checkpoint Checkpoint
 	Live       []*Incident
 	Episodes   []*Episode
+	// DeploySteps are the recent deploy steps incidents may still relate to.
+	DeploySteps []*Deploy
 }
 
 // Changes is what applying a run of events changed, committed atomically
@@ -60,12 +62,16 @@ type Changes struct {
 	// any more. They stay in the store.
 	ForgottenEpisodes  []string
 	ForgottenIncidents []string
+	// DeploySteps recorded, by event id; ForgottenSteps left memory.
+	DeploySteps    map[string]*Deploy
+	ForgottenSteps []string
 }
 
 // Empty reports whether nothing but the checkpoint changed.
 func (ch *Changes) Empty() bool {
 	return len(ch.Incidents) == 0 && len(ch.Entries) == 0 && len(ch.Episodes) == 0 &&
-		len(ch.ForgottenEpisodes) == 0 && len(ch.ForgottenIncidents) == 0
+		len(ch.ForgottenEpisodes) == 0 && len(ch.ForgottenIncidents) == 0 &&
+		len(ch.DeploySteps) == 0 && len(ch.ForgottenSteps) == 0
 }
 
 // settings are the parts of the configuration correlation reads.
@@ -103,24 +109,30 @@ type Correlator struct {
 	mu   sync.Mutex // guards next
 	next *settings
 
-	s         settings
-	live      map[string]*Incident
-	byKey     map[string]string // partition key -> newest incident id
-	episodes  map[string]*Episode
-	watermark time.Time
-	seq       uint64
-	changes   *Changes
+	s        settings
+	live     map[string]*Incident
+	byKey    map[string]string // partition key -> newest incident id
+	episodes map[string]*Episode
+	// deploys is the state of each recent deploy by id, deploySteps its
+	// steps in event-time order.
+	deploys     map[string]*Deploy
+	deploySteps map[string][]*Deploy
+	watermark   time.Time
+	seq         uint64
+	changes     *Changes
 }
 
 // NewCorrelator restores a correlator from persisted state.
 func NewCorrelator(cfg *config.Config, st State) *Correlator {
 	c := &Correlator{
-		s:         newSettings(cfg),
-		live:      make(map[string]*Incident, len(st.Live)),
-		byKey:     make(map[string]string),
-		episodes:  make(map[string]*Episode, len(st.Episodes)),
-		watermark: st.Checkpoint.Watermark,
-		seq:       st.Checkpoint.Seq,
+		s:           newSettings(cfg),
+		live:        make(map[string]*Incident, len(st.Live)),
+		byKey:       make(map[string]string),
+		episodes:    make(map[string]*Episode, len(st.Episodes)),
+		deploys:     map[string]*Deploy{},
+		deploySteps: map[string][]*Deploy{},
+		watermark:   st.Checkpoint.Watermark,
+		seq:         st.Checkpoint.Seq,
 	}
 	for _, inc := range st.Live {
 		c.live[inc.ID] = inc
@@ -130,6 +142,11 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 	}
 	for _, ep := range st.Episodes {
 		c.episodes[ep.Fingerprint] = ep
+	}
+	steps := slices.Clone(st.DeploySteps)
+	slices.SortFunc(steps, func(a, b *Deploy) int { return int(a.Seq) - int(b.Seq) })
+	for _, s := range steps {
+		c.addStep(s)
 	}
 	c.resetChanges()
 	return c
@@ -145,9 +162,10 @@ func (c *Correlator) SetConfig(cfg *config.Config) {
 
 func (c *Correlator) resetChanges() {
 	c.changes = &Changes{
-		Checkpoint: Checkpoint{Seq: c.seq, Watermark: c.watermark},
-		Incidents:  map[string]*Incident{},
-		Episodes:   map[string]*Episode{},
+		Checkpoint:  Checkpoint{Seq: c.seq, Watermark: c.watermark},
+		Incidents:   map[string]*Incident{},
+		Episodes:    map[string]*Episode{},
+		DeploySteps: map[string]*Deploy{},
 	}
 }
 
@@ -180,6 +198,10 @@ func (c *Correlator) Apply(le LoggedEvent) {
 	case collector.KindAlertResolved:
 		c.alertResolved(le.Seq, ev)
 	default:
+		if isDeploy(ev) {
+			c.deployApplied(le.Seq, ev)
+			break
+		}
 		// Other sources are correlated by their own issues' rules; until
 		// then they stay in the log, visible through the events API.
 	}
@@ -422,10 +444,23 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 	if ev.At.After(inc.LastActivity) {
 		inc.LastActivity = ev.At
 	}
+	started := inc.StartedAt
+	grew := inc.Entries == 0
 	if service != "" && !slices.Contains(inc.Services, service) {
 		inc.Services = append(inc.Services, service)
 		slices.Sort(inc.Services)
+		grew = true
 	}
+	defer func() {
+		// Deploys relate to an incident by its services and first alert:
+		// look again when either changes.
+		if grew || !inc.StartedAt.Equal(started) {
+			c.attachDeploys(inc)
+			if len(inc.DeployEntries) > 0 {
+				c.rankSuspects(inc)
+			}
+		}
+	}()
 	inc.Entries++
 	inc.LastSeq = seq
 	c.changes.Incidents[inc.ID] = inc
@@ -470,8 +505,10 @@ func (c *Correlator) sweep() {
 		delete(c.changes.Episodes, fp)
 		c.changes.ForgottenEpisodes = append(c.changes.ForgottenEpisodes, fp)
 	}
+	c.forgetDeploys(h)
 	slices.Sort(c.changes.ForgottenIncidents)
 	slices.Sort(c.changes.ForgottenEpisodes)
+	slices.Sort(c.changes.ForgottenSteps)
 }
 
 func maxTime(a, b time.Time) time.Time {

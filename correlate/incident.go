@@ -41,9 +41,13 @@ type Incident struct {
 	Alerts  map[string]*AlertState `json:"alerts"`
 	Entries int                    `json:"entries"`
 	// Reopens counts how often the incident resolved and fired again.
-	Reopens  int    `json:"reopens,omitempty"`
-	FirstSeq uint64 `json:"first_seq"`
-	LastSeq  uint64 `json:"last_seq"`
+	Reopens int `json:"reopens,omitempty"`
+	// DeployEntries are the deploy steps (by event id) on the timeline.
+	DeployEntries map[string]bool `json:"deploy_entries,omitempty"`
+	// Suspects are the deploys ranked as suspected causes, best first.
+	Suspects []SuspectedCause `json:"suspects,omitempty"`
+	FirstSeq uint64           `json:"first_seq"`
+	LastSeq  uint64           `json:"last_seq"`
 	// ListedAt is the StartedAt under which the store indexed the
 	// incident; the store moves the index entry when StartedAt changes.
 	ListedAt time.Time `json:"listed_at,omitzero"`

@@ -100,7 +100,7 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 		Status:          inc.Status(now, resolveAfter),
 		StartedAt:       inc.StartedAt.UTC(),
 		Services:        slices.Clone(inc.Services),
-		SuspectedCauses: []SuspectedCause{},
+		SuspectedCauses: slices.Clone(inc.Suspects),
 		PagerDuty:       []PagerDutyLink{},
 		Anchor:          inc.Anchor,
 		GroupLabels:     inc.GroupLabels,
@@ -108,6 +108,9 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 		Reopens:         inc.Reopens,
 		Entries:         inc.Entries,
 		Timeline:        tl,
+	}
+	if v.SuspectedCauses == nil {
+		v.SuspectedCauses = []SuspectedCause{}
 	}
 	if v.Services == nil {
 		v.Services = []string{}
@@ -171,6 +174,9 @@ func Assess(inc *Incident, cfg *config.Config, end time.Time) SeverityView {
 		why, ok := matchRule(inc, cfg, r.When, end)
 		if !ok {
 			continue
+		}
+		if suggested != "" && why == catchAll {
+			continue // a catch-all adds nothing once a rule matched
 		}
 		if suggested == "" {
 			suggested = r.Severity
@@ -262,10 +268,12 @@ func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.T
 		why = append(why, "lasting "+fmtDur(d))
 	}
 	if len(why) == 0 {
-		return "matches every incident", true
+		return catchAll, true
 	}
 	return strings.Join(why, " and "), true
 }
+
+const catchAll = "no other rule matched (the default level)"
 
 func sortedKeys(m map[string]string) []string {
 	ks := make([]string, 0, len(m))

@@ -15,6 +15,7 @@
 //	x <seq:8>                          incident id the event joined
 //	o <incident id>                    incident is live (can still be joined)
 //	f <fingerprint>                    correlate.Episode JSON of a live episode
+//	g <event id>                       correlate.Deploy JSON of a recent deploy step
 //
 // Appends go through one committer goroutine that gathers concurrent
 // requests into one transaction, so they share one fsync (group commit).

@@ -20,15 +20,13 @@ func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
 		if err := getJSON(txn, keyCheckpoint, &st.Checkpoint); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 			return fmt.Errorf("read checkpoint: %w", err)
 		}
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{pLive}
-		it := txn.NewIterator(opts)
 		var ids []string
-		for it.Rewind(); it.Valid(); it.Next() {
-			ids = append(ids, string(it.Item().Key()[1:]))
+		if err := scanPrefix(ctx, txn, []byte{pLive}, false, func(k, _ []byte) error {
+			ids = append(ids, string(k[1:]))
+			return nil
+		}); err != nil {
+			return err
 		}
-		it.Close()
 		for _, id := range ids {
 			inc := new(correlate.Incident)
 			if err := getJSON(txn, incidentKey(id), inc); err != nil {
@@ -36,19 +34,19 @@ func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
 			}
 			st.Live = append(st.Live, inc)
 		}
-		opts.PrefetchValues = true
-		opts.Prefix = []byte{pEpisode}
-		it = txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := scanPrefix(ctx, txn, []byte{pEpisode}, true, func(k, v []byte) error {
 			ep := new(correlate.Episode)
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, ep) }); err != nil {
-				return fmt.Errorf("decode episode %q: %w", it.Item().Key()[1:], err)
-			}
 			st.Episodes = append(st.Episodes, ep)
+			return json.Unmarshal(v, ep)
+		}); err != nil {
+			return fmt.Errorf("read episodes: %w", err)
+		}
+		if err := scanPrefix(ctx, txn, []byte{pDeploy}, true, func(k, v []byte) error {
+			d := new(correlate.Deploy)
+			st.DeploySteps = append(st.DeploySteps, d)
+			return json.Unmarshal(v, d)
+		}); err != nil {
+			return fmt.Errorf("read deploy steps: %w", err)
 		}
 		return nil
 	})
@@ -90,6 +88,16 @@ func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
 		}
 		for fp, ep := range ch.Episodes {
 			if err := setJSON(txn, episodeKey(fp), ep); err != nil {
+				return err
+			}
+		}
+		for id, d := range ch.DeploySteps {
+			if err := setJSON(txn, deployKey(id), d); err != nil {
+				return err
+			}
+		}
+		for _, id := range ch.ForgottenSteps {
+			if err := txn.Delete(deployKey(id)); err != nil {
 				return err
 			}
 		}
@@ -236,6 +244,32 @@ func (s *DB) ScanEvents(ctx context.Context, cursor string, fn func(correlate.Ev
 		}
 		return nil
 	})
+}
+
+// scanPrefix calls fn with every key (and value, if values) under prefix;
+// the slices are only valid during the call.
+func scanPrefix(ctx context.Context, txn *badger.Txn, prefix []byte, values bool, fn func(k, v []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = values
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		item := it.Item()
+		var err error
+		if values {
+			err = item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		} else {
+			err = fn(item.Key(), nil)
+		}
+		if err != nil {
+			return fmt.Errorf("key %q: %w", item.Key(), err)
+		}
+	}
+	return nil
 }
 
 func encodeCursor(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }

@@ -30,6 +30,7 @@ const (
 	pEventInc   = 'x'
 	pLive       = 'o'
 	pEpisode    = 'f'
+	pDeploy     = 'g'
 	maxAppendEv = 4096 // events gathered into one group commit at most
 )
 
@@ -490,6 +491,8 @@ func eventIncKey(seq uint64) []byte { return u64([]byte{pEventInc}, seq) }
 func liveKey(id string) []byte { return append([]byte{pLive}, id...) }
 
 func episodeKey(fp string) []byte { return append([]byte{pEpisode}, fp...) }
+
+func deployKey(eventID string) []byte { return append([]byte{pDeploy}, eventID...) }
 
 // ---- badger logging ----
 
