@@ -117,6 +117,10 @@ type Correlator struct {
 	// steps in event-time order.
 	deploys     map[string]*Deploy
 	deploySteps map[string][]*Deploy
+	// pdIncidents maps PagerDuty incident ids, groupKeys sha256 of
+	// Alertmanager group keys, to live incidents.
+	pdIncidents map[string]string
+	groupKeys   map[string]string
 	watermark   time.Time
 	seq         uint64
 	changes     *Changes
@@ -131,6 +135,8 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		episodes:    make(map[string]*Episode, len(st.Episodes)),
 		deploys:     map[string]*Deploy{},
 		deploySteps: map[string][]*Deploy{},
+		pdIncidents: map[string]string{},
+		groupKeys:   map[string]string{},
 		watermark:   st.Checkpoint.Watermark,
 		seq:         st.Checkpoint.Seq,
 	}
@@ -138,6 +144,12 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		c.live[inc.ID] = inc
 		if cur, ok := c.live[c.byKey[inc.Key]]; !ok || cur.FirstSeq < inc.FirstSeq {
 			c.byKey[inc.Key] = inc.ID
+		}
+		for _, p := range inc.PagerDuty {
+			c.pdIncidents[p.IncidentID] = inc.ID
+		}
+		for _, h := range inc.GroupKeyHashes {
+			c.groupKeys[h] = inc.ID
 		}
 	}
 	for _, ep := range st.Episodes {
@@ -200,6 +212,10 @@ func (c *Correlator) Apply(le LoggedEvent) {
 	default:
 		if isDeploy(ev) {
 			c.deployApplied(le.Seq, ev)
+			break
+		}
+		if isPagerDuty(ev) {
+			c.pagerDutyApplied(le.Seq, ev)
 			break
 		}
 		// Other sources are correlated by their own issues' rules; until
@@ -362,6 +378,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 		a.FirstStart = t
 	}
 	c.setEpisode(ev.Ref.Fingerprint, inc.ID, true, t, time.Time{})
+	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
 }
 
@@ -401,6 +418,7 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 		inc.StartedAt = start
 	}
 	c.setEpisode(fp, inc.ID, false, start, ev.At)
+	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
 }
 
@@ -494,6 +512,16 @@ func (c *Correlator) sweep() {
 		delete(c.live, id)
 		if c.byKey[inc.Key] == id {
 			delete(c.byKey, inc.Key)
+		}
+		for _, p := range inc.PagerDuty {
+			if c.pdIncidents[p.IncidentID] == id {
+				delete(c.pdIncidents, p.IncidentID)
+			}
+		}
+		for _, h := range inc.GroupKeyHashes {
+			if c.groupKeys[h] == id {
+				delete(c.groupKeys, h)
+			}
 		}
 		c.changes.ForgottenIncidents = append(c.changes.ForgottenIncidents, id)
 	}

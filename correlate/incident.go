@@ -42,6 +42,13 @@ type Incident struct {
 	Entries int                    `json:"entries"`
 	// Reopens counts how often the incident resolved and fired again.
 	Reopens int `json:"reopens,omitempty"`
+	// PagerDuty are the PagerDuty incidents linked to this one.
+	PagerDuty []*PagerDutyState `json:"pagerduty,omitempty"`
+	// GroupKeyHashes are sha256 of the Alertmanager group keys of its
+	// alerts: the exact link to pages raised by Alertmanager.
+	GroupKeyHashes []string `json:"group_key_hashes,omitempty"`
+	// MonitoringGap is set when a page was raised before any alert fired.
+	MonitoringGap bool `json:"monitoring_gap,omitempty"`
 	// DeployEntries are the deploy steps (by event id) on the timeline.
 	DeployEntries map[string]bool `json:"deploy_entries,omitempty"`
 	// Suspects are the deploys ranked as suspected causes, best first.
@@ -75,11 +82,18 @@ type AlertState struct {
 	Firings int `json:"firings"`
 }
 
-// Firing reports how many alerts of the incident are firing.
+// Firing reports how many alerts and pages of the incident are still
+// open: an unresolved page keeps an incident open even when every alert
+// has resolved.
 func (inc *Incident) Firing() int {
 	n := 0
 	for _, a := range inc.Alerts {
 		if a.Firing {
+			n++
+		}
+	}
+	for _, p := range inc.PagerDuty {
+		if p.Active() {
 			n++
 		}
 	}

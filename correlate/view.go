@@ -15,22 +15,35 @@ import (
 // configuration and the wall clock, so that status and severity by
 // duration stay current without rewriting the projection.
 type View struct {
-	ID              string            `json:"id"`
-	Title           string            `json:"title"`
-	Status          string            `json:"status"`
-	StartedAt       time.Time         `json:"started_at"`
-	ResolvedAt      *time.Time        `json:"resolved_at"`
-	Services        []string          `json:"services"`
-	Severity        SeverityView      `json:"severity"`
-	Impact          Impact            `json:"impact"`
-	SuspectedCauses []SuspectedCause  `json:"suspected_causes"`
-	PagerDuty       []PagerDutyLink   `json:"pagerduty"`
-	Anchor          string            `json:"anchor"`
-	GroupLabels     map[string]string `json:"group_labels,omitempty"`
-	Alerts          []*AlertState     `json:"alerts"`
-	Reopens         int               `json:"reopens"`
-	Entries         int               `json:"entries"`
-	Timeline        Timeline          `json:"timeline,omitempty"`
+	ID              string           `json:"id"`
+	Title           string           `json:"title"`
+	Status          string           `json:"status"`
+	StartedAt       time.Time        `json:"started_at"`
+	ResolvedAt      *time.Time       `json:"resolved_at"`
+	Services        []string         `json:"services"`
+	Severity        SeverityView     `json:"severity"`
+	Impact          Impact           `json:"impact"`
+	SuspectedCauses []SuspectedCause `json:"suspected_causes"`
+	PagerDuty       []PagerDutyLink  `json:"pagerduty"`
+	// PagedAt and AcknowledgedAt are the first page and the first
+	// acknowledgement of a linked PagerDuty incident.
+	PagedAt        *time.Time `json:"paged_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	// TimeToAcknowledgeSeconds runs from the first symptom to the first
+	// acknowledgement; TimeToResolveSeconds from the first symptom to the
+	// end. Nil while unknown.
+	TimeToAcknowledgeSeconds *int64   `json:"time_to_acknowledge_seconds"`
+	TimeToResolveSeconds     *int64   `json:"time_to_resolve_seconds"`
+	Escalations              int      `json:"escalations"`
+	Responders               []string `json:"responders"`
+	// MonitoringGap: a page was raised before any alert fired.
+	MonitoringGap bool              `json:"monitoring_gap"`
+	Anchor        string            `json:"anchor"`
+	GroupLabels   map[string]string `json:"group_labels,omitempty"`
+	Alerts        []*AlertState     `json:"alerts"`
+	Reopens       int               `json:"reopens"`
+	Entries       int               `json:"entries"`
+	Timeline      Timeline          `json:"timeline,omitempty"`
 }
 
 // SeverityView is the suggested severity with its reasons; a human
@@ -66,10 +79,69 @@ type SuspectedCause struct {
 	Reasons  []string `json:"reasons"`
 }
 
-// PagerDutyLink names a PagerDuty incident that belongs to this one.
+// PagerDutyLink names a PagerDuty incident that belongs to this one,
+// with what happened to it and why it was linked.
 type PagerDutyLink struct {
-	IncidentID string `json:"incident_id"`
-	URL        string `json:"url"`
+	IncidentID     string     `json:"incident_id"`
+	URL            string     `json:"url"`
+	Number         string     `json:"number,omitempty"`
+	Title          string     `json:"title,omitempty"`
+	Status         string     `json:"status"`
+	Priority       string     `json:"priority,omitempty"`
+	Urgency        string     `json:"urgency,omitempty"`
+	TriggeredAt    *time.Time `json:"triggered_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	ResolvedAt     *time.Time `json:"resolved_at"`
+	Escalations    int        `json:"escalations"`
+	Assignees      []string   `json:"assignees"`
+	Responders     []string   `json:"responders"`
+	LinkReason     string     `json:"link_reason"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func secondsPtr(d time.Duration) *int64 {
+	s := int64(d / time.Second)
+	return &s
+}
+
+func (v *View) addPagerDuty(inc *Incident) {
+	var paged, acked time.Time
+	for _, p := range inc.PagerDuty {
+		v.PagerDuty = append(v.PagerDuty, PagerDutyLink{
+			IncidentID: p.IncidentID, URL: p.URL, Number: p.Number, Title: p.Title, Status: p.Status,
+			Priority: p.Priority, Urgency: p.Urgency, TriggeredAt: timePtr(p.TriggeredAt),
+			AcknowledgedAt: timePtr(p.AcknowledgedAt), ResolvedAt: timePtr(p.ResolvedAt),
+			Escalations: p.Escalations, Assignees: append([]string{}, p.Assignees...),
+			Responders: append([]string{}, p.Responders...), LinkReason: p.LinkReason,
+		})
+		v.Escalations += p.Escalations
+		for _, r := range append(slices.Clone(p.Assignees), p.Responders...) {
+			if !slices.Contains(v.Responders, r) {
+				v.Responders = append(v.Responders, r)
+			}
+		}
+		if !p.TriggeredAt.IsZero() && (paged.IsZero() || p.TriggeredAt.Before(paged)) {
+			paged = p.TriggeredAt
+		}
+		if !p.AcknowledgedAt.IsZero() && (acked.IsZero() || p.AcknowledgedAt.Before(acked)) {
+			acked = p.AcknowledgedAt
+		}
+	}
+	slices.Sort(v.Responders)
+	v.PagedAt, v.AcknowledgedAt = timePtr(paged), timePtr(acked)
+	if !acked.IsZero() {
+		v.TimeToAcknowledgeSeconds = secondsPtr(acked.Sub(inc.StartedAt))
+	}
+	if v.ResolvedAt != nil {
+		v.TimeToResolveSeconds = secondsPtr(v.ResolvedAt.Sub(inc.StartedAt))
+	}
 }
 
 // Status is the incident's status at now: resolved once nothing fires and
@@ -120,6 +192,9 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 		t := end.UTC()
 		v.ResolvedAt = &t
 	}
+	v.Responders = []string{}
+	v.MonitoringGap = inc.MonitoringGap
+	v.addPagerDuty(inc)
 	v.Severity = Assess(inc, cfg, end)
 	v.Impact = impact(inc, cfg, end)
 	return v
@@ -186,6 +261,12 @@ func Assess(inc *Incident, cfg *config.Config, end time.Time) SeverityView {
 	if suggested == "" {
 		suggested = "SEV5"
 		reasons = append(reasons, "SEV5: no severity rule matched")
+	}
+	if floor, why := pagerDutyFloor(inc, cfg.PagerDuty.PriorityFloor); floor != "" {
+		if floor < suggested {
+			suggested = floor
+		}
+		reasons = append(reasons, floor+": "+why)
 	}
 	return SeverityView{Suggested: suggested, Effective: suggested, Reasons: reasons}
 }

@@ -242,6 +242,11 @@ func (b *builder) links() []Link {
 	for _, u := range sortedKeys(am) {
 		add(LinkAlertmanager, "Alertmanager", u)
 	}
+	for _, e := range b.entries {
+		if e.Source == collector.SourceDeploy {
+			add(LinkPipeline, cmp.Or(e.Ref.DeployID, "deploy"), deployURL(e))
+		}
+	}
 	return links
 }
 
@@ -435,8 +440,16 @@ func (b *builder) entryLink(e correlate.Entry) string {
 	if id := e.Ref.PagerDutyIncidentID; id != "" {
 		return b.pageURL[id]
 	}
+	if e.Source == collector.SourceDeploy {
+		return deployURL(e)
+	}
 	return ""
 }
+
+// deployURL is the link a deploy event gave (the deploy notification's
+// url: its pipeline run or change), which the entry keeps among its
+// annotations.
+func deployURL(e correlate.Entry) string { return safeURL(e.Annotations["url"]) }
 
 // ---- detection ----
 
@@ -626,7 +639,11 @@ func (b *builder) contributingFactors() []Item {
 		if len(c.Reasons) > 0 {
 			text += ": " + strings.Join(c.Reasons, "; ")
 		}
-		items = append(items, suggest(text+"."))
+		link := ""
+		if e, ok := b.causeEntry(c); ok {
+			link = b.entryLink(e)
+		}
+		items = append(items, suggestLink(text+".", link))
 	}
 	if len(items) == 0 {
 		items = append(items, fact("No suspected cause recorded.", ""))
@@ -995,6 +1012,11 @@ func (b *builder) topCauseEntry() (correlate.Entry, bool) {
 	if !ok {
 		return correlate.Entry{}, false
 	}
+	return b.causeEntry(c)
+}
+
+// causeEntry is the timeline entry of a suspected cause.
+func (b *builder) causeEntry(c correlate.SuspectedCause) (correlate.Entry, bool) {
 	for _, e := range b.entries {
 		if (c.EntryID != "" && e.ID == c.EntryID) || (c.EntryID == "" && c.DeployID != "" && e.Ref.DeployID == c.DeployID) {
 			return e, true

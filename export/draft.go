@@ -1,6 +1,7 @@
 package export
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -56,9 +57,20 @@ type Duration time.Duration
 // String renders d for people.
 func (d Duration) String() string { return correlate.FormatDuration(time.Duration(d)) }
 
-// MarshalJSON encodes d as whole seconds.
+// MarshalJSON encodes d as whole seconds, the unit tools compute with.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return strconv.AppendInt(nil, int64(time.Duration(d)/time.Second), 10), nil
+}
+
+// UnmarshalJSON decodes whole seconds, so that a Go client (hindsightctl)
+// can read an exported draft back into a Draft.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("duration: want whole seconds, got %s", b)
+	}
+	*d = Duration(time.Duration(n) * time.Second)
+	return nil
 }
 
 // Draft is a post-mortem draft, independent of how it is rendered. Its
@@ -154,10 +166,19 @@ type LinkKind string
 
 // The kinds of header link.
 const (
-	LinkPagerDuty    LinkKind = "pagerduty"
-	LinkAlertSource  LinkKind = "alert_source"
-	LinkRunbook      LinkKind = "runbook"
+	// LinkPagerDuty is a PagerDuty incident: who was paged, the log.
+	LinkPagerDuty LinkKind = "pagerduty"
+	// LinkAlertSource is an alert's generator URL: the rule's expression
+	// graphed in Prometheus, to see the symptom itself.
+	LinkAlertSource LinkKind = "alert_source"
+	// LinkRunbook is an alert's runbook_url annotation.
+	LinkRunbook LinkKind = "runbook"
+	// LinkAlertmanager is the Alertmanager that sent the alerts, to see
+	// silences and inhibitions.
 	LinkAlertmanager LinkKind = "alertmanager"
+	// LinkPipeline is a deploy's pipeline run or change, to see what was
+	// deployed.
+	LinkPipeline LinkKind = "pipeline"
 )
 
 // Title returns the kind as a label for people ("Alert source").
@@ -171,13 +192,15 @@ func (k LinkKind) Title() string {
 		return "Runbook"
 	case LinkAlertmanager:
 		return "Alertmanager"
+	case LinkPipeline:
+		return "Pipeline"
 	}
 	return string(k)
 }
 
 // Link is a place to look at the incident's evidence: a PagerDuty
 // incident, a Prometheus graph of an alert's expression, a runbook, the
-// Alertmanager that sent the alerts.
+// Alertmanager that sent the alerts, a deploy's pipeline run.
 type Link struct {
 	Kind LinkKind `json:"kind"`
 	Text string   `json:"text"`
@@ -282,10 +305,10 @@ type Related struct {
 // RelatedIncident is an earlier incident similar to this one, with why it
 // looks related and where its post-mortem is.
 type RelatedIncident struct {
-	ID     string   `json:"id"`
-	Title  string   `json:"title"`
-	URL    string   `json:"url"`
-	Reason []string `json:"reasons"`
+	ID      string   `json:"id"`
+	Title   string   `json:"title"`
+	URL     string   `json:"url"`
+	Reasons []string `json:"reasons"`
 }
 
 // ActionItem is a follow-up to track: a suggestion or a slot, with the

@@ -36,7 +36,8 @@ func newHTML() (Renderer, error) {
 	return h, nil
 }
 
-// ContentType is text/html.
+// ContentType is text/html with its charset, since the page holds
+// non-ASCII text (the draft status' dash, names from alerts).
 func (h *htmlRenderer) ContentType() string { return "text/html; charset=utf-8" }
 
 // Render writes d as an HTML page; a failure writes nothing.

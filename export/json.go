@@ -15,7 +15,8 @@ type JSON struct{}
 
 var _ Renderer = JSON{}
 
-// ContentType is application/json.
+// ContentType is application/json, so HTTP clients and browsers treat
+// the draft as data.
 func (JSON) ContentType() string { return "application/json" }
 
 // Render writes d as indented JSON followed by a newline.

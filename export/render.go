@@ -102,7 +102,7 @@ func sampleDraft() *Draft {
 	}
 	d := NewDraft(v, cfg, end)
 	d.Header.Responders = []string{"sample"}
-	d.RelatedIncidents.Incidents = []RelatedIncident{{ID: "inc-older", Title: "older", URL: "https://example/older", Reason: []string{"sample"}}}
+	d.RelatedIncidents.Incidents = []RelatedIncident{{ID: "inc-older", Title: "older", URL: "https://example/older", Reasons: []string{"sample"}}}
 	signed := end
 	d.Review.Reviewers[0] = Reviewer{Role: "Author", Name: "sample", SignedOff: true, SignedOffAt: &signed}
 	return d

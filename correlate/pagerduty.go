@@ -1,0 +1,223 @@
+package correlate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hindsight-ops/hindsight/collector"
+)
+
+// kindPagerDutyPrefix starts the kinds of PagerDuty events.
+const kindPagerDutyPrefix = "pagerduty."
+
+// PagerDutyState is what Hindsight knows of one PagerDuty incident linked
+// to an incident: who was paged, when they acknowledged, how it ended.
+type PagerDutyState struct {
+	IncidentID     string    `json:"incident_id"`
+	Number         string    `json:"number,omitempty"`
+	URL            string    `json:"url,omitempty"`
+	Title          string    `json:"title,omitempty"`
+	Service        string    `json:"service,omitempty"`
+	Status         string    `json:"status"`
+	Priority       string    `json:"priority,omitempty"`
+	Urgency        string    `json:"urgency,omitempty"`
+	TriggeredAt    time.Time `json:"triggered_at,omitzero"`
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+	ResolvedAt     time.Time `json:"resolved_at,omitzero"`
+	Escalations    int       `json:"escalations"`
+	Assignees      []string  `json:"assignees,omitempty"`
+	Responders     []string  `json:"responders,omitempty"`
+	// LinkReason says why this PagerDuty incident belongs here.
+	LinkReason string `json:"link_reason"`
+}
+
+// Active reports whether the page is still open.
+func (p *PagerDutyState) Active() bool { return p.Status != "resolved" }
+
+// GroupKeyHash is how Alertmanager's PagerDuty integration derives the
+// incident key from a group key (hex sha256), so an incident key equal to
+// it links the page to the alert group exactly.
+func GroupKeyHash(groupKey string) string {
+	h := sha256.Sum256([]byte(groupKey))
+	return hex.EncodeToString(h[:])
+}
+
+func isPagerDuty(ev *collector.Event) bool {
+	return ev.Source == collector.SourcePagerDuty && strings.HasPrefix(ev.Kind, kindPagerDutyPrefix)
+}
+
+// pagerDutyApplied puts a PagerDuty event on the incident of the page it
+// is about: the incident already linked, else the one whose alert group
+// the page was raised for (exact), else an open incident of the mapped
+// service (by time), else a new incident flagged as a monitoring gap.
+func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
+	pdID := ev.Ref.PagerDutyIncidentID
+	if pdID == "" {
+		return // service.* and other non-incident events: log only
+	}
+	action := strings.TrimPrefix(ev.Kind, kindPagerDutyPrefix+"incident.")
+	number := ev.Labels["pd_incident_number"]
+	name := "PagerDuty incident " + pdID
+	if number != "" {
+		name = "PagerDuty incident #" + number
+	}
+	var inc *Incident
+	var reasons []string
+	if id, ok := c.pdIncidents[pdID]; ok && c.live[id] != nil {
+		inc = c.live[id]
+		reasons = []string{"joined: " + name + " is linked to this incident"}
+	} else if key := ev.Labels["incident_key"]; key != "" && c.live[c.groupKeys[key]] != nil {
+		inc = c.live[c.groupKeys[key]]
+		reasons = []string{fmt.Sprintf("linked exactly: the incident key of %s is sha256 of the Alertmanager group key of this incident's alerts", name)}
+	} else if inc = c.openIncidentOf(ev.Service, ev.At); inc != nil {
+		reasons = []string{fmt.Sprintf("linked: %s is on PagerDuty service %s, which maps to %s (services.%s.pagerduty_service_ids), and this incident was open at %s",
+			name, firstNonEmpty(ev.Labels["pd_service"], ev.Labels["pd_service_id"]), ev.Service, ev.Service, ev.At.UTC().Format(time.RFC3339))}
+	} else {
+		inc = c.newPagerDutyIncident(seq, ev, name)
+		reasons = []string{"opened: " + name + " has no alert behind it"}
+		if action == "triggered" {
+			inc.MonitoringGap = true
+			reasons = append(reasons, "monitoring gap: a page was raised before any alert fired")
+		}
+	}
+	st := c.pdState(inc, pdID, reasons[0])
+	c.pdIncidents[pdID] = inc.ID
+	st.Number = firstNonEmpty(number, st.Number)
+	st.URL = firstNonEmpty(ev.Labels["html_url"], st.URL)
+	st.Title = firstNonEmpty(ev.Labels["title"], st.Title)
+	st.Service = firstNonEmpty(ev.Labels["pd_service"], st.Service)
+	st.Urgency = firstNonEmpty(ev.Labels["urgency"], st.Urgency)
+	if p := ev.Labels["priority"]; p != "" {
+		st.Priority = p
+	}
+	if a := ev.Labels["assignees"]; a != "" {
+		st.Assignees = splitList(a)
+	}
+	switch action {
+	case "triggered":
+		if st.TriggeredAt.IsZero() || ev.At.Before(st.TriggeredAt) {
+			st.TriggeredAt = ev.At
+		}
+		if st.Status == "" {
+			st.Status = "triggered"
+		}
+	case "acknowledged":
+		if st.AcknowledgedAt.IsZero() || ev.At.Before(st.AcknowledgedAt) {
+			st.AcknowledgedAt = ev.At
+		}
+		if st.Status != "resolved" {
+			st.Status = "acknowledged"
+		}
+	case "unacknowledged":
+		if st.Status != "resolved" {
+			st.Status = "triggered"
+		}
+	case "escalated", "delegated":
+		st.Escalations++
+	case "resolved":
+		st.Status = "resolved"
+		st.ResolvedAt = ev.At
+		if ev.At.After(inc.LastEnd) {
+			inc.LastEnd = ev.At
+		}
+	case "reopened":
+		st.Status = "triggered"
+		st.ResolvedAt = time.Time{}
+	case "responder.added", "responder.replied":
+		if r := ev.Labels["responder"]; r != "" && !slices.Contains(st.Responders, r) {
+			st.Responders = append(st.Responders, r)
+		}
+	}
+	if st.Status == "" {
+		st.Status = firstNonEmpty(ev.Labels["status"], "triggered")
+	}
+	if a := ev.Labels["agent"]; a != "" && ev.Labels["agent_type"] == "user_reference" && !slices.Contains(st.Responders, a) {
+		st.Responders = append(st.Responders, a)
+	}
+	c.addEntry(inc, seq, ev, ev.Service, reasons)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c *Correlator) pdState(inc *Incident, pdID, reason string) *PagerDutyState {
+	for _, p := range inc.PagerDuty {
+		if p.IncidentID == pdID {
+			return p
+		}
+	}
+	p := &PagerDutyState{IncidentID: pdID, LinkReason: reason}
+	inc.PagerDuty = append(inc.PagerDuty, p)
+	return p
+}
+
+// openIncidentOf returns the newest live incident of service that has not
+// resolved by t, or nil.
+func (c *Correlator) openIncidentOf(service string, t time.Time) *Incident {
+	if service == "" {
+		return nil
+	}
+	var best *Incident
+	for _, id := range c.liveIDs() {
+		inc := c.live[id]
+		if !slices.Contains(inc.Services, service) || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+			continue
+		}
+		if t.Before(inc.StartedAt.Add(-c.s.window)) {
+			continue
+		}
+		if best == nil || inc.StartedAt.After(best.StartedAt) {
+			best = inc
+		}
+	}
+	return best
+}
+
+func (c *Correlator) newPagerDutyIncident(seq uint64, ev *collector.Event, name string) *Incident {
+	key := "pagerduty=" + ev.Ref.PagerDutyIncidentID
+	inc := c.newIncident(seq, ev, key, ev.Service, nil, ev.At)
+	anchor := firstNonEmpty(ev.Service, ev.Labels["pd_service"], "PagerDuty")
+	inc.Anchor = anchor
+	inc.Title = anchor + ": " + firstNonEmpty(ev.Labels["title"], name)
+	return inc
+}
+
+// linkGroupKey records the Alertmanager group key of an alert so that a
+// page raised for that group links exactly.
+func (c *Correlator) linkGroupKey(inc *Incident, ev *collector.Event) {
+	if ev.Alert == nil || ev.Alert.GroupKey == "" {
+		return
+	}
+	h := GroupKeyHash(ev.Alert.GroupKey)
+	if c.groupKeys[h] == inc.ID {
+		return
+	}
+	c.groupKeys[h] = inc.ID
+	if !slices.Contains(inc.GroupKeyHashes, h) {
+		inc.GroupKeyHashes = append(inc.GroupKeyHashes, h)
+	}
+}
+
+// PagerDutyFloor returns the severity floor a linked page's priority sets
+// (pagerduty.priority_floor), with its reason, or "" when none applies.
+func pagerDutyFloor(inc *Incident, floors map[string]string) (string, string) {
+	best, why := "", ""
+	for _, p := range inc.PagerDuty {
+		if sev, ok := floors[p.Priority]; ok && (best == "" || sev < best) {
+			best = sev
+			why = fmt.Sprintf("PagerDuty priority %s of #%s sets at least %s (pagerduty.priority_floor)", p.Priority, firstNonEmpty(p.Number, p.IncidentID), sev)
+		}
+	}
+	return best, why
+}

@@ -1,0 +1,105 @@
+package correlate
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+const amGroupKey = `{}/{severity="page"}:{alertname="HighErrorRate", service="checkout"}`
+
+func pdEv(pdID, action string, at time.Time, labels map[string]string) collector.Event {
+	l := map[string]string{"pd_incident_number": "4711", "html_url": "https://acme.pagerduty.com/incidents/" + pdID}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return collector.Event{
+		ID:     collector.EventID("pagerduty", pdID, action, at.Format(time.RFC3339)),
+		Source: collector.SourcePagerDuty,
+		Kind:   "pagerduty.incident." + action,
+		At:     at,
+		Labels: l,
+		Ref:    collector.Ref{PagerDutyIncidentID: pdID, PagerDutyEventID: "ev-" + action},
+	}
+}
+
+func withGroupKey(ev collector.Event) collector.Event {
+	a := *ev.Alert
+	a.GroupKey = amGroupKey
+	ev.Alert = &a
+	return ev
+}
+
+func TestGroupKeyHashMatchesAlertmanager(t *testing.T) {
+	// The PagerDuty sample raised by Alertmanager for the sample group.
+	require.Equal(t, "1b100adc0cb9ad1750afb730fcf020b507b477f395f6f5277eba696d64a7092c", GroupKeyHash(amGroupKey))
+}
+
+func TestPagerDutyLinking(t *testing.T) {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{"checkout": {CustomerFacing: true, Tier: 1, PagerDutyServiceIDs: []string{"PCHKOUT"}}}
+	cfg.PagerDuty.PriorityFloor = map[string]string{"P1": "SEV1"}
+	key := GroupKeyHash(amGroupKey)
+	incs, entries := project(t, cfg,
+		withGroupKey(firing("checkout", "a", m(0))),
+		pdEv("Q1", "triggered", m(1*time.Minute), map[string]string{"incident_key": key, "priority": "P1", "assignees": "Dana Oncall"}),
+		pdEv("Q1", "acknowledged", m(4*time.Minute), map[string]string{"agent": "Dana Oncall", "agent_type": "user_reference"}),
+		pdEv("Q1", "annotated", m(5*time.Minute), map[string]string{"note": "rolling back"}),
+		// A page raised by hand on another service, with no alert behind it.
+		pdEv("Q2", "triggered", m(30*time.Minute), map[string]string{"pd_service": "billing"}),
+		pdEv("Q1", "resolved", m(20*time.Minute), nil),
+	)
+	require.Len(t, incs, 2)
+	chk := onlyIncident(t, incs, "checkout")
+	require.Len(t, chk.PagerDuty, 1)
+	pd := chk.PagerDuty[0]
+	require.Equal(t, "resolved", pd.Status)
+	require.Equal(t, m(4*time.Minute), pd.AcknowledgedAt)
+	require.Contains(t, pd.LinkReason, "linked exactly")
+	require.False(t, chk.MonitoringGap)
+
+	var gap *Incident
+	for _, inc := range incs {
+		if inc.ID != chk.ID {
+			gap = inc
+		}
+	}
+	require.True(t, gap.MonitoringGap)
+	require.Equal(t, "billing", gap.Anchor)
+
+	var pdOnChk int
+	for _, e := range entries {
+		if e.Source == collector.SourcePagerDuty && e.IncidentID == chk.ID {
+			pdOnChk++
+			require.NotEmpty(t, e.Ref.PagerDutyEventID)
+		}
+	}
+	require.Equal(t, 4, pdOnChk, "trigger, ack, note and resolve on the alert's incident")
+
+	v := NewView(chk, nil, cfg, m(2*time.Hour))
+	require.Equal(t, "SEV1", v.Severity.Suggested, "P1 sets the floor")
+	require.True(t, strings.Contains(strings.Join(v.Severity.Reasons, "|"), "pagerduty.priority_floor"))
+	require.NotNil(t, v.TimeToAcknowledgeSeconds)
+	require.Equal(t, int64(240), *v.TimeToAcknowledgeSeconds)
+	require.Equal(t, []string{"Dana Oncall"}, v.Responders)
+	require.Len(t, v.PagerDuty, 1)
+	require.Equal(t, "https://acme.pagerduty.com/incidents/Q1", v.PagerDuty[0].URL)
+	require.Equal(t, StatusOpen, v.Status, "the alert still fires")
+}
+
+func TestPagerDutyByServiceMapping(t *testing.T) {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{"checkout": {PagerDutyServiceIDs: []string{"PCHKOUT"}}}
+	ev := pdEv("Q9", "triggered", m(2*time.Minute), map[string]string{"pd_service_id": "PCHKOUT"})
+	ev.Service = "checkout" // the collector maps the PagerDuty service
+	incs, _ := project(t, cfg, firing("checkout", "a", m(0)), ev)
+	require.Len(t, incs, 1)
+	for _, inc := range incs {
+		require.Contains(t, inc.PagerDuty[0].LinkReason, "maps to checkout")
+	}
+}
