@@ -226,9 +226,14 @@ type Export struct {
 // Sink is one destination for post-mortem drafts. Type says which of the other
 // fields applies: Path for directory, URL for webhook, Subject for nats.
 type Sink struct {
-	Type    string `yaml:"type"`
-	Path    string `yaml:"path,omitempty"`
-	URL     string `yaml:"url,omitempty"`
+	// Type is directory, webhook or nats.
+	Type string `yaml:"type"`
+	// Path is the directory drafts are written to, one file per draft.
+	Path string `yaml:"path,omitempty"`
+	// URL receives each draft as a POST; it may carry a secret, so it is
+	// never put in errors or logs.
+	URL string `yaml:"url,omitempty"`
+	// Subject is the NATS subject drafts are published on.
 	Subject string `yaml:"subject,omitempty"`
 }
 
@@ -251,9 +256,11 @@ type Token struct {
 	// the token itself.
 	Name string `yaml:"name"`
 	// Role is read-only or read-write; it is ignored for ingest tokens.
-	Role      string           `yaml:"role,omitempty"`
-	TokenFile string           `yaml:"token_file,omitempty"`
-	Token     commoncfg.Secret `yaml:"token,omitempty"`
+	Role string `yaml:"role,omitempty"`
+	// TokenFile holds the token; it is read when used (see Value).
+	TokenFile string `yaml:"token_file,omitempty"`
+	// Token is the token written inline, for tests and quick setups.
+	Token commoncfg.Secret `yaml:"token,omitempty"`
 }
 
 // Retention bounds how long data is kept.
