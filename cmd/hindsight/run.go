@@ -66,7 +66,7 @@ func Run(ctx context.Context, o Options, logger *slog.Logger, reload <-chan chan
 	d.registerBase()
 
 	if err := os.MkdirAll(o.StoragePath, 0o750); err != nil {
-		return fmt.Errorf("storage path: %w", err)
+		return fmt.Errorf("storage path %q: %w", o.StoragePath, err)
 	}
 	d.db, err = store.Open(o.StoragePath, store.Options{Retention: time.Duration(cfg.Retention.Events)}, logger.With("component", "store"), d.reg)
 	if err != nil {
