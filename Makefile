@@ -15,7 +15,7 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%dT%H:%M:%S)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the integration tests start for real.
-TEST_PKGS := prometheus-alertmanager
+TEST_PKGS := prometheus-alertmanager nats-server
 
 .PHONY: all build run test test-short test-deps vet fmt fuzz bench contract clean
 
@@ -65,3 +65,12 @@ contract: build
 
 clean:
 	rm -f $(BIN)
+
+# bench-ingest measures Alertmanager ingestion against a no-op receiver
+# (same bodies, same decode, no store) in the same run, then resident
+# memory, size on disk and restart-to-ready with 1M stored events. See
+# BENCHMARKS.md.
+.PHONY: bench-ingest
+bench-ingest: build
+	$(GO) build -o hindsight-load ./cmd/hindsight-load
+	./hindsight-load compare --hindsight ./$(BIN) --concurrency 64 --duration 20s --fill 1000000
