@@ -161,7 +161,10 @@ func tryStartDaemon(t *testing.T, dir, cfgYAML string, extraArgs []string) (*dae
 	d := &daemonProc{t: t, Dir: dir, Storage: filepath.Join(dir, "data"), done: make(chan struct{})}
 	d.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	d.URL = "http://" + d.Addr
-	args := []string{"--web.listen-address=" + d.Addr, "--storage.path=" + d.Storage, "--log.level=debug"}
+	// Each daemon gets its own embedded NATS port: tests run several.
+	natsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	args := []string{"--web.listen-address=" + d.Addr, "--storage.path=" + d.Storage, "--log.level=debug",
+		"--nats.listen-address=" + natsAddr}
 	if cfgYAML != "" {
 		d.ConfigFile = filepath.Join(dir, "hindsight.yml")
 		require.NoError(t, os.WriteFile(d.ConfigFile, []byte(cfgYAML), 0o644))

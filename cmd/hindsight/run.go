@@ -9,20 +9,25 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/alertmanager"
+	"github.com/hindsight-ops/hindsight/collector/deploy"
+	pdcollector "github.com/hindsight-ops/hindsight/collector/pagerduty"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
 	"github.com/hindsight-ops/hindsight/correlate/store"
@@ -45,6 +50,8 @@ type daemon struct {
 	ready   atomic.Bool
 	db      *store.DB
 	proj    *correlate.Projector
+	sink    collector.Sink
+	metrics *collector.Metrics
 	reloads struct {
 		ok, ts prometheus.Gauge
 		hash   prometheus.Gauge
@@ -88,6 +95,24 @@ func Run(ctx context.Context, o Options, logger *slog.Logger, reload <-chan chan
 		return fmt.Errorf("catch up with the event log: %w", err)
 	}
 	logger.Info("Incidents are up to date with the event log", "position", d.proj.Applied(), "duration", time.Since(start))
+	d.sink = &correlate.Ingester{Log: d.db, Projector: d.proj}
+	d.metrics = collector.NewMetrics(d.reg, collector.SourceAlertmanager, collector.SourcePagerDuty, collector.SourceDeploy)
+
+	var wg sync.WaitGroup
+	projCtx, stopProj := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProj()
+	wg.Go(func() { _ = d.proj.Run(projCtx) })
+	wg.Go(func() { _ = d.db.RunGC(projCtx) })
+	wg.Go(func() { _ = pdcollector.NewPoller(d.cfg.Load, d.sink, d.logger).Run(projCtx) })
+	// Stop the projector before the deferred store Close, whatever path
+	// Run leaves by.
+	defer func() { stopProj(); wg.Wait() }()
+
+	stopNATS, err := d.startDeploys(cfg)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
 
 	ln, err := net.Listen("tcp", o.ListenAddress)
 	if err != nil {
@@ -101,12 +126,6 @@ func Run(ctx context.Context, o Options, logger *slog.Logger, reload <-chan chan
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-
-	var wg sync.WaitGroup
-	projCtx, stopProj := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopProj()
-	wg.Go(func() { _ = d.proj.Run(projCtx) })
-	wg.Go(func() { _ = d.db.RunGC(projCtx) })
 
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
@@ -139,8 +158,8 @@ loop:
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("HTTP server did not drain in time", "err", err)
 	}
-	stopProj()
-	wg.Wait()
+	// Deferred, in this order: stop consuming deploys and the NATS server,
+	// stop the projector, close the store.
 	return runErr
 }
 
@@ -228,10 +247,11 @@ func (d *daemon) routes() http.Handler {
 	}
 	cfg := d.cfg.Load
 
-	metrics := collector.NewMetrics(d.reg, collector.SourceAlertmanager)
-	sink := &correlate.Ingester{Log: d.db, Projector: d.proj}
-	am := alertmanager.NewHandler(cfg, sink, metrics, d.logger, d.reg)
+	am := alertmanager.NewHandler(cfg, d.sink, d.metrics, d.logger, d.reg)
 	handle("POST /api/v1/ingest/alertmanager", d.ingestAuth(am))
+	handle("POST "+deploy.Path, d.ingestAuth(deploy.NewHandler(cfg, d.sink, d.metrics, d.logger)))
+	handle("POST /api/v1/ingest/pagerduty", d.ingestAuth(pdcollector.NewHandler(cfg, d.sink, d.metrics, d.logger)))
+	handle("POST /api/v1/backfill/pagerduty", d.queryAuth(http.HandlerFunc(d.backfillPagerDuty)))
 
 	q := api.New(d.db, cfg, d.logger)
 	for pattern, h := range q.Routes() {
@@ -340,4 +360,96 @@ func (d *daemon) queryAuth(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// startDeploys starts the deploy consumer: on the embedded NATS server
+// (JetStream under the storage path) when --nats.url is empty, else on the
+// external server. The returned func stops the consumer, draining it, and
+// then the embedded server.
+func (d *daemon) startDeploys(cfg *config.Config) (func(), error) {
+	opts := deploy.ConsumerOptions{NATS: cfg.NATS}
+	var ns *server.Server
+	if d.opts.NATSURL == "" {
+		var err error
+		ns, err = deploy.StartEmbedded(d.opts.NATSListen, filepath.Join(d.opts.StoragePath, "nats"), d.logger.With("component", "nats"))
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		opts.Embedded, opts.CreateStream = ns, true
+		if opts.NATS.Stream == "" {
+			opts.NATS.Stream = deploy.EmbeddedStream
+		}
+		d.logger.Info("Embedded NATS server started", "address", d.opts.NATSListen, "subject", opts.NATS.DeploySubject, "stream", opts.NATS.Stream)
+	} else {
+		opts.URL = d.opts.NATSURL
+	}
+	cons := deploy.NewConsumer(opts, d.sink, d.metrics, d.logger.With("component", "collector", "source", collector.SourceDeploy), d.reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := cons.Run(ctx); err != nil {
+			d.logger.Error("Deploy consumer stopped", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		if ns != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
+	}, nil
+}
+
+// backfillPagerDuty reads PagerDuty incidents and their log entries over a
+// window through the REST API (hindsightctl backfill pagerduty). Events
+// get the same identities as webhooks, so the two never double up.
+func (d *daemon) backfillPagerDuty(w http.ResponseWriter, r *http.Request) {
+	cfg := d.cfg.Load()
+	since, until := time.Now().Add(-72*time.Hour), time.Now()
+	if s := r.URL.Query().Get("since"); s != "" {
+		t, err := parseWhen(s)
+		if err != nil {
+			collector.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
+			return
+		}
+		since = t
+	}
+	if s := r.URL.Query().Get("until"); s != "" {
+		t, err := parseWhen(s)
+		if err != nil {
+			collector.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "until: " + err.Error()})
+			return
+		}
+		until = t
+	}
+	token, err := cfg.PagerDuty.APIToken()
+	if err != nil || token == "" {
+		msg := "pagerduty.api_token_file is not set: backfill needs a PagerDuty REST API token"
+		if err != nil {
+			msg = "pagerduty.api_token_file: " + err.Error()
+		}
+		collector.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+		return
+	}
+	b := pdcollector.NewBackfiller(pdcollector.NewClient(token, cfg.PagerDuty.APIURL), d.cfg.Load, d.sink, d.logger)
+	stats, err := b.Run(r.Context(), since, until)
+	if err != nil {
+		collector.WriteJSON(w, http.StatusBadGateway, map[string]any{"error": "backfill: " + err.Error(), "stats": stats})
+		return
+	}
+	collector.WriteJSON(w, http.StatusOK, map[string]any{"since": since.UTC(), "until": until.UTC(), "stats": stats})
+}
+
+// parseWhen accepts RFC 3339 or a duration meaning that long ago (72h, 3d).
+func parseWhen(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := model.ParseDuration(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 72h", s)
+	}
+	return time.Now().Add(-time.Duration(d)), nil
 }

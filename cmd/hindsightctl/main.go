@@ -1,0 +1,273 @@
+// Command hindsightctl is the operator's client of the Hindsight HTTP API.
+// The daemon's address comes from --url or HINDSIGHT_URL, its token from
+// HINDSIGHT_TOKEN.
+//
+//	hindsightctl list [--status open|resolved] [--service S] [--limit N]
+//	hindsightctl show INCIDENT
+//	hindsightctl export INCIDENT [--format markdown|json|html]
+//	hindsightctl events [--source S] [--limit N]
+//	hindsightctl backfill pagerduty [--since 72h] [--until T]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Main runs hindsightctl with args and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("hindsightctl", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	base := global.String("url", envOr("HINDSIGHT_URL", "http://localhost:9097"), "Hindsight address (HINDSIGHT_URL)")
+	timeout := global.Duration("timeout", 5*time.Minute, "how long to wait for an answer")
+	global.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hindsightctl [--url URL] list|show|export|events|backfill ...")
+		global.PrintDefaults()
+	}
+	if err := global.Parse(args); err != nil {
+		return 2
+	}
+	if global.NArg() == 0 {
+		global.Usage()
+		return 2
+	}
+	c := &client{base: strings.TrimRight(*base, "/"), token: os.Getenv("HINDSIGHT_TOKEN"), http: &http.Client{Timeout: *timeout}}
+	cmd, rest := global.Arg(0), global.Args()[1:]
+	var err error
+	switch cmd {
+	case "list":
+		err = c.list(ctx, rest, stdout)
+	case "show":
+		err = c.show(ctx, rest, stdout)
+	case "export":
+		err = c.export(ctx, rest, stdout)
+	case "events":
+		err = c.events(ctx, rest, stdout)
+	case "backfill":
+		err = c.backfill(ctx, rest, stdout)
+	default:
+		err = fmt.Errorf("unknown command %q (list, show, export, events, backfill)", cmd)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hindsightctl: %v\n", err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+type client struct {
+	base, token string
+	http        *http.Client
+}
+
+// do sends a request and returns the body of a 2xx answer, or an error
+// carrying the daemon's {"error": ...} message.
+func (c *client) do(ctx context.Context, method, path string, q url.Values) ([]byte, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return nil, fmt.Errorf("%s %s: %s (%d)", method, path, e.Error, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return body, nil
+}
+
+func (c *client) list(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	status := fs.String("status", "", "open or resolved")
+	service := fs.String("service", "", "only incidents involving this service")
+	limit := fs.Int("limit", 50, "how many")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	q := url.Values{"limit": {fmt.Sprint(*limit)}}
+	if *status != "" {
+		q.Set("status", *status)
+	}
+	if *service != "" {
+		q.Set("service", *service)
+	}
+	body, err := c.do(ctx, http.MethodGet, "/api/v1/incidents", q)
+	if err != nil {
+		return err
+	}
+	var page struct {
+		Incidents []struct {
+			ID        string    `json:"id"`
+			Title     string    `json:"title"`
+			Status    string    `json:"status"`
+			StartedAt time.Time `json:"started_at"`
+			Services  []string  `json:"services"`
+			Severity  struct {
+				Effective string `json:"effective"`
+			} `json:"severity"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return fmt.Errorf("decode incidents: %w", err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tSTATUS\tSEV\tSERVICES\tTITLE")
+	for _, i := range page.Incidents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.StartedAt.UTC().Format("2006-01-02 15:04"), i.Status,
+			i.Severity.Effective, strings.Join(i.Services, ","), i.Title)
+	}
+	return tw.Flush()
+}
+
+func oneArg(args []string, what string) (string, []string, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", nil, fmt.Errorf("%w: give the %s", errUsage, what)
+	}
+	return args[0], args[1:], nil
+}
+
+func (c *client) show(ctx context.Context, args []string, out io.Writer) error {
+	id, _, err := oneArg(args, "incident id")
+	if err != nil {
+		return err
+	}
+	body, err := c.do(ctx, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id), nil)
+	if err != nil {
+		return err
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("decode incident: %w", err)
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (c *client) export(ctx context.Context, args []string, out io.Writer) error {
+	id, rest, err := oneArg(args, "incident id")
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	format := fs.String("format", "markdown", "markdown, json or html")
+	if err := fs.Parse(rest); err != nil {
+		return errUsage
+	}
+	body, err := c.do(ctx, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id)+"/postmortem", url.Values{"format": {*format}})
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(body)
+	return err
+}
+
+func (c *client) events(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+	source := fs.String("source", "", "alertmanager, pagerduty or deploy")
+	limit := fs.Int("limit", 50, "how many")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	q := url.Values{"limit": {fmt.Sprint(*limit)}}
+	if *source != "" {
+		q.Set("source", *source)
+	}
+	body, err := c.do(ctx, http.MethodGet, "/api/v1/events", q)
+	if err != nil {
+		return err
+	}
+	var page struct {
+		Events []struct {
+			At         time.Time `json:"at"`
+			Source     string    `json:"source"`
+			Kind       string    `json:"kind"`
+			Summary    string    `json:"summary"`
+			IncidentID *string   `json:"incident_id"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return fmt.Errorf("decode events: %w", err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT (UTC)\tSOURCE\tKIND\tINCIDENT\tSUMMARY")
+	for _, e := range page.Events {
+		inc := "-"
+		if e.IncidentID != nil {
+			inc = *e.IncidentID
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Source, e.Kind, inc, e.Summary)
+	}
+	return tw.Flush()
+}
+
+func (c *client) backfill(ctx context.Context, args []string, out io.Writer) error {
+	src, rest, err := oneArg(args, "source to backfill (pagerduty)")
+	if err != nil {
+		return err
+	}
+	if src != "pagerduty" {
+		return fmt.Errorf("%w: only pagerduty can be backfilled, not %q", errUsage, src)
+	}
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	since := fs.String("since", "72h", "start of the window: a duration ago (72h) or an RFC 3339 time")
+	until := fs.String("until", "", "end of the window (default now)")
+	if err := fs.Parse(rest); err != nil {
+		return errUsage
+	}
+	q := url.Values{"since": {*since}}
+	if *until != "" {
+		q.Set("until", *until)
+	}
+	body, err := c.do(ctx, http.MethodPost, "/api/v1/backfill/pagerduty", q)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(body)
+	return err
+}

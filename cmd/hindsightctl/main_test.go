@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestAgainstDaemon runs hindsightctl against the real daemon binary.
+func TestAgainstDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the daemon")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "hindsight")
+	build := exec.Command("go", "build", "-o", bin, "../hindsight")
+	buildOut, err := build.CombinedOutput()
+	require.NoError(t, err, string(buildOut))
+	web := freeAddr(t)
+	cmd := exec.Command(bin, "--web.listen-address="+web, "--storage.path="+filepath.Join(dir, "data"),
+		"--nats.listen-address="+freeAddr(t), "--log.level=warn")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	base := "http://" + web
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond)
+
+	body, err := os.ReadFile("../hindsight/testdata/alertmanager_webhook_firing.json")
+	require.NoError(t, err)
+	resp, err := http.Post(base+"/api/v1/ingest/alertmanager", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := Main(t.Context(), append([]string{"--url", base}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	code, out, _ := run("list")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "checkout: HighErrorRate")
+	id := strings.Fields(strings.Split(out, "\n")[1])[0]
+	require.True(t, strings.HasPrefix(id, "inc-"))
+
+	code, out, _ = run("show", id)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, `"fingerprint": "d22af6f0ad867df4"`)
+
+	code, out, _ = run("export", id)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "## Five whys")
+
+	code, out, _ = run("events", "--source", "alertmanager")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, id)
+
+	code, _, errOut := run("backfill", "pagerduty", "--since", "24h")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "pagerduty.api_token_file is not set")
+
+	code, _, errOut = run("show", "inc-nope")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "404")
+
+	code, _, errOut = run("frobnicate")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "unknown command")
+}

@@ -1,0 +1,486 @@
+// Package pagerduty receives PagerDuty v3 webhooks and backfills what they
+// missed from the PagerDuty REST API, turning both into collector.Events.
+//
+// A webhook event and the REST log entry that describes the same happening
+// become the same Event: same Kind, same ID (see EventKey), so whichever
+// arrives second is stored as a duplicate. PagerDuty delivers webhooks at
+// least once and retries 429 and 5xx, never other 4xx; so a 4xx is given
+// only for input that can never be stored (400) or is not PagerDuty's
+// (403), and a storage problem is a 503.
+package pagerduty
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hindsight-ops/hindsight/collector"
+)
+
+// EventTypePing is the event PagerDuty sends to test a subscription. It is
+// answered 200 and not stored.
+const EventTypePing = "pagey.ping"
+
+// Envelope is the body of a v3 webhook: one event per request.
+type Envelope struct {
+	Event *WebhookEvent `json:"event"`
+}
+
+// WebhookEvent is the v3 event. Data is kept raw and decoded by its
+// "type" (incident, incident_note, ...): go-pagerduty has no webhook
+// payload types, and its REST Incident struct has other field names.
+type WebhookEvent struct {
+	ID           string          `json:"id"`
+	EventType    string          `json:"event_type"`
+	ResourceType string          `json:"resource_type"`
+	OccurredAt   string          `json:"occurred_at"`
+	Agent        *Reference      `json:"agent"`
+	Client       *WebhookClient  `json:"client"`
+	Data         json.RawMessage `json:"data"`
+}
+
+// Reference is PagerDuty's reference to another object (user, service,
+// escalation policy, priority, incident).
+type Reference struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Summary string `json:"summary"`
+	Self    string `json:"self"`
+	HTMLURL string `json:"html_url"`
+}
+
+// WebhookClient is the integration or tool that caused the event.
+type WebhookClient struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// IncidentData is event.data for data.type "incident".
+type IncidentData struct {
+	ID               string      `json:"id"`
+	Type             string      `json:"type"`
+	Self             string      `json:"self"`
+	HTMLURL          string      `json:"html_url"`
+	Number           int64       `json:"number"`
+	Status           string      `json:"status"`
+	IncidentKey      string      `json:"incident_key"`
+	CreatedAt        string      `json:"created_at"`
+	Title            string      `json:"title"`
+	IncidentType     *NamedType  `json:"incident_type"`
+	Service          *Reference  `json:"service"`
+	Assignees        []Reference `json:"assignees"`
+	EscalationPolicy *Reference  `json:"escalation_policy"`
+	Teams            []Reference `json:"teams"`
+	Priority         *Reference  `json:"priority"`
+	Urgency          string      `json:"urgency"`
+	// ResolveReason is null, or an object such as
+	// {"type": "merge_resolve_reason", "incident": {...}}.
+	ResolveReason json.RawMessage `json:"resolve_reason"`
+}
+
+// NamedType is an object known by its name, such as incident_type.
+type NamedType struct {
+	Name string `json:"name"`
+}
+
+// IncidentChildData is event.data for the types that hang off an incident
+// (incident_note, incident_status_update, incident_responder, ...): the
+// fields of all of them, since each uses a few.
+type IncidentChildData struct {
+	ID       string     `json:"id"`
+	Type     string     `json:"type"`
+	Incident *Reference `json:"incident"`
+	// Content is the note (incident_note).
+	Content string `json:"content"`
+	// Message is the status update (incident_status_update) or the
+	// responder request's message (incident_responder).
+	Message string `json:"message"`
+	Trimmed bool   `json:"trimmed"`
+	// User, EscalationPolicy and State describe a responder.
+	User             *Reference `json:"user"`
+	EscalationPolicy *Reference `json:"escalation_policy"`
+	State            string     `json:"state"`
+	// Name is the workflow's name (incident_workflow_instance).
+	Name string `json:"name"`
+}
+
+// ServiceData is event.data for data.type "service".
+type ServiceData struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Name    string `json:"name"`
+	Summary string `json:"summary"`
+	HTMLURL string `json:"html_url"`
+}
+
+// Event types PagerDuty documents, with the data.type each carries. Types
+// not listed here are stored as generic entries, never refused.
+var knownDataTypes = map[string]string{
+	"incident.triggered":                   "incident",
+	"incident.acknowledged":                "incident",
+	"incident.unacknowledged":              "incident",
+	"incident.resolved":                    "incident",
+	"incident.reopened":                    "incident",
+	"incident.escalated":                   "incident",
+	"incident.reassigned":                  "incident",
+	"incident.delegated":                   "incident",
+	"incident.priority_updated":            "incident",
+	"incident.service_updated":             "incident",
+	"incident.incident_type.changed":       "incident",
+	"incident.annotated":                   "incident_note",
+	"incident.status_update_published":     "incident_status_update",
+	"incident.responder.added":             "incident_responder",
+	"incident.responder.replied":           "incident_responder",
+	"incident.conference_bridge.updated":   "incident_conference_bridge",
+	"incident.custom_field_values.updated": "incident_field_values",
+	"incident.workflow.started":            "incident_workflow_instance",
+	"incident.workflow.completed":          "incident_workflow_instance",
+	"service.created":                      "service",
+	"service.updated":                      "service",
+	"service.deleted":                      "service",
+}
+
+var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
+
+// Decode parses and validates a webhook body. It returns the event
+// (without ReceivedAt and Service, which the caller sets), or a nil event
+// for a ping. Errors name the field at fault, such as
+// `event.occurred_at: "x" is not an RFC 3339 time`.
+func Decode(body []byte) (*Envelope, *collector.Event, error) {
+	var env Envelope
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] != '{' {
+		return nil, nil, fmt.Errorf("invalid JSON: the body must be an object (a PagerDuty v3 webhook), got %s", jsonKind(trimmed))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&env); err != nil {
+		return nil, nil, jsonError("", body, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, nil, errors.New("invalid JSON: data after the top-level object")
+	}
+	e := env.Event
+	if e == nil {
+		return nil, nil, errors.New("event: missing; expected a PagerDuty v3 webhook {\"event\": {...}}")
+	}
+	switch {
+	case e.EventType == "":
+		return nil, nil, errors.New("event.event_type: missing")
+	case !eventTypeRE.MatchString(e.EventType):
+		return nil, nil, fmt.Errorf("event.event_type: %q is not a PagerDuty event type", truncate(e.EventType, 64))
+	case e.EventType == EventTypePing:
+		return &env, nil, nil
+	case e.ID == "":
+		return nil, nil, errors.New("event.id: missing")
+	case e.OccurredAt == "":
+		return nil, nil, errors.New("event.occurred_at: missing")
+	}
+	at, err := parseTime(e.OccurredAt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("event.occurred_at: %w", err)
+	}
+	h, err := webhookHappening(e, at)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev := h.event()
+	return &env, &ev, nil
+}
+
+// webhookHappening reads the event's data into the form shared with log
+// entries.
+func webhookHappening(e *WebhookEvent, at time.Time) (happening, error) {
+	h := happening{
+		eventType: e.EventType,
+		at:        at,
+		sourceID:  e.ID,
+		labels:    map[string]string{},
+	}
+	if e.Agent != nil {
+		h.set(LabelAgent, e.Agent.Summary)
+		h.set(LabelAgentType, e.Agent.Type)
+	}
+	if t, ok := strings.CutPrefix(e.EventType, "incident."); ok {
+		h.action = t
+	} else {
+		h.action = e.EventType
+	}
+
+	expected, known := knownDataTypes[e.EventType]
+	data := bytes.TrimSpace(e.Data)
+	if len(data) == 0 || string(data) == "null" {
+		if known {
+			return h, errors.New("event.data: missing")
+		}
+		return h, nil // an unknown type without data is still an event
+	}
+	if data[0] != '{' {
+		if known {
+			return h, fmt.Errorf("event.data: expected an object, got %s", jsonKind(data))
+		}
+		return h, nil
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(data, &head) // a bad "type" is reported by the typed decode below
+	dataType := head.Type
+	if dataType == "" {
+		dataType = expected
+	}
+	needIncident := known && strings.HasPrefix(e.EventType, "incident.")
+
+	switch {
+	case dataType == "incident":
+		var d IncidentData
+		if err := json.Unmarshal(data, &d); err != nil {
+			return h, dataError(err)
+		}
+		if d.ID == "" && needIncident {
+			return h, errors.New("event.data.id: missing; the PagerDuty incident id")
+		}
+		h.incidentID = d.ID
+		h.incidentLabels(d)
+	case dataType == "service":
+		var d ServiceData
+		if err := json.Unmarshal(data, &d); err != nil {
+			return h, dataError(err)
+		}
+		h.subject = d.ID
+		h.set(LabelServiceID, d.ID)
+		h.set(LabelService, firstNonEmpty(d.Summary, d.Name))
+		h.set(LabelHTMLURL, d.HTMLURL)
+	case strings.HasPrefix(dataType, "incident_") || known:
+		var d IncidentChildData
+		if err := json.Unmarshal(data, &d); err != nil {
+			if known {
+				return h, dataError(err)
+			}
+			return h, nil // unknown shape of an unknown type: keep the event bare
+		}
+		if d.Incident != nil {
+			h.incidentID = d.Incident.ID
+			num, title := splitIncidentSummary(d.Incident.Summary)
+			h.set(LabelIncidentNumber, num)
+			h.set(LabelTitle, title)
+			h.set(LabelHTMLURL, d.Incident.HTMLURL)
+		}
+		if h.incidentID == "" && needIncident {
+			return h, errors.New("event.data.incident.id: missing; the PagerDuty incident id")
+		}
+		switch dataType {
+		case "incident_note":
+			h.set(LabelNote, d.Content)
+		case "incident_status_update":
+			h.set(LabelMessage, d.Message)
+		case "incident_responder":
+			if d.User != nil {
+				h.set(LabelResponder, d.User.Summary)
+			} else if d.EscalationPolicy != nil {
+				h.set(LabelResponder, d.EscalationPolicy.Summary)
+			}
+			h.set(LabelMessage, d.Message)
+			h.set(LabelResponderState, d.State)
+		case "incident_workflow_instance":
+			h.set(LabelWorkflow, d.Name)
+		}
+	default:
+		// An unknown data type: keep what can be read without failing.
+		var d struct {
+			ID       string          `json:"id"`
+			Incident json.RawMessage `json:"incident"`
+		}
+		_ = json.Unmarshal(data, &d)
+		var ref Reference
+		if json.Unmarshal(d.Incident, &ref) == nil && ref.ID != "" {
+			h.incidentID = ref.ID
+		} else if e.ResourceType == "incident" {
+			h.incidentID = d.ID
+		} else {
+			h.subject = d.ID
+		}
+	}
+	return h, nil
+}
+
+// incidentLabels sets the labels an incident object carries.
+func (h *happening) incidentLabels(d IncidentData) {
+	if d.Number > 0 {
+		h.set(LabelIncidentNumber, strconv.FormatInt(d.Number, 10))
+	}
+	if d.Service != nil {
+		h.set(LabelServiceID, d.Service.ID)
+		h.set(LabelService, d.Service.Summary)
+	}
+	h.set(LabelIncidentKey, d.IncidentKey)
+	h.set(LabelStatus, d.Status)
+	if d.Priority != nil {
+		h.set(LabelPriority, d.Priority.Summary)
+	}
+	h.set(LabelUrgency, d.Urgency)
+	h.set(LabelAssignees, joinSummaries(d.Assignees))
+	if d.EscalationPolicy != nil {
+		h.set(LabelEscalationPolicy, d.EscalationPolicy.Summary)
+	}
+	h.set(LabelTitle, d.Title)
+	h.set(LabelHTMLURL, d.HTMLURL)
+	if d.IncidentType != nil && d.IncidentType.Name != "incident_default" {
+		h.set(LabelIncidentType, d.IncidentType.Name)
+	}
+	h.set(LabelResolveReason, resolveReason(d.ResolveReason))
+}
+
+// resolveReason renders data.resolve_reason: null, a string, or an object
+// with a type and possibly the incident it was merged into.
+func resolveReason(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var o struct {
+		Type     string     `json:"type"`
+		Incident *Reference `json:"incident"`
+	}
+	if json.Unmarshal(raw, &o) != nil {
+		return ""
+	}
+	r := strings.TrimSuffix(o.Type, "_resolve_reason")
+	if o.Incident != nil && o.Incident.ID != "" {
+		r += " into " + firstNonEmpty(o.Incident.Summary, o.Incident.ID)
+	}
+	return r
+}
+
+func joinSummaries(refs []Reference) string {
+	var names []string
+	for _, r := range refs {
+		if s := firstNonEmpty(r.Summary, r.ID); s != "" {
+			names = append(names, s)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// incidentSummaryRE matches the summary PagerDuty gives an incident
+// reference in the REST API: "[#4711] title".
+var incidentSummaryRE = regexp.MustCompile(`^\[#(\d+)\]\s*(.*)$`)
+
+// splitIncidentSummary splits "[#4711] title" into "4711" and "title"; a
+// summary without a number is all title.
+func splitIncidentSummary(s string) (number, title string) {
+	if m := incidentSummaryRE.FindStringSubmatch(s); m != nil {
+		return m[1], m[2]
+	}
+	return "", s
+}
+
+func dataError(err error) error {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+		return fmt.Errorf("event.data.%s: expected %s, got JSON %s", te.Field, jsonType(te.Type.String()), te.Value)
+	}
+	return fmt.Errorf("event.data: %w", err)
+}
+
+func jsonError(field string, body []byte, err error) error {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		line := 1 + bytes.Count(body[:min(int(se.Offset), len(body))], []byte("\n"))
+		return fmt.Errorf("invalid JSON at line %d (byte %d): %s", line, se.Offset, se.Error())
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		f := te.Field
+		if field != "" {
+			f = strings.TrimSuffix(field+f, ".")
+		}
+		if f == "" {
+			f = "(body)"
+		}
+		return fmt.Errorf("%s: expected %s, got JSON %s", f, jsonType(te.Type.String()), te.Value)
+	}
+	if errors.Is(err, io.EOF) {
+		return errors.New("invalid JSON: the body is empty")
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("invalid JSON: the body ends before the object does (truncated?)")
+	}
+	return fmt.Errorf("invalid JSON: %w", err)
+}
+
+// jsonKind names the kind of JSON value b starts with.
+func jsonKind(b []byte) string {
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	}
+	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
+		return "a number"
+	}
+	return "something else"
+}
+
+// jsonType names a Go type the way a sender of JSON thinks of it.
+func jsonType(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "pagerduty."),
+		strings.HasPrefix(goType, "*pagerduty."), strings.HasPrefix(goType, "struct"):
+		return "an object"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	}
+	return goType
+}
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", truncate(s, 64))
+	}
+	if t = t.UTC(); t.Year() <= 1 {
+		return time.Time{}, fmt.Errorf("%q is not a plausible event time", truncate(s, 64))
+	}
+	return t, nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// truncate shortens s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

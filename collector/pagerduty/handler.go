@@ -1,0 +1,149 @@
+package pagerduty
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/PagerDuty/go-pagerduty/webhookv3"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+// SignatureHeader carries the webhook's HMAC-SHA256 signatures, one per
+// secret PagerDuty signs with.
+const SignatureHeader = "X-PagerDuty-Signature"
+
+// maxSignedBody is the most webhookv3.VerifySignature reads: a longer body
+// is cut and could never verify. PagerDuty sends at most 256 KB.
+const maxSignedBody = 2 << 20
+
+// Handler serves POST /api/v1/ingest/pagerduty.
+type Handler struct {
+	cfg     func() *config.Config
+	sink    collector.Sink
+	logger  *slog.Logger
+	metrics *collector.Metrics
+	timeout time.Duration
+}
+
+// NewHandler builds the receiver. cfg is called per request, so a reload
+// that adds or rotates webhook secrets takes effect at once. Without
+// secrets the handler accepts unsigned webhooks and says so once, here.
+func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Metrics, logger *slog.Logger) http.Handler {
+	h := &Handler{
+		cfg:     cfg,
+		sink:    sink,
+		logger:  logger.With("component", "collector", "source", collector.SourcePagerDuty),
+		metrics: m,
+		timeout: 30 * time.Second,
+	}
+	if len(secrets(cfg())) == 0 {
+		h.logger.Warn("PagerDuty webhook signatures are not checked: pagerduty.webhook_secrets is empty, so anyone who can reach the endpoint can add PagerDuty events")
+	}
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n, err := h.handle(r)
+	collector.Respond(w, h.logger, h.metrics, collector.SourcePagerDuty, n, err)
+}
+
+func (h *Handler) handle(r *http.Request) (int, error) {
+	cfg := h.cfg()
+	if re := collector.CheckJSON(r); re != nil {
+		return 0, re
+	}
+	body, re := collector.ReadBody(r, int64(cfg.API.MaxBodyBytes))
+	if re != nil {
+		return 0, re
+	}
+	if s := secrets(cfg); len(s) > 0 {
+		if err := verify(r, body, s); err != nil {
+			return 0, err
+		}
+	}
+	env, ev, err := Decode(body)
+	if err != nil {
+		return 0, collector.BadRequest("%v", err)
+	}
+	if ev == nil {
+		h.logger.Info("PagerDuty webhook subscription tested (pagey.ping)", "webhook_id", r.Header.Get("X-Webhook-Id"))
+		return 0, nil
+	}
+	ev.ReceivedAt = time.Now().UTC()
+	ev.Service = ServiceFor(cfg, ev.Labels[LabelServiceID])
+	// The request's own context would abandon a write that is about to
+	// land; bound it instead, and let PagerDuty retry on 503.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
+	defer cancel()
+	if err := h.sink.Ingest(ctx, *ev); err != nil {
+		return 0, err
+	}
+	h.logger.Debug("Webhook stored", "event_type", env.Event.EventType, "event_id", env.Event.ID,
+		"incident", ev.Ref.PagerDutyIncidentID, "webhook_id", r.Header.Get("X-Webhook-Id"))
+	return 1, nil
+}
+
+// secrets returns the configured webhook secrets that are not empty.
+func secrets(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.PagerDuty.WebhookSecrets {
+		if s != "" {
+			out = append(out, string(s))
+		}
+	}
+	return out
+}
+
+// verify checks the body's signature against each secret in turn; one
+// match is enough (PagerDuty signs with every active secret during a
+// rotation, and we may hold the old and the new one). The errors never
+// carry a secret.
+func verify(r *http.Request, body []byte, secrets []string) error {
+	if len(body) > maxSignedBody {
+		return &collector.RequestError{Status: http.StatusRequestEntityTooLarge, Reason: collector.ReasonTooLarge,
+			Err: fmt.Errorf("body is over %d bytes, the most a PagerDuty signature can be checked on", maxSignedBody)}
+	}
+	// webhookv3 splits the header on "," without trimming, so a proxy's
+	// "v1=a, v1=b" would lose the second signature; several header lines
+	// are one list.
+	var sigs []string
+	for _, v := range r.Header.Values(SignatureHeader) {
+		for s := range strings.SplitSeq(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				sigs = append(sigs, s)
+			}
+		}
+	}
+	vr := r.Clone(r.Context())
+	vr.Header.Set(SignatureHeader, strings.Join(sigs, ","))
+	for _, secret := range secrets {
+		// ReadBody has consumed r.Body: give the library a fresh reader
+		// over the same bytes each time.
+		vr.Body = io.NopCloser(bytes.NewReader(body))
+		err := webhookv3.VerifySignature(vr, secret)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, webhookv3.ErrNoValidSignatures):
+			continue
+		case errors.Is(err, webhookv3.ErrMalformedHeader):
+			return collector.BadRequest("%s: missing, or holds no v1= signature", SignatureHeader)
+		case errors.Is(err, webhookv3.ErrMalformedBody):
+			return collector.BadRequest("invalid JSON: the body is empty")
+		default:
+			return collector.BadRequest("%s: %v", SignatureHeader, err)
+		}
+	}
+	return &collector.RequestError{Status: http.StatusForbidden, Reason: collector.ReasonUnauthorized,
+		Err: fmt.Errorf("%s: no signature matches a configured webhook secret (pagerduty.webhook_secrets)", SignatureHeader)}
+}
