@@ -33,18 +33,9 @@ const (
 	// quickAfterChange is how soon after a suspected deploy the first
 	// alert must fire for detection to count as quick.
 	quickAfterChange = 15 * time.Minute
-)
-
-// Event kinds the draft looks for beyond the alert kinds. They follow
-// spec/api.md (PagerDuty webhook types, deploy steps); collector does not
-// declare them yet.
-const (
-	kindPageTriggered    = "pagerduty.incident.triggered"
-	kindPageAcknowledged = "pagerduty.incident.acknowledged"
-	kindPageResolved     = "pagerduty.incident.resolved"
-	kindPageEscalated    = "pagerduty.incident.escalated"
-	kindDeployFailed     = "deploy.failed"
-	kindDeployRolledBack = "deploy.rolled_back"
+	// rollbackWindow is how soon after a rollback every alert must have
+	// resolved for the rollback to count as having worked.
+	rollbackWindow = 15 * time.Minute
 )
 
 // visible reports whether a timeline entry belongs in the draft. People
@@ -66,10 +57,16 @@ type builder struct {
 	alerts   []*correlate.AlertState
 	services []ServiceInfo
 
+	// Pages, acknowledgements, resolves and escalations of the linked
+	// PagerDuty incidents, oldest first. Where the timeline lacks one that
+	// a PagerDuty link records, a stand-in entry without an ID is added.
 	pages, acks, pageResolves, escalations []correlate.Entry
-	deploys, rollbacks, failedDeploys      []correlate.Entry
-	pageURL                                map[string]string // PagerDuty incident id -> URL
-	pageIDs                                []string          // distinct PagerDuty incidents, sorted
+	// deploySteps are every deploy entry; deploys the ones that shipped
+	// (not failed or rolled back).
+	deploySteps, deploys, failedDeploys []correlate.Entry
+	pageURL                             map[string]string // PagerDuty incident id -> URL
+	pageNumber, pageTitle               map[string]string // PagerDuty incident id -> number, title
+	pageIDs                             []string          // distinct PagerDuty incidents, sorted
 }
 
 func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
@@ -79,7 +76,8 @@ func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
 	if cfg == nil {
 		cfg = config.Default()
 	}
-	b := &builder{v: v, cfg: cfg, now: now.UTC(), pageURL: map[string]string{}}
+	b := &builder{v: v, cfg: cfg, now: now.UTC(),
+		pageURL: map[string]string{}, pageNumber: map[string]string{}, pageTitle: map[string]string{}}
 	if !v.StartedAt.IsZero() {
 		b.start = v.StartedAt.UTC()
 	}
@@ -106,8 +104,10 @@ func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
 			strings.Compare(instance(x.Labels), instance(y.Labels)), strings.Compare(x.Fingerprint, y.Fingerprint))
 	})
 
+	links := slices.Clone(v.PagerDuty)
+	slices.SortStableFunc(links, func(x, y correlate.PagerDutyLink) int { return strings.Compare(x.IncidentID, y.IncidentID) })
 	ids := map[string]bool{}
-	for _, p := range v.PagerDuty {
+	for _, p := range links {
 		if p.IncidentID == "" {
 			continue
 		}
@@ -115,7 +115,14 @@ func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
 		if u := safeURL(p.URL); u != "" {
 			b.pageURL[p.IncidentID] = u
 		}
+		if n := oneLine(p.Number); n != "" {
+			b.pageNumber[p.IncidentID] = n
+		}
+		if t := oneLine(p.Title); t != "" {
+			b.pageTitle[p.IncidentID] = t
+		}
 	}
+	seen := map[string]bool{} // kind + " " + PagerDuty incident id
 	for _, e := range b.entries {
 		switch e.Kind {
 		case kindPageTriggered:
@@ -124,19 +131,49 @@ func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
 			b.acks = append(b.acks, e)
 		case kindPageResolved:
 			b.pageResolves = append(b.pageResolves, e)
-		case kindPageEscalated:
+		case kindPageEscalated, kindPageDelegated:
 			b.escalations = append(b.escalations, e)
-		case kindDeployRolledBack:
-			b.rollbacks = append(b.rollbacks, e)
-		case kindDeployFailed:
-			b.failedDeploys = append(b.failedDeploys, e)
 		}
-		if e.Source == collector.SourceDeploy && e.Kind != kindDeployRolledBack && e.Kind != kindDeployFailed {
-			b.deploys = append(b.deploys, e)
+		if e.Source == collector.SourceDeploy {
+			b.deploySteps = append(b.deploySteps, e)
+			switch e.Kind {
+			case kindDeployFailed:
+				b.failedDeploys = append(b.failedDeploys, e)
+			case kindDeployRolledBack:
+			default:
+				b.deploys = append(b.deploys, e)
+			}
 		}
-		if e.Source == collector.SourcePagerDuty && e.Ref.PagerDutyIncidentID != "" {
-			ids[e.Ref.PagerDutyIncidentID] = true
+		if id := e.Ref.PagerDutyIncidentID; e.Source == collector.SourcePagerDuty && id != "" {
+			ids[id] = true
+			seen[e.Kind+" "+id] = true
+			if b.pageURL[id] == "" {
+				b.pageURL[id] = safeURL(e.Labels["html_url"])
+			}
+			if b.pageNumber[id] == "" {
+				b.pageNumber[id] = oneLine(e.Labels["pd_incident_number"])
+			}
+			if b.pageTitle[id] == "" {
+				b.pageTitle[id] = oneLine(e.Labels["title"])
+			}
 		}
+	}
+	// What the PagerDuty links record and the timeline misses.
+	for _, p := range links {
+		for _, s := range []struct {
+			kind string
+			at   *time.Time
+			list *[]correlate.Entry
+		}{{kindPageTriggered, p.TriggeredAt, &b.pages}, {kindPageAcknowledged, p.AcknowledgedAt, &b.acks}, {kindPageResolved, p.ResolvedAt, &b.pageResolves}} {
+			if p.IncidentID != "" && s.at != nil && !s.at.IsZero() && !seen[s.kind+" "+p.IncidentID] {
+				*s.list = append(*s.list, synthPage(p.IncidentID, s.kind, *s.at))
+			}
+		}
+	}
+	for _, l := range [][]correlate.Entry{b.pages, b.acks, b.pageResolves} {
+		slices.SortStableFunc(l, func(x, y correlate.Entry) int {
+			return cmp.Or(x.At.Compare(y.At), strings.Compare(x.Ref.PagerDutyIncidentID, y.Ref.PagerDutyIncidentID))
+		})
 	}
 	b.pageIDs = sortedKeys(ids)
 
@@ -172,7 +209,7 @@ func (b *builder) header() Header {
 		EndedAt:    b.end,
 		Duration:   b.duration(),
 		Services:   b.services,
-		Responders: []string{},
+		Responders: b.responders(),
 		Links:      b.links(),
 	}
 	if !b.start.IsZero() {
@@ -180,23 +217,66 @@ func (b *builder) header() Header {
 	}
 	if t, ok := b.detectedAt(); ok {
 		h.DetectedAt = timePtr(t)
+		h.DetectedBy = b.detectedBy()
 	}
 	if ack, ok := b.firstAck(); ok {
 		h.AcknowledgedAt = timePtr(ack.At)
-		if len(b.pages) > 0 && !ack.At.Before(b.pages[0].At) {
-			h.TimeToAcknowledge = durationPtr(ack.At.Sub(b.pages[0].At))
-		}
+		h.AcknowledgedBy = agent(ack)
+	} else if v.AcknowledgedAt != nil {
+		h.AcknowledgedAt = timePtr(*v.AcknowledgedAt)
 	}
-	if r, ok := b.firstRollback(); ok {
-		h.MitigatedAt = timePtr(r.At)
+	if m, ok := b.firstMitigation(); ok {
+		h.MitigatedAt = timePtr(m.At)
+		h.MitigatedBy = b.mitigationName(m)
 	}
-	if len(b.pages) > 0 && len(b.pageResolves) > 0 {
-		last := b.pageResolves[len(b.pageResolves)-1]
-		if !last.At.Before(b.pages[0].At) {
-			h.TimeToResolve = durationPtr(last.At.Sub(b.pages[0].At))
-		}
-	}
+	h.TimeToAcknowledge = b.timeToAcknowledge()
+	h.TimeToResolve = b.timeToResolve()
 	return h
+}
+
+// timeToAcknowledge runs from the first symptom to the first
+// acknowledgement, as the view reports it (time_to_acknowledge_seconds).
+func (b *builder) timeToAcknowledge() *Duration {
+	if s := b.v.TimeToAcknowledgeSeconds; s != nil {
+		return durationPtr(time.Duration(*s) * time.Second)
+	}
+	ack, ok := b.firstAck()
+	if !ok || b.start.IsZero() || ack.At.Before(b.start) {
+		return nil
+	}
+	return durationPtr(ack.At.Sub(b.start))
+}
+
+// timeToResolve runs from the first symptom to the end, the PagerDuty
+// resolve included, as the view reports it (time_to_resolve_seconds).
+func (b *builder) timeToResolve() *Duration {
+	if s := b.v.TimeToResolveSeconds; s != nil {
+		return durationPtr(time.Duration(*s) * time.Second)
+	}
+	if b.end == nil || b.start.IsZero() {
+		return nil
+	}
+	end := *b.end
+	if n := len(b.pageResolves); n > 0 && b.pageResolves[n-1].At.After(end) {
+		end = b.pageResolves[n-1].At
+	}
+	return durationPtr(max(end.Sub(b.start), 0))
+}
+
+// detectedBy says what raised the incident first: the first alert or a
+// page.
+func (b *builder) detectedBy() string {
+	if b.pageBeforeAlerts() {
+		p := b.pages[0]
+		if b.raisedByHand() {
+			return b.pageName(p.Ref.PagerDutyIncidentID) + ", raised by hand before any alert fired"
+		}
+		return b.pageName(p.Ref.PagerDutyIncidentID) + ", raised before any alert fired"
+	}
+	if fa := b.firstAlerts(); len(fa) > 0 {
+		return "first alert " + describe(fa)
+	}
+	return ""
 }
 
 // duration is the incident's length: to its end, or so far while open.
@@ -223,7 +303,11 @@ func (b *builder) links() []Link {
 		links = append(links, Link{Kind: k, Text: text, URL: u})
 	}
 	for _, id := range b.pageIDs {
-		add(LinkPagerDuty, "PagerDuty incident "+id, b.pageURL[id])
+		text := b.pageName(id)
+		if t := b.pageTitle[id]; t != "" {
+			text += ": " + t
+		}
+		add(LinkPagerDuty, text, b.pageLink(id))
 	}
 	byName := slices.Clone(b.alerts)
 	slices.SortStableFunc(byName, func(x, y *correlate.AlertState) int { return strings.Compare(x.Name, y.Name) })
@@ -242,10 +326,12 @@ func (b *builder) links() []Link {
 	for _, u := range sortedKeys(am) {
 		add(LinkAlertmanager, "Alertmanager", u)
 	}
-	for _, e := range b.entries {
-		if e.Source == collector.SourceDeploy {
-			add(LinkPipeline, cmp.Or(e.Ref.DeployID, "deploy"), deployURL(e))
+	for _, e := range b.deploySteps {
+		text := cmp.Or(oneLine(e.Ref.DeployID), "deploy")
+		if w := deployWhat(e); w != "" {
+			text += ": " + w
 		}
+		add(LinkPipeline, text, deployURL(e))
 	}
 	return links
 }
@@ -259,7 +345,7 @@ func (b *builder) overview() Item {
 	}
 	what := "a"
 	if d := b.duration(); d != nil {
-		what += " " + d.String()
+		what = article(d.String()) + " " + d.String()
 		if b.end == nil {
 			what += " (and ongoing)"
 		}
@@ -272,12 +358,7 @@ func (b *builder) overview() Item {
 	what += " incident"
 	cause := "a cause not yet identified (to be completed)"
 	if c, ok := b.topCause(); ok {
-		cause = causeName(c)
-		if len(c.Reasons) > 0 {
-			cause += " (suspected: " + strings.Join(c.Reasons, "; ") + ")"
-		} else {
-			cause += " (suspected)"
-		}
+		cause = b.suspectName(c) + " (the top suspect, not confirmed)"
 	}
 	text := fmt.Sprintf("On %s, %s suffered %s due to %s.", date, b.serviceNames(), what, cause)
 	if s := b.impactSentence(); s != "" {
@@ -374,7 +455,7 @@ func (b *builder) line(es []correlate.Entry) TimelineLine {
 		l.EntryIDs = append(l.EntryIDs, e.ID)
 	}
 	if len(es) == 1 {
-		l.Item = fact(cmp.Or(oneLine(first.Summary), first.Kind), b.entryLink(first))
+		l.Item = fact(b.entryText(first), b.entryLink(first))
 		return l
 	}
 	l.Until = timePtr(last.At)
@@ -429,8 +510,21 @@ func groupText(es []correlate.Entry) string {
 	return text
 }
 
-// entryLink is where a reader checks an entry: the alert's generator URL
-// or the PagerDuty incident.
+// entryText tells one entry for the timeline: PagerDuty entries as who
+// did what (with the text of their notes), deploys with their version
+// and author, anything else by its summary.
+func (b *builder) entryText(e correlate.Entry) string {
+	switch e.Source {
+	case collector.SourcePagerDuty:
+		return b.pageText(e)
+	case collector.SourceDeploy:
+		return deployText(e)
+	}
+	return cmp.Or(oneLine(e.Summary), e.Kind)
+}
+
+// entryLink is where a reader checks an entry: the alert's generator URL,
+// the PagerDuty incident or the deploy's pipeline run.
 func (b *builder) entryLink(e correlate.Entry) string {
 	if e.Alert != nil {
 		if u := safeURL(e.Alert.GeneratorURL); u != "" {
@@ -438,18 +532,13 @@ func (b *builder) entryLink(e correlate.Entry) string {
 		}
 	}
 	if id := e.Ref.PagerDutyIncidentID; id != "" {
-		return b.pageURL[id]
+		return cmp.Or(b.pageLink(id), safeURL(e.Labels["html_url"]))
 	}
 	if e.Source == collector.SourceDeploy {
 		return deployURL(e)
 	}
 	return ""
 }
-
-// deployURL is the link a deploy event gave (the deploy notification's
-// url: its pipeline run or change), which the entry keeps among its
-// annotations.
-func deployURL(e correlate.Entry) string { return safeURL(e.Annotations["url"]) }
 
 // ---- detection ----
 
@@ -473,28 +562,60 @@ func (b *builder) detection() []Item {
 		items = append(items, fact("Time to page and to acknowledge: unknown, since no PagerDuty incident is linked to this incident.", ""))
 	} else {
 		p := b.pages[0]
-		items = append(items, fact(fmt.Sprintf("The first page, %s, was triggered at %s%s.",
-			pageName(p), ts(p.At), b.sinceSymptom(p.At)), b.entryLink(p)))
+		id := p.Ref.PagerDutyIncidentID
+		text := fmt.Sprintf("The first page, %s, was triggered at %s", b.pageName(id), ts(p.At))
+		if b.start.IsZero() || !p.At.After(b.start) {
+			text += ", the first sign of the problem Hindsight saw"
+		} else {
+			text += fmt.Sprintf(", %s after the first symptom", fmtDur(p.At.Sub(b.start)))
+		}
+		if who := b.pageAssignees(p); who != "" {
+			text += "; it went to " + who
+		}
+		items = append(items, fact(text+".", b.pageLink(id)))
 		if ack, ok := b.firstAck(); ok {
-			items = append(items, fact(fmt.Sprintf("It was acknowledged at %s, %s after the page%s.",
-				ts(ack.At), fmtDur(ack.At.Sub(p.At)), b.sinceSymptom(ack.At)), b.entryLink(ack)))
+			who := cmp.Or(agent(ack), "The on-call responder")
+			since := ""
+			if !b.start.IsZero() && p.At.After(b.start) {
+				since = b.andSinceSymptom(ack.At)
+			}
+			items = append(items, fact(fmt.Sprintf("%s acknowledged it at %s, %s after the page%s.",
+				who, ts(ack.At), fmtDur(max(ack.At.Sub(p.At), 0)), since), b.entryLink(ack)))
 		} else {
 			items = append(items, fact("No acknowledgement of the page is recorded.", ""))
 		}
 		if b.pageBeforeAlerts() {
-			items = append(items, fact("The page was raised before any alert fired, presumably by hand: a monitoring gap, "+
-				"since monitoring did not catch what a person noticed.", b.entryLink(p)))
+			items = append(items, fact(b.gapText(), b.pageLink(id)))
 		}
 	}
 	items = append(items, slot("How did people first learn of the problem: the alert, a customer, a colleague? Was anything noticed before the first alert?"))
 	return items
 }
 
-func (b *builder) sinceSymptom(t time.Time) string {
+// gapText states the monitoring gap plainly: a person had to raise the
+// page because no alert had fired.
+func (b *builder) gapText() string {
+	p := b.pages[0]
+	name := b.pageName(p.Ref.PagerDutyIncidentID)
+	if !b.raisedByHand() {
+		return fmt.Sprintf("%s was raised at %s, before any alert fired: a monitoring gap, since monitoring did not catch the problem first.",
+			capitalize(name), ts(p.At))
+	}
+	by := ""
+	if who := agent(p); who != "" {
+		by = " by " + who
+	}
+	return fmt.Sprintf("%s was raised by hand%s at %s, before any alert fired: a monitoring gap, since monitoring did not catch what a person noticed.",
+		capitalize(name), by, ts(p.At))
+}
+
+// andSinceSymptom is " and 4m after the first symptom", or "" when t is
+// the first symptom or it is unknown.
+func (b *builder) andSinceSymptom(t time.Time) string {
 	if b.start.IsZero() || !t.After(b.start) {
 		return ""
 	}
-	return fmt.Sprintf(" (%s after the first symptom)", fmtDur(t.Sub(b.start)))
+	return " and " + fmtDur(t.Sub(b.start)) + " after the first symptom"
 }
 
 // ---- what happened ----
@@ -512,13 +633,13 @@ func (b *builder) whatHappened() []Step {
 		if len(fa) > 0 && !fa[0].FirstStart.After(b.start) {
 			text = describe(fa) + " started firing" + summarySuffix(fa) + "."
 		} else if e, ok := b.firstSymptomEntry(); ok {
-			text = "The first sign: " + strings.TrimSuffix(oneLine(e.Summary), ".") + "."
+			text = "The first sign: " + strings.TrimSuffix(b.entryText(e), ".") + "."
 		} else {
 			text = "The incident started; no event explains how."
 		}
 		if d, ok := b.lastChangeBefore(b.start); ok {
 			text += fmt.Sprintf(" It came %s after the last change recorded: %s.",
-				fmtDur(b.start.Sub(d.At)), strings.TrimSuffix(oneLine(d.Summary), "."))
+				fmtDur(b.start.Sub(d.At)), strings.TrimSuffix(deployText(d), "."))
 		}
 		steps = append(steps, Step{Phase: PhaseFirstSymptom, At: timePtr(b.start), Item: suggest(text)})
 	}
@@ -527,7 +648,12 @@ func (b *builder) whatHappened() []Step {
 	if at, ok := b.detectedAt(); ok {
 		var text string
 		if b.pageBeforeAlerts() {
-			text = fmt.Sprintf("A person raised %s before any alert fired.", pageName(b.pages[0]))
+			name := b.pageName(b.pages[0].Ref.PagerDutyIncidentID)
+			if b.raisedByHand() {
+				text = fmt.Sprintf("%s raised %s by hand before any alert fired: a monitoring gap.", cmp.Or(agent(b.pages[0]), "A person"), name)
+			} else {
+				text = fmt.Sprintf("%s was raised before any alert fired: a monitoring gap.", capitalize(name))
+			}
 		} else {
 			text = "Alertmanager raised " + fa[0].Name
 			if !b.start.IsZero() && at.After(b.start) {
@@ -538,6 +664,8 @@ func (b *builder) whatHappened() []Step {
 		}
 		if names := b.alertNames(); len(names) > 0 {
 			text += fmt.Sprintf(" In all, %s fired: %s.", plural(len(b.alerts), "alert", "alerts"), strings.Join(names, ", "))
+		} else {
+			text += " No alert fired at all."
 		}
 		steps = append(steps, Step{Phase: PhaseDetection, At: timePtr(at), Item: suggest(text)})
 	} else {
@@ -547,42 +675,133 @@ func (b *builder) whatHappened() []Step {
 	// Escalation.
 	if len(b.pages) > 0 {
 		p := b.pages[0]
-		text := fmt.Sprintf("%s paged the on-call responder", capitalize(pageName(p)))
+		id := p.Ref.PagerDutyIncidentID
+		text := capitalize(b.pageName(id)) + " paged " + cmp.Or(b.pageAssignees(p), "the on-call responder")
+		if prio := b.pagePriority(p); prio != "" {
+			text += " (priority " + prio + ")"
+		}
 		if ack, ok := b.firstAck(); ok {
-			text += fmt.Sprintf(", who acknowledged it %s later", fmtDur(ack.At.Sub(p.At)))
+			text += fmt.Sprintf("; %s acknowledged it at %s, %s later.", cmp.Or(agent(ack), "the on-call responder"), ts(ack.At), fmtDur(max(ack.At.Sub(p.At), 0)))
+		} else {
+			text += "; no acknowledgement is recorded."
 		}
-		text += "."
-		if n := len(b.escalations); n > 0 {
-			text += fmt.Sprintf(" It was escalated %s.", plural(n, "time", "times"))
+		if n := b.escalationCount(); n > 0 {
+			text += " It was escalated " + times(n)
+			var what []string
+			for _, e := range b.escalations {
+				what = append(what, fmt.Sprintf("%s (%s UTC)", strings.TrimSuffix(b.pageText(e), "."), clock(e.At)))
+			}
+			if len(what) > 0 {
+				text += ": " + strings.Join(what, "; ")
+			}
+			text += "."
 		}
-		steps = append(steps, Step{Phase: PhaseEscalation, At: timePtr(p.At), Item: suggest(text)})
+		if rs := b.responders(); len(rs) > 0 {
+			text += " Responders: " + joinAnd(rs) + "."
+		}
+		if n := len(b.pageIDs); n > 1 {
+			text += fmt.Sprintf(" In all, %d PagerDuty incidents were linked.", n)
+		}
+		steps = append(steps, Step{Phase: PhaseEscalation, At: timePtr(p.At), Item: suggestLink(text, b.pageLink(id))})
 	} else {
 		steps = append(steps, Step{Phase: PhaseEscalation, Item: slot("No page is linked to this incident: who was alerted, who joined, and when?")})
 	}
 
 	// Mitigation.
-	if r, ok := b.firstRollback(); ok {
-		steps = append(steps, Step{Phase: PhaseMitigation, At: timePtr(r.At),
-			Item: suggest("The change was rolled back: " + strings.TrimSuffix(oneLine(r.Summary), ".") + ".")})
+	if acts := b.mitigationActs(); len(acts) > 0 {
+		var texts []string
+		link := ""
+		if m, ok := b.firstMitigation(); ok {
+			link = deployURL(m)
+		}
+		for i, a := range acts {
+			if i == 0 {
+				texts = append(texts, capitalize(a.text)+".") // the step's own time
+			} else {
+				texts = append(texts, fmt.Sprintf("At %s, %s.", ts(a.at), a.text))
+			}
+			if link == "" {
+				link = a.link
+			}
+		}
+		steps = append(steps, Step{Phase: PhaseMitigation, At: timePtr(acts[0].at), Item: suggestLink(strings.Join(texts, " "), link)})
 	} else {
 		steps = append(steps, Step{Phase: PhaseMitigation, Item: slot("What did the team do to stop the impact, and when?")})
 	}
 
 	// Recovery.
 	if b.end != nil {
-		text := "The incident ended"
+		var text string
 		if la := b.lastResolved(); len(la) > 0 {
-			text = "The last alert, " + describe(la) + ", resolved"
+			end := la[0].EndsAt.UTC()
+			text = fmt.Sprintf("The last alert, %s, resolved at %s%s.", describe(la), ts(end), b.afterSymptom(end))
+		} else if !b.endedByPage() {
+			text = fmt.Sprintf("The incident ended at %s%s.", ts(*b.end), b.afterSymptom(*b.end))
 		}
-		if d := b.duration(); d != nil {
-			text += ", " + d.String() + " after the first symptom"
+		for _, r := range b.pageResolves {
+			text += fmt.Sprintf(" At %s, %s%s.", ts(r.At), strings.TrimSuffix(b.pageText(r), "."), b.afterSymptom(r.At))
 		}
-		text += "."
+		text = strings.TrimSpace(text)
 		steps = append(steps, Step{Phase: PhaseRecovery, At: timePtr(*b.end), Item: suggest(text)})
 	} else {
 		steps = append(steps, Step{Phase: PhaseRecovery, At: timePtr(b.now), Item: fact(b.stillOpen(), "")})
 	}
 	return steps
+}
+
+// afterSymptom is ", 29m29s after the first symptom", or "" when unknown.
+func (b *builder) afterSymptom(t time.Time) string {
+	if b.start.IsZero() || t.Before(b.start) {
+		return ""
+	}
+	return ", " + fmtDur(t.Sub(b.start)) + " after the first symptom"
+}
+
+// act is one thing people did to stop the impact; text is a clause
+// without its time.
+type act struct {
+	at         time.Time
+	text, link string
+}
+
+// mitigationActs are what people did to stop the impact, oldest first:
+// rollbacks and fixing deploys, rollbacks that failed, and the notes they
+// left on the page.
+func (b *builder) mitigationActs() []act {
+	var acts []act
+	for _, m := range b.mitigations() {
+		what := "a new deploy went out"
+		if b.isRollback(m) {
+			what = "the change was rolled back"
+		}
+		acts = append(acts, act{m.At, what + ": " + strings.TrimSuffix(deployText(m), "."), deployURL(m)})
+	}
+	failed, rollback := b.failedDuring()
+	for i, f := range failed {
+		what := "a deploy failed"
+		if rollback[i] {
+			what = "a rollback failed"
+		}
+		acts = append(acts, act{f.At, what + ": " + strings.TrimSuffix(deployText(f), "."), deployURL(f)})
+	}
+	for _, n := range b.pageNotes() {
+		acts = append(acts, act{n.At, strings.TrimSuffix(b.pageText(n), "."), b.entryLink(n)})
+	}
+	slices.SortStableFunc(acts, func(x, y act) int { return x.at.Compare(y.at) })
+	return acts
+}
+
+// pagePriority is the priority a page was raised with, or has now.
+func (b *builder) pagePriority(p correlate.Entry) string {
+	if pr := oneLine(p.Labels["priority"]); pr != "" {
+		return pr
+	}
+	for _, l := range b.v.PagerDuty {
+		if l.IncidentID == p.Ref.PagerDutyIncidentID {
+			return oneLine(l.Priority)
+		}
+	}
+	return ""
 }
 
 // stillOpen says what was firing when the draft of an open incident was
@@ -607,18 +826,22 @@ func (b *builder) stillOpen() string {
 
 func (b *builder) resolution() []Item {
 	items := []Item{}
-	for _, r := range b.rollbacks {
-		items = append(items, fact(fmt.Sprintf("Rollback at %s: %s.", ts(r.At), strings.TrimSuffix(oneLine(r.Summary), ".")), ""))
+	for _, m := range b.mitigations() {
+		what := "New deploy"
+		if b.isRollback(m) {
+			what = "Rollback"
+		}
+		items = append(items, fact(fmt.Sprintf("%s at %s: %s.", what, ts(m.At), strings.TrimSuffix(deployText(m), ".")), deployURL(m)))
 	}
 	for _, r := range b.pageResolves {
-		items = append(items, fact(fmt.Sprintf("%s was resolved at %s: %s.",
-			capitalize(pageName(r)), ts(r.At), strings.TrimSuffix(oneLine(r.Summary), ".")), b.entryLink(r)))
+		items = append(items, fact(fmt.Sprintf("PagerDuty resolve at %s: %s.", ts(r.At), strings.TrimSuffix(b.pageText(r), ".")),
+			b.pageLink(r.Ref.PagerDutyIncidentID)))
 	}
 	if b.end != nil {
 		if la := b.lastResolved(); len(la) > 0 {
 			items = append(items, fact(fmt.Sprintf("The last alert to resolve was %s, at %s.", describe(la), ts(la[0].EndsAt.UTC())),
 				safeURL(la[0].GeneratorURL)))
-		} else {
+		} else if !b.endedByPage() {
 			items = append(items, fact("The incident resolved at "+ts(*b.end)+".", ""))
 		}
 	} else {
@@ -634,26 +857,27 @@ func (b *builder) resolution() []Item {
 
 func (b *builder) contributingFactors() []Item {
 	items := []Item{}
-	for _, c := range b.causes() {
-		text := fmt.Sprintf("%s (suspect score %s)", capitalize(causeName(c)), strconv.FormatFloat(c.Score, 'f', 2, 64))
+	cs := b.causes()
+	for i, c := range cs {
+		text := fmt.Sprintf("Suspect %d of %d (score %s): %s", i+1, len(cs), strconv.FormatFloat(c.Score, 'f', 2, 64), b.suspectName(c))
 		if len(c.Reasons) > 0 {
-			text += ": " + strings.Join(c.Reasons, "; ")
+			text += ". Why it is suspected: " + strings.TrimSuffix(strings.Join(c.Reasons, "; "), ".")
 		}
-		link := ""
-		if e, ok := b.causeEntry(c); ok {
-			link = b.entryLink(e)
-		}
-		items = append(items, suggestLink(text+".", link))
+		items = append(items, suggestLink(text+".", b.suspectLink(c)))
 	}
 	if len(items) == 0 {
-		items = append(items, fact("No suspected cause recorded.", ""))
+		items = append(items, fact("No suspected change recorded.", ""))
 	}
-	for _, f := range b.failedDeploys {
-		if !b.start.IsZero() && f.At.Before(b.start) {
-			continue
+	failed, rollback := b.failedDuring()
+	for i, f := range failed {
+		text := fmt.Sprintf("A deploy failed during the incident, at %s: %s.", ts(f.At), strings.TrimSuffix(deployText(f), "."))
+		if rollback[i] {
+			text = fmt.Sprintf("Made it worse: a rollback failed during the incident, at %s: %s.", ts(f.At), strings.TrimSuffix(deployText(f), "."))
+			if b.end != nil && b.end.After(f.At) {
+				text += fmt.Sprintf(" The incident went on for %s after it.", fmtDur(b.end.Sub(f.At)))
+			}
 		}
-		items = append(items, fact(fmt.Sprintf("A deploy failed during the incident, at %s: %s.", ts(f.At),
-			strings.TrimSuffix(oneLine(f.Summary), ".")), ""))
+		items = append(items, fact(text, deployURL(f)))
 	}
 	items = append(items, slot("What contributed: the underlying cause, the conditions that made it possible, "+
 		"missing safeguards, and actions during the incident that made it worse."))
@@ -742,7 +966,7 @@ func (b *builder) wentWell() []Item {
 		if d, ok := b.topCauseEntry(); ok {
 			if gap := fa[0].FirstStart.Sub(d.At); gap >= 0 && gap <= quickAfterChange {
 				items = append(items, suggest(fmt.Sprintf("Detection was quick after the suspected change: the first alert fired %s after %s.",
-					fmtDur(gap), strings.TrimSuffix(oneLine(d.Summary), "."))))
+					fmtDur(gap), strings.TrimSuffix(deployText(d), "."))))
 			}
 		}
 	}
@@ -750,12 +974,18 @@ func (b *builder) wentWell() []Item {
 		items = append(items, fact("Every alert linked a runbook.", ""))
 	}
 	if ack, ok := b.firstAck(); ok && len(b.pages) > 0 {
-		if d := ack.At.Sub(b.pages[0].At); d >= 0 && d <= quickAck {
-			items = append(items, fact(fmt.Sprintf("The page was acknowledged quickly: %s after it was raised.", fmtDur(d)), b.entryLink(ack)))
+		if d := ack.At.Sub(b.pages[0].At); d >= 0 && d < quickAck {
+			items = append(items, fact(fmt.Sprintf("The page was acknowledged quickly%s: %s after it was raised.", by(agent(ack)), fmtDur(d)),
+				b.entryLink(ack)))
 		}
 	}
-	if r, ok := b.firstRollback(); ok && b.end != nil && !b.end.Before(r.At) {
-		items = append(items, suggest(fmt.Sprintf("The rollback worked: the last alert resolved %s after it.", fmtDur(b.end.Sub(r.At)))))
+	if r, d, ok := b.rollbackWorked(); ok {
+		what := "The rollback"
+		if id := oneLine(r.Ref.DeployID); id != "" {
+			what += " of " + id
+		}
+		items = append(items, suggestLink(fmt.Sprintf("%s at %s worked: every alert had resolved %s after it.",
+			what, ts(r.At), fmtDur(d)), deployURL(r)))
 	}
 	return append(items, slot("What else went well: tools, people and practices worth keeping."))
 }
@@ -763,23 +993,30 @@ func (b *builder) wentWell() []Item {
 func (b *builder) wentBadly() []Item {
 	items := []Item{}
 	if b.pageBeforeAlerts() {
-		p := b.pages[0]
-		items = append(items, fact(fmt.Sprintf("%s was raised at %s, before any alert fired: a monitoring gap.",
-			capitalize(pageName(p)), ts(p.At)), b.entryLink(p)))
+		items = append(items, fact(b.gapText(), b.pageLink(b.pages[0].Ref.PagerDutyIncidentID)))
 	}
 	if d, ok := b.detectionDelay(); ok && d > lateDetection {
 		items = append(items, fact(fmt.Sprintf("Detection was late: the first alert fired %s after the first symptom.", fmtDur(d)),
 			safeURL(b.firstAlerts()[0].GeneratorURL)))
 	}
+	if d, ok := b.pageDelay(); ok && d > lateDetection {
+		p := b.pages[0]
+		items = append(items, fact(fmt.Sprintf("The first page came late: %s was triggered %s after the first symptom.",
+			b.pageName(p.Ref.PagerDutyIncidentID), fmtDur(d)), b.pageLink(p.Ref.PagerDutyIncidentID)))
+	}
 	if ack, ok := b.firstAck(); ok && len(b.pages) > 0 {
 		if d := ack.At.Sub(b.pages[0].At); d > slowAck {
-			items = append(items, fact(fmt.Sprintf("Acknowledgement was slow: %s after the page.", fmtDur(d)), b.entryLink(ack)))
+			items = append(items, fact(fmt.Sprintf("Acknowledgement was slow: %s acknowledged the page %s after it was raised.",
+				cmp.Or(agent(ack), "the on-call responder"), fmtDur(d)), b.entryLink(ack)))
 		}
 	} else if len(b.pages) > 0 {
 		items = append(items, fact("No acknowledgement of the page is recorded.", ""))
 	}
 	for _, e := range b.escalations {
-		items = append(items, fact(fmt.Sprintf("The page was escalated at %s: %s.", ts(e.At), strings.TrimSuffix(oneLine(e.Summary), ".")), b.entryLink(e)))
+		items = append(items, fact(fmt.Sprintf("The page was escalated at %s: %s.", ts(e.At), strings.TrimSuffix(b.pageText(e), ".")), b.entryLink(e)))
+	}
+	if n := b.escalationCount(); n > len(b.escalations) {
+		items = append(items, fact(fmt.Sprintf("PagerDuty escalated the page %s.", times(n)), b.pageLink(b.firstPageID())))
 	}
 	for _, a := range b.flapping() {
 		items = append(items, fact(fmt.Sprintf("%s flapped: it fired %d times during the incident.", describe([]*correlate.AlertState{a}), a.Firings),
@@ -792,11 +1029,14 @@ func (b *builder) wentBadly() []Item {
 		items = append(items, fact(fmt.Sprintf("Alert %s has no runbook: responders had no written procedure to start from.", a.Name),
 			safeURL(a.GeneratorURL)))
 	}
-	for _, f := range b.failedDeploys {
-		if b.start.IsZero() || !f.At.Before(b.start) {
-			items = append(items, fact(fmt.Sprintf("A deploy failed during the incident, at %s: %s.", ts(f.At),
-				strings.TrimSuffix(oneLine(f.Summary), ".")), ""))
+	failed, rollback := b.failedDuring()
+	for i, f := range failed {
+		what := "A deploy"
+		if rollback[i] {
+			what = "A rollback"
 		}
+		items = append(items, fact(fmt.Sprintf("%s failed during the incident, at %s: %s.", what, ts(f.At),
+			strings.TrimSuffix(deployText(f), ".")), deployURL(f)))
 	}
 	return append(items, slot("What else didn't go well? Where did people lose time?"))
 }
@@ -822,13 +1062,40 @@ func (b *builder) actionItems() []ActionItem {
 			"a smoothed expression or a separate threshold to resolve.", name, flapping[name]), links[name]))
 	}
 	if b.pageBeforeAlerts() {
-		items = append(items, suggest(fmt.Sprintf("Add an alert that catches this before a person has to: %s was raised before any alert fired.",
-			pageName(b.pages[0]))))
+		p := b.pages[0]
+		how := "raised"
+		if b.raisedByHand() {
+			how = "raised by hand"
+		}
+		text := fmt.Sprintf("Add an alert that would have caught this: %s was %s at %s, before any alert fired",
+			b.pageName(p.Ref.PagerDutyIncidentID), how, ts(p.At))
+		if t := b.pageTitle[p.Ref.PagerDutyIncidentID]; t != "" {
+			text += " (" + t + ")"
+		}
+		items = append(items, suggestLink(text+".", b.pageLink(p.Ref.PagerDutyIncidentID)))
 	}
 	if d, ok := b.detectionDelay(); ok && d > lateDetection {
 		fa := b.firstAlerts()
 		items = append(items, suggestLink(fmt.Sprintf("Detect sooner: review the threshold and 'for' duration of %s, which fired %s after the first symptom.",
 			fa[0].Name, fmtDur(d)), safeURL(fa[0].GeneratorURL)))
+	}
+	if d, ok := b.pageDelay(); ok && d > lateDetection {
+		items = append(items, suggestLink(fmt.Sprintf("Page sooner: the first page came %s after the first symptom; review the alert's routing "+
+			"(group_wait, receivers) and the PagerDuty service's urgency.", fmtDur(d)), b.pageLink(b.firstPageID())))
+	}
+	if ack, ok := b.firstAck(); ok && len(b.pages) > 0 {
+		if d := ack.At.Sub(b.pages[0].At); d > slowAck {
+			items = append(items, suggestLink(fmt.Sprintf("Find out why acknowledging the page took %s: notification rules, on-call handover, "+
+				"escalation timeouts.", fmtDur(d)), b.pageLink(b.firstPageID())))
+		}
+	}
+	failed, rollback := b.failedDuring()
+	for i, f := range failed {
+		if rollback[i] {
+			items = append(items, suggestLink(fmt.Sprintf("Make the rollback of %s work when it is needed: it failed during this incident (%s). "+
+				"Rehearse it, and keep changes reversible.", cmp.Or(oneLine(f.Service), "the service"), cmp.Or(oneLine(f.Ref.DeployID), ts(f.At))),
+				deployURL(f)))
+		}
 	}
 	if c, ok := b.topCause(); ok && c.DeployID != "" {
 		text := fmt.Sprintf("Guard future deploys like %s, the top suspect: a canary stage, and an automatic rollback", c.DeployID)
@@ -861,18 +1128,31 @@ func (b *builder) actionItems() []ActionItem {
 
 func (b *builder) fiveWhys() []Why {
 	whys := make([]Why, 0, 5)
-	if fa := b.firstAlerts(); len(fa) > 0 {
+	fa := b.firstAlerts()
+	switch {
+	case len(fa) > 0 && !b.pageBeforeAlerts():
 		whys = append(whys, Why{Question: "Why was an incident opened?",
 			Answer: suggestLink("Because "+describe(fa)+" fired"+summarySuffix(fa)+".", safeURL(fa[0].GeneratorURL))})
-	} else {
+	case len(b.pages) > 0:
+		p := b.pages[0]
+		id := p.Ref.PagerDutyIncidentID
+		text := "Because " + cmp.Or(agent(p), "a person") + " raised " + b.pageName(id)
+		if !b.raisedByHand() {
+			text = "Because " + b.pageName(id) + " was raised"
+		}
+		if t := b.pageTitle[id]; t != "" {
+			text += ": " + strings.TrimSuffix(t, ".")
+		}
+		whys = append(whys, Why{Question: "Why was an incident opened?", Answer: suggestLink(text+".", b.pageLink(id))})
+	default:
 		whys = append(whys, Why{Question: "Why was an incident opened?", Answer: slot("The symptom that people or monitoring saw.")})
 	}
 	if c, ok := b.topCause(); ok {
-		text := "Possibly because of " + causeName(c)
+		text := "Possibly because of " + b.suspectName(c) + ", the top suspect"
 		if len(c.Reasons) > 0 {
-			text += ": " + strings.Join(c.Reasons, "; ")
+			text += ": " + strings.TrimSuffix(strings.Join(c.Reasons, "; "), ".")
 		}
-		whys = append(whys, Why{Question: "Why did that happen?", Answer: suggest(text + ".")})
+		whys = append(whys, Why{Question: "Why did that happen?", Answer: suggestLink(text+".", b.suspectLink(c))})
 	} else {
 		whys = append(whys, Why{Question: "Why did that happen?", Answer: slot("The cause behind the symptom (no suspected cause recorded).")})
 	}
@@ -940,6 +1220,29 @@ func (b *builder) detectionDelay() (time.Duration, bool) {
 	return max(fa[0].FirstStart.Sub(b.start), 0), true
 }
 
+// endedByPage reports whether the incident ended with its last page's
+// resolve, with no alert resolving then, so the resolve tells the end.
+func (b *builder) endedByPage() bool {
+	n := len(b.pageResolves)
+	return b.end != nil && n > 0 && len(b.lastResolved()) == 0 && b.pageResolves[n-1].At.Equal(*b.end)
+}
+
+// pageDelay is the time from the first symptom to the first page.
+func (b *builder) pageDelay() (time.Duration, bool) {
+	if len(b.pages) == 0 || b.start.IsZero() {
+		return 0, false
+	}
+	return max(b.pages[0].At.Sub(b.start), 0), true
+}
+
+// firstPageID is the PagerDuty incident of the first page, or "".
+func (b *builder) firstPageID() string {
+	if len(b.pages) == 0 {
+		return ""
+	}
+	return b.pages[0].Ref.PagerDutyIncidentID
+}
+
 // pageBeforeAlerts reports a page raised before any alert fired: a page
 // not raised by monitoring. Only PagerDuty data can show it.
 func (b *builder) pageBeforeAlerts() bool {
@@ -955,17 +1258,6 @@ func (b *builder) firstAck() (correlate.Entry, bool) {
 		return correlate.Entry{}, false
 	}
 	return b.acks[0], true
-}
-
-// firstRollback is the first rollback during the incident: the usual
-// mitigation of a bad deploy.
-func (b *builder) firstRollback() (correlate.Entry, bool) {
-	for _, r := range b.rollbacks {
-		if b.start.IsZero() || !r.At.Before(b.start) {
-			return r, true
-		}
-	}
-	return correlate.Entry{}, false
 }
 
 // firstSymptomEntry is the first entry that is not a change or a note.
@@ -1015,14 +1307,64 @@ func (b *builder) topCauseEntry() (correlate.Entry, bool) {
 	return b.causeEntry(c)
 }
 
-// causeEntry is the timeline entry of a suspected cause.
+// causeEntry is the timeline entry of a suspect: the step of its deploy
+// that was live when the first symptom showed (the suspect's entry names
+// the deploy's latest step, which may be its rollback), else its entry.
 func (b *builder) causeEntry(c correlate.SuspectedCause) (correlate.Entry, bool) {
+	var live, named, other correlate.Entry
+	var haveLive, haveNamed, haveOther bool
 	for _, e := range b.entries {
-		if (c.EntryID != "" && e.ID == c.EntryID) || (c.EntryID == "" && c.DeployID != "" && e.Ref.DeployID == c.DeployID) {
-			return e, true
+		if c.EntryID != "" && e.ID == c.EntryID {
+			named, haveNamed = e, true
+		}
+		if c.DeployID == "" || e.Ref.DeployID != c.DeployID || e.Source != collector.SourceDeploy {
+			continue
+		}
+		if !haveOther {
+			other, haveOther = e, true
+		}
+		if !b.start.IsZero() && !e.At.After(b.start) && e.Kind != kindDeployFailed && e.Kind != kindDeployRolledBack {
+			live, haveLive = e, true
 		}
 	}
+	switch {
+	case haveNamed && (b.start.IsZero() || !named.At.After(b.start)):
+		return named, true
+	case haveLive:
+		return live, true
+	case haveNamed:
+		return named, true
+	case haveOther:
+		return other, true
+	}
 	return correlate.Entry{}, false
+}
+
+// suspectName names a suspect with what it shipped: "deploy d-4711 of
+// checkout v2.3.1 by dana".
+func (b *builder) suspectName(c correlate.SuspectedCause) string {
+	name := causeName(c)
+	if e, ok := b.causeEntry(c); ok && e.Source == collector.SourceDeploy {
+		if w := deployWhat(e); w != "" {
+			name += " of " + w
+		}
+	}
+	return name
+}
+
+// suspectLink is where a reader checks a suspect: its pipeline run.
+func (b *builder) suspectLink(c correlate.SuspectedCause) string {
+	for _, e := range b.deploySteps {
+		if c.DeployID != "" && e.Ref.DeployID == c.DeployID {
+			if u := deployURL(e); u != "" {
+				return u
+			}
+		}
+	}
+	if e, ok := b.causeEntry(c); ok {
+		return b.entryLink(e)
+	}
+	return ""
 }
 
 func (b *builder) flapping() []*correlate.AlertState {
@@ -1126,13 +1468,6 @@ func causeName(c correlate.SuspectedCause) string {
 	return "an unnamed change"
 }
 
-func pageName(e correlate.Entry) string {
-	if id := e.Ref.PagerDutyIncidentID; id != "" {
-		return "PagerDuty incident " + id
-	}
-	return "a PagerDuty incident"
-}
-
 func entryAlertName(e correlate.Entry) string {
 	if e.Alert != nil && e.Alert.Name != "" {
 		return e.Alert.Name
@@ -1165,6 +1500,35 @@ func timePtr(t time.Time) *time.Time {
 func durationPtr(d time.Duration) *Duration {
 	dd := Duration(d)
 	return &dd
+}
+
+// article is the indefinite article before a duration as it is read out:
+// "an 18m49s incident", "an 8m incident", "a 29m29s incident".
+func article(d string) string {
+	digits := len(d) - len(strings.TrimLeft(d, "0123456789"))
+	if strings.HasPrefix(d, "8") || digits == 2 && (strings.HasPrefix(d, "11") || strings.HasPrefix(d, "18")) {
+		return "an"
+	}
+	return "a"
+}
+
+// times says how often: "once", "twice", "3 times".
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return strconv.Itoa(n) + " times"
+}
+
+// by is " by NAME", or "" when nobody is named.
+func by(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " by " + name
 }
 
 func plural(n int, one, many string) string {

@@ -117,27 +117,39 @@ type Header struct {
 	// StartedAt is the first symptom: the incident's earliest event.
 	StartedAt *time.Time `json:"started_at"`
 	// DetectedAt is when monitoring or a person first raised it: the
-	// first alert firing or the first page, whichever came first.
+	// first alert firing, or a page raised before any alert fired.
+	// DetectedBy says which ("first alert HighErrorRate on 2 instances of
+	// checkout", "PagerDuty incident #8830, raised by hand before any
+	// alert fired").
 	DetectedAt *time.Time `json:"detected_at"`
-	// AcknowledgedAt is the first PagerDuty acknowledgement.
+	DetectedBy string     `json:"detected_by"`
+	// AcknowledgedAt is the first PagerDuty acknowledgement, and
+	// AcknowledgedBy who made it, where PagerDuty says.
 	AcknowledgedAt *time.Time `json:"acknowledged_at"`
-	// MitigatedAt is the first rollback during the incident; other
-	// mitigations are not observable yet.
+	AcknowledgedBy string     `json:"acknowledged_by"`
+	// MitigatedAt is the first rollback during the incident or the first
+	// deploy of one of its services that succeeded after the first alert
+	// (a fix going out); MitigatedBy names it ("rollback of checkout to
+	// v2.3.0 (d-4711)"). Other mitigations are not observable.
 	MitigatedAt *time.Time `json:"mitigated_at"`
-	// EndedAt is when the incident resolved (its last alert resolved).
+	MitigatedBy string     `json:"mitigated_by"`
+	// EndedAt is when the incident resolved (its last alert resolved, or
+	// its page was resolved).
 	EndedAt *time.Time `json:"ended_at"`
 	// Duration runs from StartedAt to EndedAt, or to the draft's
 	// generation time while the incident is open.
 	Duration *Duration `json:"duration_seconds"`
-	// TimeToAcknowledge runs from the first page to its acknowledgement,
-	// TimeToResolve from the first page to the PagerDuty resolve: both
-	// need PagerDuty data, and are unknown without it.
+	// TimeToAcknowledge runs from the first symptom to the first
+	// PagerDuty acknowledgement, TimeToResolve from the first symptom to
+	// the end (the PagerDuty resolve included), as the incident's
+	// time_to_acknowledge_seconds and time_to_resolve_seconds do in the
+	// API. TimeToAcknowledge needs PagerDuty data.
 	TimeToAcknowledge *Duration `json:"time_to_acknowledge_seconds"`
 	TimeToResolve     *Duration `json:"time_to_resolve_seconds"`
 
 	Services []ServiceInfo `json:"services"`
-	// Responders are the people who worked on the incident (PagerDuty
-	// assignees); empty until Hindsight records them.
+	// Responders are the people who worked on the incident: PagerDuty
+	// assignees and responders, sorted; empty without PagerDuty data.
 	Responders []string `json:"responders"`
 	Links      []Link   `json:"links"`
 }

@@ -191,6 +191,206 @@ func openView() *correlate.View {
 	}
 }
 
+const (
+	pdCheckoutID  = "Q3CHK7ZK2P0ABC"
+	pdCheckoutURL = "https://acme.pagerduty.com/incidents/" + pdCheckoutID
+	pipelineURL   = "https://ci.example.com/runs/4711"
+)
+
+// pdEntry builds a timeline entry of a PagerDuty webhook event the way the
+// PagerDuty collector and the correlator do: the summary is a sentence,
+// the details are labels.
+func pdEntry(id, pdID, action, summary string, at time.Time, labels map[string]string) correlate.Entry {
+	l := map[string]string{"html_url": "https://acme.pagerduty.com/incidents/" + pdID}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return correlate.Entry{ID: id, At: at, ReceivedAt: at.Add(time.Second), Source: collector.SourcePagerDuty,
+		Kind: "pagerduty.incident." + action, Summary: summary, Labels: l,
+		Ref:     collector.Ref{PagerDutyIncidentID: pdID, PagerDutyEventID: "01" + strings.ToUpper(id)},
+		Reasons: []string{"joined: PagerDuty incident is linked to this incident"}}
+}
+
+// deployEntry builds a timeline entry of a deploy step the way the deploy
+// collector and the correlator do.
+func deployEntry(id, deployID, status, service, summary string, at time.Time, labels map[string]string, reason string) correlate.Entry {
+	ann := map[string]string{}
+	if u := labels["url"]; u != "" {
+		ann["url"] = u
+	}
+	if d := labels["description"]; d != "" {
+		ann["description"] = d
+	}
+	return correlate.Entry{ID: id, At: at, ReceivedAt: at.Add(time.Second), Source: collector.SourceDeploy,
+		Kind: "deploy." + status, Service: service, Summary: summary, Labels: labels, Annotations: ann,
+		Ref: collector.Ref{DeployID: deployID}, Reasons: []string{reason}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// pagedView is a checkout incident with everything the correlator links
+// to it: deploy d-4711 (v2.3.1) went out 6m before the first alert and is
+// the suspect; Alertmanager paged Dana Oncall through PagerDuty, who
+// acknowledged 4m after the first symptom, added Priya as a responder,
+// rolled checkout back to v2.3.0 and said so in a note; the alerts
+// resolved 7m after the rollback and Dana resolved the page.
+func pagedView() *correlate.View {
+	t0 := at("2026-11-20T14:02:11Z")
+	lat := func(s string) time.Time { return at("2026-11-20T" + s + "Z") }
+	const errSum = "checkout 5xx ratio above 5%"
+	const latSum = "checkout p99 latency above 1s"
+	deployLabels := map[string]string{"version": "v2.3.1", "previous_version": "v2.3.0", "author": "dana",
+		"commit": "9f1c2e7d4b5a6c3e8f9a0b1c2d3e4f5a6b7c8d9e", "environment": "production", "url": pipelineURL,
+		"description": "Switch the payment client to async retries"}
+	pdLabels := func(extra map[string]string) map[string]string {
+		l := map[string]string{"pd_incident_number": "8812", "title": "[FIRING:2] HighErrorRate checkout"}
+		for k, v := range extra {
+			l[k] = v
+		}
+		return l
+	}
+	tl := correlate.Timeline{
+		deployEntry("ent-d4711-started", "d-4711", "started", "checkout", "checkout v2.3.1 deploy started (dana, 9f1c2e7)",
+			lat("13:53:40"), deployLabels, "deploy of checkout (same service) 8m31s before the first alert (within correlation.deploy_lookback 1h)"),
+		deployEntry("ent-d4711-succeeded", "d-4711", "succeeded", "checkout", "checkout v2.3.1 deploy succeeded (dana, 9f1c2e7)",
+			lat("13:56:11"), deployLabels, "deploy of checkout (same service) 6m before the first alert (within correlation.deploy_lookback 1h)"),
+		alertEntry("ent-a1", "firing", "HighErrorRate", "d22af6f0ad867df4", "checkout-7d9f-abcde:8080", "page", errSum, errorRateURL, t0, time.Time{}),
+		alertEntry("ent-a2", "firing", "HighErrorRate", "463275d6c2eb39fd", "checkout-7d9f-fghij:8080", "page", errSum, errorRateURL, t0, time.Time{}),
+		pdEntry("ent-pd-trig", pdCheckoutID, "triggered", "Incident #8812 triggered on PagerDuty service Checkout (P1, high urgency), assigned to Dana Oncall",
+			lat("14:03:11"), pdLabels(map[string]string{"priority": "P1", "urgency": "high", "assignees": "Dana Oncall",
+				"incident_key": "1b100adc0cb9ad1750afb730fcf020b507b477f395f6f5277eba696d64a7092c"})),
+		alertEntry("ent-l1", "firing", "CheckoutLatencyHigh", "8b1f0c2a3d4e5f60", "checkout-7d9f-abcde:8080", "warning", latSum, latencyURL, lat("14:04:30"), time.Time{}),
+		pdEntry("ent-pd-ack", pdCheckoutID, "acknowledged", "Dana Oncall acknowledged incident #8812", lat("14:06:11"),
+			pdLabels(map[string]string{"agent": "Dana Oncall", "agent_type": "user_reference"})),
+		pdEntry("ent-pd-resp", pdCheckoutID, "responder.added", "Dana Oncall asked Priya Payments to respond to incident #8812", lat("14:08:00"),
+			pdLabels(map[string]string{"agent": "Dana Oncall", "agent_type": "user_reference", "responder": "Priya Payments",
+				"message": "Payment client errors after v2.3.1, can you look?"})),
+		{ID: "ent-note-1", At: lat("14:10:05"), Source: collector.SourceNote, Kind: "note",
+			Summary: "Errors all come from the new async retry path of v2.3.1; rolling back (dana)"},
+		deployEntry("ent-d4711-rolled-back", "d-4711", "rolled_back", "checkout", "checkout rolled back to v2.3.0 (dana)",
+			lat("14:12:40"), deployLabels, "deploy of checkout (same service) during the incident, 10m29s after the first alert"),
+		pdEntry("ent-pd-note", pdCheckoutID, "annotated", "Dana Oncall added a note to incident #8812", lat("14:13:30"),
+			pdLabels(map[string]string{"agent": "Dana Oncall", "agent_type": "user_reference", "note": "rolled back checkout to v2.3.0"})),
+		alertEntry("ent-l2", "resolved", "CheckoutLatencyHigh", "8b1f0c2a3d4e5f60", "checkout-7d9f-abcde:8080", "warning", latSum, latencyURL, lat("14:04:30"), lat("14:16:00")),
+		alertEntry("ent-a3", "resolved", "HighErrorRate", "d22af6f0ad867df4", "checkout-7d9f-abcde:8080", "page", errSum, errorRateURL, t0, lat("14:19:50")),
+		alertEntry("ent-a4", "resolved", "HighErrorRate", "463275d6c2eb39fd", "checkout-7d9f-fghij:8080", "page", errSum, errorRateURL, t0, lat("14:19:50")),
+		pdEntry("ent-pd-res", pdCheckoutID, "resolved", "Dana Oncall resolved incident #8812", lat("14:21:00"),
+			pdLabels(map[string]string{"agent": "Dana Oncall", "agent_type": "user_reference",
+				"resolve_reason": "error rate back to baseline after the rollback"})),
+	}
+	end := lat("14:21:00")
+	errAlert := func(fp, inst string) *correlate.AlertState {
+		return &correlate.AlertState{Fingerprint: fp, Name: "HighErrorRate", Service: "checkout", Severity: "page",
+			Labels:  map[string]string{"alertname": "HighErrorRate", "instance": inst, "service": "checkout", "severity": "page"},
+			Summary: errSum, RunbookURL: runbookURL, GeneratorURL: errorRateURL,
+			FirstStart: t0, StartsAt: t0, EndsAt: lat("14:19:50"), Firings: 1}
+	}
+	return &correlate.View{
+		ID: "inc-01JD3PAGED", Title: "checkout: HighErrorRate and 1 other alert", Status: correlate.StatusResolved,
+		StartedAt: t0, ResolvedAt: &end, Services: []string{"checkout"},
+		Severity: correlate.SeverityView{Suggested: "SEV1", Effective: "SEV1", Reasons: []string{
+			"SEV2: checkout customer-facing and alert HighErrorRate is page",
+			"SEV1: PagerDuty priority P1 of #8812 sets at least SEV1 (pagerduty.priority_floor)",
+		}},
+		Impact: correlate.Impact{Summary: "checkout affected for 18m49s; 3 alert(s) fired; customer-facing: checkout",
+			DurationSeconds: 1129, CustomerFacing: true, Metrics: []correlate.ImpactMetric{
+				{Name: "error_ratio", Service: "checkout", Value: 0.052, Query: `sum(rate(http_requests_total{service="checkout",code=~"5.."}[18m49s])) / sum(rate(http_requests_total{service="checkout"}[18m49s]))`},
+			}},
+		SuspectedCauses: []correlate.SuspectedCause{{EntryID: "ent-d4711-rolled-back", DeployID: "d-4711", Score: 0.78, Reasons: []string{
+			"deploy of checkout, a service of this incident (+40)",
+			"succeeded 6m before the first alert (+20)",
+			"its last step is rolled_back (+10)",
+		}}},
+		PagerDuty: []correlate.PagerDutyLink{{IncidentID: pdCheckoutID, URL: pdCheckoutURL, Number: "8812",
+			Title: "[FIRING:2] HighErrorRate checkout", Status: "resolved", Priority: "P1", Urgency: "high",
+			TriggeredAt: ptr(lat("14:03:11")), AcknowledgedAt: ptr(lat("14:06:11")), ResolvedAt: ptr(end),
+			Assignees: []string{"Dana Oncall"}, Responders: []string{"Priya Payments", "Dana Oncall"},
+			LinkReason: "linked exactly: the incident key of PagerDuty incident #8812 is sha256 of the Alertmanager group key of this incident's alerts"}},
+		PagedAt: ptr(lat("14:03:11")), AcknowledgedAt: ptr(lat("14:06:11")),
+		TimeToAcknowledgeSeconds: ptr(int64(240)), TimeToResolveSeconds: ptr(int64(1129)),
+		Responders: []string{"Dana Oncall", "Priya Payments"},
+		Anchor:     "checkout",
+		Alerts: []*correlate.AlertState{
+			errAlert("d22af6f0ad867df4", "checkout-7d9f-abcde:8080"),
+			errAlert("463275d6c2eb39fd", "checkout-7d9f-fghij:8080"),
+			{Fingerprint: "8b1f0c2a3d4e5f60", Name: "CheckoutLatencyHigh", Service: "checkout", Severity: "warning",
+				Labels:  map[string]string{"alertname": "CheckoutLatencyHigh", "instance": "checkout-7d9f-abcde:8080", "service": "checkout", "severity": "warning"},
+				Summary: latSum, RunbookURL: "https://runbooks.example.internal/checkout/latency", GeneratorURL: latencyURL,
+				FirstStart: lat("14:04:30"), StartsAt: lat("14:04:30"), EndsAt: lat("14:16:00"), Firings: 1},
+		},
+		Entries:  len(tl),
+		Timeline: tl,
+	}
+}
+
+// gapView is a payments incident no alert caught: support raised a page
+// by hand, PagerDuty escalated it when nobody acknowledged, a rollback
+// failed, and a fix went out instead. Deploy d-5120 is the suspect.
+func gapView() *correlate.View {
+	const pdID = "Q7PAY3GAP0XYZ"
+	t0 := at("2026-11-22T11:00:00Z")
+	lat := func(s string) time.Time { return at("2026-11-22T" + s + "Z") }
+	pd := func(extra map[string]string) map[string]string {
+		l := map[string]string{"pd_incident_number": "8830", "title": "Customers report card payments declined"}
+		for k, v := range extra {
+			l[k] = v
+		}
+		return l
+	}
+	const u5120, u5121, u5122 = "https://ci.example.com/runs/5120", "https://ci.example.com/runs/5121", "https://ci.example.com/runs/5122"
+	tl := correlate.Timeline{
+		deployEntry("ent-d5120", "d-5120", "succeeded", "payments", "payments v4.2.0 deploy succeeded (lee, 1a2b3c4)", lat("10:40:00"),
+			map[string]string{"version": "v4.2.0", "previous_version": "v4.1.3", "author": "lee", "commit": "1a2b3c4", "environment": "production", "url": u5120},
+			"deploy of payments (same service) 20m before the first alert (within correlation.deploy_lookback 1h)"),
+		pdEntry("ent-g-trig", pdID, "triggered", "Sam Support triggered incident #8830 on PagerDuty service Payments, assigned to Lee Oncall", t0,
+			pd(map[string]string{"agent": "Sam Support", "agent_type": "user_reference", "priority": "P2", "urgency": "high", "assignees": "Lee Oncall"})),
+		pdEntry("ent-g-esc", pdID, "escalated", "Incident #8830 escalated to Kim Lead (level 2) after 15m without acknowledgement", lat("11:15:00"),
+			pd(map[string]string{"assignees": "Kim Lead"})),
+		pdEntry("ent-g-ack", pdID, "acknowledged", "Kim Lead acknowledged incident #8830", lat("11:16:00"),
+			pd(map[string]string{"agent": "Kim Lead", "agent_type": "user_reference"})),
+		deployEntry("ent-d5121", "d-5121", "failed", "payments", "payments v4.1.3 deploy failed (kim)", lat("11:19:00"),
+			map[string]string{"version": "v4.1.3", "previous_version": "v4.2.0", "author": "kim", "environment": "production", "url": u5121},
+			"deploy of payments (same service) during the incident, 19m after the first alert"),
+		pdEntry("ent-g-note", pdID, "annotated", "Kim Lead added a note to incident #8830", lat("11:20:30"),
+			pd(map[string]string{"agent": "Kim Lead", "agent_type": "user_reference",
+				"note": "rollback to v4.1.3 failed: the card token migration cannot be reversed; fixing forward"})),
+		pdEntry("ent-g-status", pdID, "status_update_published", "Kim Lead published a status update on incident #8830", lat("11:25:00"),
+			pd(map[string]string{"agent": "Kim Lead", "agent_type": "user_reference",
+				"message": "Some card payments are declined; a fix is on its way"})),
+		deployEntry("ent-d5122", "d-5122", "succeeded", "payments", "payments v4.2.1 deploy succeeded (kim, 9e8d7c6)", lat("11:31:00"),
+			map[string]string{"version": "v4.2.1", "previous_version": "v4.2.0", "author": "kim", "commit": "9e8d7c6", "environment": "production",
+				"url": u5122, "description": "Accept card tokens of both formats"},
+			"deploy of payments (same service) during the incident, 31m after the first alert"),
+		pdEntry("ent-g-res", pdID, "resolved", "Kim Lead resolved incident #8830", lat("11:38:00"),
+			pd(map[string]string{"agent": "Kim Lead", "agent_type": "user_reference", "resolve_reason": "fixed forward with v4.2.1"})),
+	}
+	end := lat("11:38:00")
+	return &correlate.View{
+		ID: "inc-01JD7GAP", Title: "payments: Customers report card payments declined", Status: correlate.StatusResolved,
+		StartedAt: t0, ResolvedAt: &end, Services: []string{"payments"},
+		Severity: correlate.SeverityView{Suggested: "SEV2", Effective: "SEV2", Reasons: []string{
+			"SEV5: no severity rule matched",
+			"SEV2: PagerDuty priority P2 of #8830 sets at least SEV2 (pagerduty.priority_floor)",
+		}},
+		Impact: correlate.Impact{Summary: "payments affected for 38m; 0 alert(s) fired; customer-facing: payments",
+			DurationSeconds: 2280, CustomerFacing: true, Metrics: []correlate.ImpactMetric{}},
+		SuspectedCauses: []correlate.SuspectedCause{{EntryID: "ent-d5120", DeployID: "d-5120", Score: 0.48, Reasons: []string{
+			"deploy of payments, a service of this incident (+40)",
+			"succeeded 20m before the first alert (+8)",
+		}}},
+		PagerDuty: []correlate.PagerDutyLink{{IncidentID: pdID, URL: "https://acme.pagerduty.com/incidents/" + pdID, Number: "8830",
+			Title: "Customers report card payments declined", Status: "resolved", Priority: "P2", Urgency: "high",
+			TriggeredAt: ptr(t0), AcknowledgedAt: ptr(lat("11:16:00")), ResolvedAt: ptr(end), Escalations: 1,
+			Assignees: []string{"Kim Lead"}, Responders: []string{"Sam Support", "Kim Lead"},
+			LinkReason: "opened: PagerDuty incident #8830 has no alert behind it"}},
+		PagedAt: ptr(t0), AcknowledgedAt: ptr(lat("11:16:00")),
+		TimeToAcknowledgeSeconds: ptr(int64(960)), TimeToResolveSeconds: ptr(int64(2280)),
+		Escalations: 1, Responders: []string{"Kim Lead", "Sam Support"}, MonitoringGap: true,
+		Anchor: "payments", Alerts: []*correlate.AlertState{},
+		Entries: len(tl), Timeline: tl,
+	}
+}
+
 var cases = []struct {
 	name      string
 	view      func() *correlate.View
@@ -198,6 +398,8 @@ var cases = []struct {
 }{
 	{"resolved", resolvedView, at("2026-11-20T14:45:00Z")},
 	{"open", openView, at("2026-11-21T09:40:00Z")},
+	{"paged", pagedView, at("2026-11-20T14:45:00Z")},
+	{"gap", gapView, at("2026-11-22T12:00:00Z")},
 }
 
 func render(t *testing.T, format string, d *Draft) []byte {
@@ -404,9 +606,9 @@ func TestPageBeforeAlertIsMonitoringGap(t *testing.T) {
 	md := string(render(t, "md", d))
 	require.Contains(t, md, "monitoring gap")
 	require.Contains(t, md, "Detection was late: the first alert fired 7m11s after the first symptom.")
-	require.Contains(t, md, "Acknowledgement was slow: 26m after the page.")
+	require.Contains(t, md, "Acknowledgement was slow: the on-call responder acknowledged the page 26m after it was raised.")
 	require.Contains(t, md, "[PagerDuty incident Q2XK8LJ4N1ABCD](https://acme.pagerduty.com/incidents/Q2XK8LJ4N1ABCD)")
-	require.Contains(t, md, "_Suggested:_ Add an alert that catches this before a person has to")
+	require.Contains(t, md, "_Suggested:_ Add an alert that would have caught this")
 }
 
 func TestForFormat(t *testing.T) {
@@ -459,5 +661,181 @@ func TestRenderNilDraft(t *testing.T) {
 		var b bytes.Buffer
 		require.Error(t, r.Render(&b, nil))
 		require.Zero(t, b.Len(), "a failed render writes nothing")
+	}
+}
+
+// section returns the Markdown of one section, from its heading to the
+// next.
+func section(md, heading string) string {
+	_, rest, ok := strings.Cut(md, "\n## "+heading+"\n")
+	if !ok {
+		return ""
+	}
+	if i := strings.Index(rest, "\n## "); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+func TestPagedIncident(t *testing.T) {
+	d := NewDraft(pagedView(), testConfig(), at("2026-11-20T14:45:00Z"))
+	h := d.Header
+	require.Equal(t, "2026-11-20T14:02:11Z", h.DetectedAt.Format(time.RFC3339), "detection is the first alert")
+	require.Equal(t, "2026-11-20T14:06:11Z", h.AcknowledgedAt.Format(time.RFC3339))
+	require.Equal(t, "Dana Oncall", h.AcknowledgedBy)
+	require.Equal(t, Duration(4*time.Minute), *h.TimeToAcknowledge, "from the first symptom, as the API says")
+	require.Equal(t, Duration(1129*time.Second), *h.TimeToResolve)
+	require.Equal(t, []string{"Dana Oncall", "Priya Payments"}, h.Responders, "assignees and responders")
+	require.Equal(t, "2026-11-20T14:12:40Z", h.MitigatedAt.Format(time.RFC3339))
+	require.Equal(t, "rollback of checkout to v2.3.0 (d-4711)", h.MitigatedBy)
+	require.Contains(t, h.Links, Link{Kind: LinkPagerDuty, Text: "PagerDuty incident #8812: [FIRING:2] HighErrorRate checkout", URL: pdCheckoutURL})
+	require.Contains(t, h.Links, Link{Kind: LinkPipeline, Text: "d-4711: checkout v2.3.1 to production by dana", URL: pipelineURL})
+	require.Equal(t, 1, d.Impact.Pages)
+
+	md := string(render(t, "md", d))
+	require.Contains(t, md, "| Acknowledged | 2026-11-20 14:06:11 UTC by Dana Oncall |")
+	require.Contains(t, md, "| Time to acknowledge | 4m from the first symptom |")
+	require.Contains(t, md, "| Responders | Dana Oncall, Priya Payments |")
+
+	tl := section(md, "Timeline")
+	require.Contains(t, tl, `Dana Oncall added a note to incident #8812: "rolled back checkout to v2.3.0"`, "a note shows its text")
+	require.Contains(t, tl, "checkout v2.3.1 deploy succeeded (dana, 9f1c2e7, d-4711): Switch the payment client to async retries")
+	require.Contains(t, tl, "checkout rolled back to v2.3.0 (dana, from v2.3.1, d-4711) ([source](https://ci.example.com/runs/4711))",
+		"a rollback names what it undid, not the description of the change")
+	require.Contains(t, tl, "**Note:** Errors all come from the new async retry path", "people's notes stay")
+
+	det := section(md, "Detection")
+	require.Contains(t, det, "The first page, PagerDuty incident #8812, was triggered at 2026-11-20 14:03:11 UTC, 1m after the first symptom; it went to Dana Oncall.")
+	require.Contains(t, det, "Dana Oncall acknowledged it at 2026-11-20 14:06:11 UTC, 3m after the page and 4m after the first symptom.")
+	require.NotContains(t, md, "monitoring gap")
+
+	wh := section(md, "What happened")
+	require.Contains(t, wh, "PagerDuty incident #8812 paged Dana Oncall (priority P1); Dana Oncall acknowledged it at 2026-11-20 14:06:11 UTC, 3m later.")
+	require.Contains(t, wh, "**Mitigation** (2026-11-20 14:12:40 UTC): The change was rolled back")
+	require.Contains(t, wh, `"rolled back checkout to v2.3.0"`, "the PagerDuty note is part of the mitigation")
+
+	res := section(md, "Resolution")
+	require.Contains(t, res, "- Rollback at 2026-11-20 14:12:40 UTC: checkout rolled back to v2.3.0 (dana, from v2.3.1, d-4711). ([source](https://ci.example.com/runs/4711))")
+	require.Contains(t, res, `- PagerDuty resolve at 2026-11-20 14:21:00 UTC: Dana Oncall resolved incident #8812 (resolve reason: "error rate back to baseline after the rollback"). ([source](`+pdCheckoutURL+"))")
+	require.Contains(t, res, "- The last alert to resolve was HighErrorRate on 2 instances of checkout, at 2026-11-20 14:19:50 UTC.")
+
+	cf := section(md, "Contributing factors")
+	require.Contains(t, cf, "_Suggested:_ Suspect 1 of 1 (score 0.78): deploy d-4711 of checkout v2.3.1 to production by dana. "+
+		"Why it is suspected: deploy of checkout, a service of this incident (+40); succeeded 6m before the first alert (+20); its last step is rolled\\_back (+10). ([source](https://ci.example.com/runs/4711))")
+	require.NotRegexp(t, `(?i)\bcause[ds]? (was|is)\b`, cf, "a suspect is never called the cause")
+
+	well := section(md, "What went well?")
+	require.Contains(t, well, "The page was acknowledged quickly by Dana Oncall: 3m after it was raised.")
+	require.Contains(t, well, "_Suggested:_ The rollback of d-4711 at 2026-11-20 14:12:40 UTC worked: every alert had resolved 7m10s after it.")
+	require.Contains(t, well, "_Suggested:_ Detection was quick after the suspected change: the first alert fired 6m after checkout v2.3.1 deploy succeeded",
+		"the suspect's entry is the rollback step; the draft measures from the step that was live")
+
+	require.Contains(t, section(md, "Five whys"), "_Suggested:_ Possibly because of deploy d-4711 of checkout v2.3.1 to production by dana, the top suspect: "+
+		"deploy of checkout, a service of this incident (+40)")
+	require.Contains(t, section(md, "Overview"), "checkout suffered an 18m49s SEV1 incident due to deploy d-4711 of checkout v2.3.1 to production by dana (the top suspect, not confirmed)")
+}
+
+func TestMonitoringGapIncident(t *testing.T) {
+	d := NewDraft(gapView(), testConfig(), at("2026-11-22T12:00:00Z"))
+	require.Equal(t, "2026-11-22T11:00:00Z", d.Header.DetectedAt.Format(time.RFC3339))
+	require.Equal(t, "PagerDuty incident #8830, raised by hand before any alert fired", d.Header.DetectedBy)
+	require.Equal(t, Duration(16*time.Minute), *d.Header.TimeToAcknowledge)
+	require.Equal(t, "deploy of payments v4.2.1 (d-5122)", d.Header.MitigatedBy, "a fix that went out mitigates; the failed rollback does not")
+
+	md := string(render(t, "md", d))
+	const gap = "PagerDuty incident #8830 was raised by hand by Sam Support at 2026-11-22 11:00:00 UTC, before any alert fired: " +
+		"a monitoring gap, since monitoring did not catch what a person noticed."
+	for _, s := range []string{"Detection", "What didn't go so well?"} {
+		require.Contains(t, section(md, s), "- "+gap, s)
+	}
+	var gapItem Item
+	for _, it := range d.Detection {
+		if strings.Contains(it.Text, "monitoring gap") {
+			gapItem = it
+		}
+	}
+	require.Equal(t, Fact, gapItem.Kind, "the monitoring gap is stated as a fact")
+	require.Contains(t, section(md, "Action items"), "| 1 | _Suggested:_ Add an alert that would have caught this: PagerDuty incident #8830 was raised by hand "+
+		"at 2026-11-22 11:00:00 UTC, before any alert fired (Customers report card payments declined).")
+	require.Contains(t, section(md, "Detection"), "- No alert fired for this incident.")
+
+	bad := section(md, "What didn't go so well?")
+	require.Contains(t, bad, "Acknowledgement was slow: Kim Lead acknowledged the page 16m after it was raised.")
+	require.Contains(t, bad, "The page was escalated at 2026-11-22 11:15:00 UTC: Incident #8830 escalated to Kim Lead (level 2)")
+	require.Contains(t, section(md, "Contributing factors"), "- Made it worse: a rollback failed during the incident, at 2026-11-22 11:19:00 UTC: "+
+		"payments v4.1.3 deploy failed (kim, d-5121). The incident went on for 19m after it. ([source](https://ci.example.com/runs/5121))")
+	require.Contains(t, section(md, "Resolution"), "- New deploy at 2026-11-22 11:31:00 UTC: payments v4.2.1 deploy succeeded (kim, 9e8d7c6, d-5122): Accept card tokens of both formats.")
+	require.Contains(t, section(md, "Five whys"), "_Suggested:_ Because Sam Support raised PagerDuty incident #8830: Customers report card payments declined.")
+	require.NotContains(t, section(md, "What went well?"), "Alerts detected the problem")
+}
+
+// TestPagerDutyFromLinksOnly: the view's PagerDuty links are enough for
+// the header and the observations when the timeline lacks the events.
+func TestPagerDutyFromLinksOnly(t *testing.T) {
+	v := pagedView()
+	var kept correlate.Timeline
+	for _, e := range v.Timeline {
+		if e.Source != collector.SourcePagerDuty {
+			kept = append(kept, e)
+		}
+	}
+	v.Timeline = kept
+	v.TimeToAcknowledgeSeconds, v.TimeToResolveSeconds = nil, nil
+	d := NewDraft(v, testConfig(), at("2026-11-20T14:45:00Z"))
+	require.Equal(t, "2026-11-20T14:06:11Z", d.Header.AcknowledgedAt.Format(time.RFC3339))
+	require.Equal(t, Duration(4*time.Minute), *d.Header.TimeToAcknowledge)
+	require.Equal(t, Duration(1129*time.Second), *d.Header.TimeToResolve)
+	md := string(render(t, "md", d))
+	require.Contains(t, md, "The first page, PagerDuty incident #8812, was triggered at 2026-11-20 14:03:11 UTC")
+	require.Contains(t, md, "The page was acknowledged quickly: 3m after it was raised.")
+}
+
+func TestPagerDutyAndDeployTextEscaped(t *testing.T) {
+	v := pagedView()
+	const evil = "fixed | <script>alert(1)</script> *now* [x](javascript:alert(1))"
+	for i := range v.Timeline {
+		e := &v.Timeline[i]
+		switch e.Source {
+		case collector.SourcePagerDuty:
+			e.Labels = map[string]string{"note": evil, "resolve_reason": evil, "agent": "<b>Eve</b>", "html_url": "javascript:alert(1)"}
+		case collector.SourceDeploy:
+			e.Labels = map[string]string{"author": "<b>Eve</b>", "version": "v|1", "url": "javascript:alert(1)", "description": evil}
+			e.Annotations = map[string]string{"url": "data:text/html,hi", "description": evil}
+		}
+	}
+	v.PagerDuty[0].URL = "javascript:alert(2)"
+	v.PagerDuty[0].Title = evil
+	v.Responders = []string{"<b>Eve</b>"}
+	d := NewDraft(v, testConfig(), at("2026-11-20T14:45:00Z"))
+	md := string(render(t, "md", d))
+	html := string(render(t, "html", d))
+	for _, out := range []string{md, html} {
+		require.NotContains(t, out, "<script>")
+		require.NotContains(t, out, "<b>Eve")
+		require.NotContains(t, out, "javascript:alert(2)")
+		require.NotContains(t, out, "data:text")
+	}
+	require.NotRegexp(t, `[^\\]\]\(javascript:`, md, "no live javascript: link")
+	require.NotContains(t, html, `href="javascript:`)
+	for _, l := range strings.Split(section(md, "Timeline"), "\n") {
+		if strings.HasPrefix(l, "| ") && strings.Contains(l, "fixed") {
+			require.Len(t, regexp.MustCompile(`(^|[^\\])\|`).FindAllString(l, -1), 4, "row %q", l)
+		}
+	}
+}
+
+func TestPagedDeterministic(t *testing.T) {
+	gen := at("2026-11-20T14:45:00Z")
+	shuffled := pagedView()
+	slices.Reverse(shuffled.Alerts)
+	slices.Reverse(shuffled.Responders)
+	slices.Reverse(shuffled.PagerDuty[0].Responders)
+	slices.Reverse(shuffled.Timeline)
+	shuffled.PagerDuty = append(shuffled.PagerDuty, correlate.PagerDutyLink{IncidentID: "Q0OTHER", URL: "https://acme.pagerduty.com/incidents/Q0OTHER"})
+	slices.Reverse(shuffled.PagerDuty)
+	withOther := pagedView()
+	withOther.PagerDuty = append(withOther.PagerDuty, correlate.PagerDutyLink{IncidentID: "Q0OTHER", URL: "https://acme.pagerduty.com/incidents/Q0OTHER"})
+	for _, f := range Formats() {
+		require.Equal(t, render(t, f, NewDraft(withOther, testConfig(), gen)), render(t, f, NewDraft(shuffled, testConfig(), gen)), f)
 	}
 }
