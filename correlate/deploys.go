@@ -129,12 +129,12 @@ func (c *Correlator) relates(inc *Incident, d *Deploy) (string, bool) {
 	case d.At.Before(inc.StartedAt.Add(-lookback)):
 		return "", false
 	case d.At.Before(inc.StartedAt):
-		return fmt.Sprintf("deploy of %s %s %s before the first alert (within correlation.deploy_lookback %s)",
+		return fmt.Sprintf("deploy of %s %s %s before the first symptom (within correlation.deploy_lookback %s)",
 			d.Service, rel, fmtDur(inc.StartedAt.Sub(d.At)), fmtDur(lookback)), true
 	case inc.ResolvedAsOf(d.At, c.s.resolveAfter):
 		return "", false
 	default:
-		return fmt.Sprintf("deploy of %s %s during the incident, %s after the first alert",
+		return fmt.Sprintf("deploy of %s %s during the incident, %s after the first symptom",
 			d.Service, rel, fmtDur(d.At.Sub(inc.StartedAt))), true
 	}
 }
@@ -240,31 +240,36 @@ func (c *Correlator) rankSuspects(inc *Incident) {
 			score += pointsDependency
 			reasons = append(reasons, fmt.Sprintf("deploy of %s %s (+%.0f)", d.Service, rel, pointsDependency))
 		}
-		when := d.At
-		if !d.StartedAt.IsZero() && d.StartedAt.Before(when) && !d.StartedAt.After(inc.StartedAt) && when.After(inc.StartedAt) {
-			when = inc.StartedAt // in progress when the first alert fired
-		}
-		if when.After(inc.StartedAt) {
-			started := d.StartedAt
-			if started.IsZero() || started.After(inc.StartedAt) {
-				reasons = append(reasons, fmt.Sprintf("not blamed: it %s %s after the first alert, so the symptom came first",
-					d.Status, fmtDur(d.At.Sub(inc.StartedAt))))
-				continue
+		// Score the deploy as it stood at the first symptom: the latest step
+		// at or before it. A deploy whose every step came later is not
+		// blamed.
+		var live *Deploy
+		for _, st := range c.deploySteps[id] {
+			if !st.At.After(inc.StartedAt) {
+				live = st
 			}
 		}
-		delta := inc.StartedAt.Sub(when)
-		prox := pointsProximityMax * math.Exp(-float64(delta)/float64(proximityScale))
-		score += prox
-		if delta == 0 {
-			reasons = append(reasons, fmt.Sprintf("it was in progress when the first alert fired (+%.0f)", prox))
-		} else {
-			reasons = append(reasons, fmt.Sprintf("%s %s before the first alert (+%.0f)", d.Status, fmtDur(delta), prox))
+		if live == nil {
+			continue
 		}
+		delta := inc.StartedAt.Sub(live.At)
+		prox := pointsProximityMax
+		if live.Status == "started" && d.At.After(inc.StartedAt) {
+			reasons = append(reasons, fmt.Sprintf("it was in progress when the first symptom appeared (+%.0f)", prox))
+		} else {
+			prox = pointsProximityMax * math.Exp(-float64(delta)/float64(proximityScale))
+			reasons = append(reasons, fmt.Sprintf("%s %s before the first symptom (+%.0f)", live.Status, fmtDur(delta), prox))
+		}
+		score += prox
 		if d.Status == "failed" || d.Status == "rolled_back" {
 			score += pointsBadStatus
-			reasons = append(reasons, fmt.Sprintf("its last step is %s (+%.0f)", d.Status, pointsBadStatus))
+			when := "before the first symptom"
+			if d.At.After(inc.StartedAt) {
+				when = fmtDur(d.At.Sub(inc.StartedAt)) + " into the incident"
+			}
+			reasons = append(reasons, fmt.Sprintf("it %s %s (+%.0f)", strings.ReplaceAll(d.Status, "_", " "), when, pointsBadStatus))
 		}
-		cands = append(cands, cand{d: d, score: score, reasons: reasons})
+		cands = append(cands, cand{d: live, score: score, reasons: reasons})
 	}
 	if n := len(cands); n > 1 {
 		f := 1 / (1 + 0.25*float64(n-1))

@@ -65,7 +65,7 @@ func TestSuspectRanking(t *testing.T) {
 				firing("checkout", "a", m(0)),
 			},
 			want:     []string{"d-new", "d-old"},
-			reasonOf: map[string]string{"d-new": "succeeded 3m before the first alert"},
+			reasonOf: map[string]string{"d-new": "succeeded 3m before the first symptom"},
 		},
 		{
 			name: "a coincidental deploy on an unrelated service is not suspected nor shown",
@@ -113,6 +113,16 @@ func TestSuspectRanking(t *testing.T) {
 			want: []string{"d-bad", "d-ok"},
 		},
 		{
+			name: "a deploy rolled back during the incident stays the suspect, scored as it stood at the first symptom",
+			events: []collector.Event{
+				deployEv("d-bad", "checkout", "succeeded", m(-4*min)),
+				firing("checkout", "a", m(0)),
+				deployEv("d-bad", "checkout", "rolled_back", m(7*min)),
+			},
+			want:     []string{"d-bad"},
+			reasonOf: map[string]string{"d-bad": "it rolled back 7m into the incident"},
+		},
+		{
 			name: "a deploy older than deploy_lookback is ignored",
 			events: []collector.Event{
 				deployEv("d-ancient", "checkout", "succeeded", m(-45*min)),
@@ -129,7 +139,7 @@ func TestSuspectRanking(t *testing.T) {
 				deployEv("d-roll", "checkout", "succeeded", m(2*min)),
 			},
 			want:     []string{"d-roll"},
-			reasonOf: map[string]string{"d-roll": "in progress when the first alert fired"},
+			reasonOf: map[string]string{"d-roll": "in progress when the first symptom appeared"},
 		},
 	}
 	for _, tc := range cases {
