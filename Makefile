@@ -55,13 +55,14 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./collector/alertmanager/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./collector/pagerduty/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # contract runs the shared contract checks against a fresh build.
 contract: build
-	../shared/tools/contract-check ./$(BIN) --only foundation
+	../shared/tools/contract-check ./$(BIN) --only foundation,pagerduty,deploys
 
 clean:
 	rm -f $(BIN)
