@@ -142,8 +142,8 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 	}
 	for _, inc := range st.Live {
 		c.live[inc.ID] = inc
-		if cur, ok := c.live[c.byKey[inc.Key]]; !ok || cur.FirstSeq < inc.FirstSeq {
-			c.byKey[inc.Key] = inc.ID
+		for _, k := range inc.Keys {
+			c.byKey[k] = inc.ID
 		}
 		for _, p := range inc.PagerDuty {
 			c.pdIncidents[p.IncidentID] = inc.ID
@@ -308,7 +308,14 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t ti
 			}
 		}
 	}
-	// 3. A new incident anchored on this service.
+	// 3. Topology: an open incident anchored on a service this one depends
+	// on, or that depends on this one (one hop from the anchor only, never
+	// through other members, so A-B-C does not chain).
+	if inc, r := c.topologyJoin(service, t); inc != nil {
+		c.claim(key, inc)
+		return inc, r
+	}
+	// 4. A new incident anchored on this service.
 	inc := c.newIncident(seq, ev, key, service, groupLabels, t)
 	return inc, []string{"opened: first alert for " + describeKey(service, ev, groupLabels)}
 }
@@ -361,8 +368,68 @@ func (c *Correlator) newIncident(seq uint64, ev *collector.Event, key, service s
 		FirstSeq:     seq,
 	}
 	c.live[inc.ID] = inc
-	c.byKey[key] = inc.ID
+	c.claim(key, inc)
 	return inc
+}
+
+// claim makes inc the incident that new alerts of partition key join. The
+// owner is recorded in the incident (Keys), so a restart restores exactly
+// the same mapping.
+func (c *Correlator) claim(key string, inc *Incident) {
+	if old := c.live[c.byKey[key]]; old != nil && old != inc {
+		old.Keys = slices.DeleteFunc(old.Keys, func(k string) bool { return k == key })
+		c.changes.Incidents[old.ID] = old
+	}
+	c.byKey[key] = inc.ID
+	if !slices.Contains(inc.Keys, key) {
+		inc.Keys = append(inc.Keys, key)
+	}
+	c.changes.Incidents[inc.ID] = inc
+}
+
+// topologyJoin finds the open incident a firing of service at t joins
+// through the dependency graph: the earliest one (ties by id) whose anchor
+// is one hop from service and whose first event is within
+// correlation.window of t. When service is a dependency of the anchor, the
+// incident is re-anchored on it: the dependency is the likelier origin.
+func (c *Correlator) topologyJoin(service string, t time.Time) (*Incident, []string) {
+	if service == "" {
+		return nil, nil
+	}
+	deps := c.s.cfg.Service(service).DependsOn
+	var best *Incident
+	var rel string
+	for _, id := range c.liveIDs() {
+		inc := c.live[id]
+		if inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+			continue
+		}
+		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
+			continue
+		}
+		var r string
+		switch {
+		case slices.Contains(deps, inc.Anchor):
+			r = fmt.Sprintf("%s depends on %s, the incident's anchor", service, inc.Anchor)
+		case slices.Contains(c.s.cfg.Service(inc.Anchor).DependsOn, service):
+			r = fmt.Sprintf("%s, the incident's anchor, depends on %s", inc.Anchor, service)
+		default:
+			continue
+		}
+		if best == nil || inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID) {
+			best, rel = inc, r
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	reasons := []string{fmt.Sprintf("joined through the dependency graph: %s, %s after the incident's first event (within correlation.window %s)",
+		rel, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
+	if slices.Contains(c.s.cfg.Service(best.Anchor).DependsOn, service) {
+		reasons = append(reasons, fmt.Sprintf("re-anchored on %s: %s depends on it, so it is the likelier origin", service, best.Anchor))
+		best.Anchor = service
+	}
+	return best, reasons
 }
 
 func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
@@ -510,8 +577,10 @@ func (c *Correlator) sweep() {
 			continue
 		}
 		delete(c.live, id)
-		if c.byKey[inc.Key] == id {
-			delete(c.byKey, inc.Key)
+		for _, k := range inc.Keys {
+			if c.byKey[k] == id {
+				delete(c.byKey, k)
+			}
 		}
 		for _, p := range inc.PagerDuty {
 			if c.pdIncidents[p.IncidentID] == id {

@@ -26,7 +26,10 @@ type Incident struct {
 	ID string `json:"id"`
 	// Key is the partition the incident was opened in: its anchor service
 	// and the correlation.group_by labels.
-	Key         string            `json:"key"`
+	Key string `json:"key"`
+	// Keys are the partitions whose new alerts join this incident directly;
+	// each partition belongs to one live incident at a time.
+	Keys        []string          `json:"keys,omitempty"`
 	Anchor      string            `json:"anchor"`
 	GroupLabels map[string]string `json:"group_labels,omitempty"`
 	Title       string            `json:"title"`

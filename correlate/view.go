@@ -61,6 +61,9 @@ type Impact struct {
 	DurationSeconds int64          `json:"duration_seconds"`
 	CustomerFacing  bool           `json:"customer_facing"`
 	Metrics         []ImpactMetric `json:"metrics"`
+	// Errors say which impact queries could not be answered (Prometheus
+	// down, a bad query); the draft reports them, they are never fatal.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // ImpactMetric is one number from an impact query.

@@ -1,0 +1,121 @@
+package correlate
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+func topologyConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{
+		"checkout": {CustomerFacing: true, Tier: 1, DependsOn: []string{"postgres"}},
+		"orders":   {DependsOn: []string{"postgres"}},
+		"search":   {DependsOn: []string{"postgres"}},
+		"cart":     {DependsOn: []string{"postgres"}},
+		"billing":  {DependsOn: []string{"postgres"}},
+		"postgres": {Tier: 1},
+		// a chain: web -> api -> db2
+		"web": {DependsOn: []string{"api"}},
+		"api": {DependsOn: []string{"db2"}},
+		"db2": {},
+	}
+	return cfg
+}
+
+func anchors(incs map[string]*Incident) map[string][]string {
+	out := map[string][]string{}
+	for _, inc := range incs {
+		out[inc.Anchor] = inc.Services
+	}
+	return out
+}
+
+func TestTopology(t *testing.T) {
+	cfg := topologyConfig()
+	min := time.Minute
+	dependents := []string{"checkout", "orders", "search", "cart", "billing"}
+	cases := []struct {
+		name   string
+		events []collector.Event
+		want   map[string][]string // anchor -> services
+	}{
+		{
+			name: "a database outage that makes five services alert is one incident anchored on the database",
+			events: func() []collector.Event {
+				evs := []collector.Event{firing("postgres", "pg-0", m(0))}
+				for i, s := range dependents {
+					evs = append(evs, firing(s, "a", m(time.Duration(i+1)*min)))
+				}
+				return evs
+			}(),
+			want: map[string][]string{"postgres": {"billing", "cart", "checkout", "orders", "postgres", "search"}},
+		},
+		{
+			name: "dependents alerting before the database re-anchor the incident on it",
+			events: []collector.Event{
+				firing("checkout", "a", m(0)),
+				firing("postgres", "pg-0", m(2*min)),
+				firing("orders", "a", m(3*min)),
+				firing("search", "a", m(4*min)),
+			},
+			want: map[string][]string{"postgres": {"checkout", "orders", "postgres", "search"}},
+		},
+		{
+			name: "a chain A-B-C does not chain: only one hop from the anchor",
+			events: []collector.Event{
+				firing("db2", "a", m(0)),
+				firing("api", "a", m(1*min)),
+				firing("web", "a", m(2*min)),
+			},
+			want: map[string][]string{"db2": {"api", "db2"}, "web": {"web"}},
+		},
+		{
+			name: "two unrelated problems at the same time stay two incidents",
+			events: []collector.Event{
+				firing("postgres", "a", m(0)),
+				firing("db2", "a", m(1*min)),
+				firing("checkout", "a", m(2*min)),
+				firing("api", "a", m(3*min)),
+			},
+			want: map[string][]string{"postgres": {"checkout", "postgres"}, "db2": {"api", "db2"}},
+		},
+		{
+			name: "a dependent alerting long after the database incident started is not joined",
+			events: []collector.Event{
+				firing("postgres", "a", m(0)),
+				firing("checkout", "a", m(45*min)),
+			},
+			want: map[string][]string{"postgres": {"postgres"}, "checkout": {"checkout"}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			incs, entries := project(t, cfg, tc.events...)
+			require.Equal(t, tc.want, anchors(incs))
+			for _, e := range entries {
+				require.NotEmpty(t, e.Reasons)
+			}
+		})
+	}
+}
+
+func TestTopologyReasonAndRestore(t *testing.T) {
+	cfg := topologyConfig()
+	evs := []collector.Event{
+		firing("checkout", "a", m(0)),
+		firing("postgres", "pg-0", m(2*time.Minute)),
+		firing("orders", "a", m(3*time.Minute)),
+		firing("orders", "b", m(4*time.Minute)),
+	}
+	_, entries := project(t, cfg, evs...)
+	require.True(t, strings.HasPrefix(entries[1].Reasons[0], "joined through the dependency graph: checkout, the incident's anchor, depends on postgres"), entries[1].Reasons[0])
+	require.Contains(t, entries[1].Reasons[1], "re-anchored on postgres")
+	require.Contains(t, entries[2].Reasons[0], "orders depends on postgres, the incident's anchor")
+	require.Contains(t, entries[3].Reasons[0], "joined: the same service orders")
+}
