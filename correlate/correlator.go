@@ -121,6 +121,7 @@ type Correlator struct {
 	// Alertmanager group keys, to live incidents.
 	pdIncidents map[string]string
 	groupKeys   map[string]string
+	lookup      Lookup
 	watermark   time.Time
 	seq         uint64
 	changes     *Changes
@@ -216,6 +217,10 @@ func (c *Correlator) Apply(le LoggedEvent) {
 		}
 		if isPagerDuty(ev) {
 			c.pagerDutyApplied(le.Seq, ev)
+			break
+		}
+		if isCorrection(ev) {
+			c.correctionApplied(le.Seq, ev)
 			break
 		}
 		// Other sources are correlated by their own issues' rules; until
@@ -523,11 +528,15 @@ func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.T
 }
 
 func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, service string, reasons []string) {
-	if ev.At.Before(inc.StartedAt) {
-		inc.StartedAt = ev.At
-	}
-	if ev.At.After(inc.LastActivity) {
-		inc.LastActivity = ev.At
+	human := ev.Source == collector.SourceNote || ev.Source == collector.SourceHindsight
+	if !human {
+		// People's notes and overrides do not move the incident's times.
+		if ev.At.Before(inc.StartedAt) {
+			inc.StartedAt = ev.At
+		}
+		if ev.At.After(inc.LastActivity) {
+			inc.LastActivity = ev.At
+		}
 	}
 	started := inc.StartedAt
 	grew := inc.Entries == 0

@@ -52,6 +52,10 @@ type Incident struct {
 	GroupKeyHashes []string `json:"group_key_hashes,omitempty"`
 	// MonitoringGap is set when a page was raised before any alert fired.
 	MonitoringGap bool `json:"monitoring_gap,omitempty"`
+	// Overrides are what people set by hand (title, severity, status).
+	Overrides Overrides `json:"overrides,omitzero"`
+	// Curation is what people decided about entries, by entry id.
+	Curation map[string]*Curation `json:"curation,omitempty"`
 	// DeployEntries are the deploy steps (by event id) on the timeline.
 	DeployEntries map[string]bool `json:"deploy_entries,omitempty"`
 	// Suspects are the deploys ranked as suspected causes, best first.
@@ -157,6 +161,10 @@ type Entry struct {
 	// Annotations of the alert at this state (summary, description,
 	// runbook_url...), kept for the draft.
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Pinned, Hidden and Note are people's curation, filled in by View.
+	Pinned bool   `json:"pinned,omitempty"`
+	Hidden bool   `json:"hidden,omitempty"`
+	Note   string `json:"note,omitempty"`
 }
 
 // EntryID derives an entry's ID from its event's ID: one event is one

@@ -25,6 +25,10 @@ type ProjectionStore interface {
 	// Commit writes the changes and their checkpoint atomically: after a
 	// crash either both are there or neither is.
 	Commit(ctx context.Context, ch *Changes) error
+	// ResetProjection drops the projection and its checkpoint (not the
+	// log), for a rebuild with new rules.
+	ResetProjection(ctx context.Context) error
+	Lookup
 }
 
 // Reader answers queries over the projection and the log. Returned values
@@ -69,6 +73,8 @@ type Projector struct {
 	applied atomic.Uint64
 	// progress is closed and replaced each time applied advances.
 	progress chan struct{}
+	// rebuild asks Run to rebuild the projection from the log.
+	rebuild chan chan error
 
 	eventsApplied prometheus.Counter
 	commitErrors  prometheus.Counter
@@ -89,7 +95,9 @@ func NewProjector(ctx context.Context, log EventLog, store ProjectionStore, cfg 
 		cfg:      cfg,
 		c:        NewCorrelator(cfg, st),
 		progress: make(chan struct{}),
+		rebuild:  make(chan chan error),
 	}
+	p.c.SetLookup(store)
 	p.applied.Store(st.Checkpoint.Seq)
 	f := promauto.With(reg)
 	p.eventsApplied = f.NewCounter(prometheus.CounterOpts{
@@ -169,6 +177,11 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 func (p *Projector) Run(ctx context.Context) error {
 	backoff := 50 * time.Millisecond
 	for {
+		select {
+		case reply := <-p.rebuild: // also when busy, so a rebuild is not starved
+			reply <- p.reset(ctx)
+		default:
+		}
 		n, err := p.step(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -192,8 +205,53 @@ func (p *Projector) Run(ctx context.Context) error {
 			return nil
 		case <-p.log.Notify():
 		case <-time.After(time.Second):
+		case reply := <-p.rebuild:
+			reply <- p.reset(ctx)
 		}
 	}
+}
+
+// Rebuild recomputes every incident from the event log with the current
+// configuration (hindsightctl recorrelate) and returns once the rebuilt
+// projection has caught up with the log. People's corrections are events
+// in the log, so they are applied again. Queries during a rebuild see the
+// projection as far as it has got. Run must be running.
+func (p *Projector) Rebuild(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case p.rebuild <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := <-reply; err != nil {
+		return err
+	}
+	// Catch-up happens in Run; wait for it.
+	for {
+		evs, err := p.log.Read(ctx, p.applied.Load(), 1)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		if err := p.WaitApplied(ctx, evs[0].Seq); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Projector) reset(ctx context.Context) error {
+	if err := p.store.ResetProjection(ctx); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.c = NewCorrelator(p.cfg, State{})
+	p.c.SetLookup(p.store)
+	p.mu.Unlock()
+	p.applied.Store(0)
+	p.logger.Info("Projection dropped; rebuilding incidents from the event log")
+	return nil
 }
 
 // step applies one batch. It returns how many events it applied.
@@ -224,6 +282,7 @@ func (p *Projector) step(ctx context.Context) (int, error) {
 		}
 		p.mu.Lock()
 		p.c = NewCorrelator(p.cfg, st)
+		p.c.SetLookup(p.store)
 		p.mu.Unlock()
 		p.applied.Store(st.Checkpoint.Seq)
 		return 0, fmt.Errorf("commit projection: %w", err)

@@ -190,6 +190,11 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 	if v.Services == nil {
 		v.Services = []string{}
 	}
+	for i := range v.Timeline {
+		if cu := inc.Curation[v.Timeline[i].ID]; cu != nil {
+			v.Timeline[i].Pinned, v.Timeline[i].Hidden, v.Timeline[i].Note = cu.Pinned, cu.Hidden, cu.Note
+		}
+	}
 	end := inc.End(now, resolveAfter)
 	if v.Status == StatusResolved {
 		t := end.UTC()
@@ -199,6 +204,24 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 	v.MonitoringGap = inc.MonitoringGap
 	v.addPagerDuty(inc)
 	v.Severity = Assess(inc, cfg, end)
+	if o := inc.Overrides; o.Severity != "" {
+		s := o.Severity
+		v.Severity.Override = &s
+		v.Severity.Effective = s
+		v.Severity.Reasons = append(v.Severity.Reasons, s+": set by hand ("+o.By+")")
+	}
+	if o := inc.Overrides; o.Title != "" {
+		v.Title = o.Title
+	}
+	if o := inc.Overrides; o.Status != "" && o.Status != v.Status {
+		v.Status = o.Status
+		if o.Status == StatusResolved && v.ResolvedAt == nil {
+			t := maxTime(inc.LastEnd, inc.LastActivity).UTC()
+			v.ResolvedAt = &t
+		} else if o.Status == StatusOpen {
+			v.ResolvedAt = nil
+		}
+	}
 	v.Impact = impact(inc, cfg, end)
 	return v
 }

@@ -38,11 +38,10 @@ const (
 	rollbackWindow = 15 * time.Minute
 )
 
-// visible reports whether a timeline entry belongs in the draft. People
-// will be able to hide entries (PATCH .../entries/{entry} in spec/api.md);
-// until correlate.Entry records that, every entry is shown. This is the
-// one place to honour it.
-func visible(correlate.Entry) bool { return true }
+// visible reports whether a timeline entry belongs in the draft: people
+// hide entries (PATCH .../entries/{entry}) to curate it, and the draft
+// follows. This is the one place that honours it.
+func visible(e correlate.Entry) bool { return !e.Hidden }
 
 // builder holds what NewDraft derives once from the view: entries in
 // order, alerts in order, and the entries of interest by kind.

@@ -253,7 +253,7 @@ func (d *daemon) routes() http.Handler {
 	handle("POST /api/v1/ingest/pagerduty", d.ingestAuth(pdcollector.NewHandler(cfg, d.sink, d.metrics, d.logger)))
 	handle("POST /api/v1/backfill/pagerduty", d.queryAuth(http.HandlerFunc(d.backfillPagerDuty)))
 
-	q := api.New(d.db, cfg, d.logger)
+	q := api.New(d.db, d.sink, d.proj.Rebuild, cfg, d.logger)
 	for pattern, h := range q.Routes() {
 		handle(pattern, d.queryAuth(h))
 	}

@@ -7,9 +7,13 @@
 //	hindsightctl export INCIDENT [--format markdown|json|html]
 //	hindsightctl events [--source S] [--limit N]
 //	hindsightctl backfill pagerduty [--since 72h] [--until T]
+//	hindsightctl note INCIDENT --author NAME TEXT...
+//	hindsightctl severity INCIDENT SEV1..SEV5|clear [--author NAME]
+//	hindsightctl recorrelate
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,8 +63,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.events(ctx, rest, stdout)
 	case "backfill":
 		err = c.backfill(ctx, rest, stdout)
+	case "note":
+		err = c.note(ctx, rest, stdout)
+	case "severity":
+		err = c.severity(ctx, rest, stdout)
+	case "recorrelate":
+		var body []byte
+		body, err = c.send(ctx, http.MethodPost, "/api/v1/recorrelate", nil)
+		if err == nil {
+			_, err = stdout.Write(body)
+		}
 	default:
-		err = fmt.Errorf("unknown command %q (list, show, export, events, backfill)", cmd)
+		err = fmt.Errorf("unknown command %q (list, show, export, events, backfill, note, severity, recorrelate)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hindsightctl: %v\n", err)
@@ -93,9 +107,30 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values) ([]b
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	return c.request(ctx, method, u, nil)
+}
+
+// send posts a JSON body.
+func (c *client) send(ctx context.Context, method, path string, body any) ([]byte, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	return c.request(ctx, method, c.base+path, r)
+}
+
+func (c *client) request(ctx context.Context, method, u string, body io.Reader) ([]byte, error) {
+	path := strings.TrimPrefix(u, c.base)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -105,7 +140,7 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values) ([]b
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
@@ -113,12 +148,12 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values) ([]b
 		var e struct {
 			Error string `json:"error"`
 		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		if json.Unmarshal(answer, &e) == nil && e.Error != "" {
 			return nil, fmt.Errorf("%s %s: %s (%d)", method, path, e.Error, resp.StatusCode)
 		}
 		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
-	return body, nil
+	return answer, nil
 }
 
 func (c *client) list(ctx context.Context, args []string, out io.Writer) error {
@@ -270,4 +305,56 @@ func (c *client) backfill(ctx context.Context, args []string, out io.Writer) err
 	}
 	_, err = out.Write(body)
 	return err
+}
+
+func (c *client) note(ctx context.Context, args []string, out io.Writer) error {
+	id, rest, err := oneArg(args, "incident id")
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("note", flag.ContinueOnError)
+	author := fs.String("author", os.Getenv("USER"), "who writes the note")
+	if err := fs.Parse(rest); err != nil {
+		return errUsage
+	}
+	text := strings.Join(fs.Args(), " ")
+	if text == "" {
+		return fmt.Errorf("%w: give the note's text", errUsage)
+	}
+	_, err = c.send(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/notes", map[string]string{"author": *author, "text": text})
+	if err == nil {
+		fmt.Fprintf(out, "note added to %s\n", id)
+	}
+	return err
+}
+
+func (c *client) severity(ctx context.Context, args []string, out io.Writer) error {
+	id, rest, err := oneArg(args, "incident id")
+	if err != nil {
+		return err
+	}
+	sev, rest, err := oneArg(rest, "severity (SEV1..SEV5, or clear)")
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("severity", flag.ContinueOnError)
+	author := fs.String("author", os.Getenv("USER"), "who overrides")
+	if err := fs.Parse(rest); err != nil {
+		return errUsage
+	}
+	if sev == "clear" {
+		sev = ""
+	}
+	_, err = c.send(ctx, http.MethodPatch, "/api/v1/incidents/"+url.PathEscape(id), map[string]string{"severity": sev, "author": *author})
+	if err == nil {
+		fmt.Fprintf(out, "severity of %s set to %s\n", id, firstNonEmptyS(sev, "the suggestion"))
+	}
+	return err
+}
+
+func firstNonEmptyS(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -90,6 +90,17 @@ func TestAgainstDaemon(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "pagerduty.api_token_file is not set")
 
+	code, out, _ = run("note", id, "--author", "dana", "rolled", "back")
+	require.Equal(t, 0, code, out)
+	code, out, _ = run("severity", id, "SEV1", "--author", "dana")
+	require.Equal(t, 0, code, out)
+	code, out, _ = run("recorrelate")
+	require.Equal(t, 0, code, out)
+	code, out, _ = run("show", id)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, `"summary": "rolled back"`)
+	require.Contains(t, out, `"effective": "SEV1"`)
+
 	code, _, errOut = run("show", "inc-nope")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "404")

@@ -300,3 +300,43 @@ func setJSON(txn *badger.Txn, k []byte, v any) error {
 	}
 	return txn.Set(k, b)
 }
+
+// IncidentOfEvent implements correlate.Lookup from the committed
+// projection: the event's position, then the incident at that position.
+func (s *DB) IncidentOfEvent(eventID string) (string, bool) {
+	var id string
+	err := s.db.View(func(txn *badger.Txn) error {
+		seq, err := s.lookupDedup(txn, eventID)
+		if err != nil || seq == 0 {
+			return err
+		}
+		it, err := txn.Get(eventIncKey(seq))
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error { id = string(v); return nil })
+	})
+	return id, err == nil && id != ""
+}
+
+// StoredIncident implements correlate.Lookup.
+func (s *DB) StoredIncident(id string) (*correlate.Incident, bool) {
+	inc, err := s.Incident(context.Background(), id)
+	return inc, err == nil
+}
+
+// projectionPrefixes are the tables the projection owns; dropping them
+// (and the checkpoint) leaves the event log alone.
+var projectionPrefixes = [][]byte{{pIncident}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}}
+
+// ResetProjection implements correlate.ProjectionStore: it drops every
+// incident and the checkpoint, so the projection is rebuilt from the log.
+func (s *DB) ResetProjection(context.Context) error {
+	if err := s.db.DropPrefix(projectionPrefixes...); err != nil {
+		return fmt.Errorf("drop projection: %w", err)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(keyCheckpoint) }); err != nil {
+		return fmt.Errorf("drop checkpoint: %w", err)
+	}
+	return nil
+}

@@ -35,22 +35,30 @@ const (
 // use.
 type API struct {
 	reader correlate.Reader
-	cfg    func() *config.Config
-	logger *slog.Logger
-	now    func() time.Time
+	// sink takes people's corrections, which are events; rebuild
+	// recomputes the projection. Either may be nil (read-only API).
+	sink    collector.Sink
+	rebuild func(context.Context) error
+	cfg     func() *config.Config
+	logger  *slog.Logger
+	now     func() time.Time
 	// sem caps concurrent expensive GETs so that queries cannot starve
 	// ingestion of CPU.
 	sem chan struct{}
 }
 
 // New builds the API. cfg is called per request so reloads apply at once.
-func New(r correlate.Reader, cfg func() *config.Config, logger *slog.Logger) *API {
+// sink receives corrections (notes, overrides, curation) as events;
+// rebuild serves recorrelation. Both may be nil for a read-only API.
+func New(r correlate.Reader, sink collector.Sink, rebuild func(context.Context) error, cfg func() *config.Config, logger *slog.Logger) *API {
 	return &API{
-		reader: r,
-		cfg:    cfg,
-		logger: logger.With("component", "api"),
-		now:    time.Now,
-		sem:    make(chan struct{}, 16),
+		reader:  r,
+		sink:    sink,
+		rebuild: rebuild,
+		cfg:     cfg,
+		logger:  logger.With("component", "api"),
+		now:     time.Now,
+		sem:     make(chan struct{}, 16),
 	}
 }
 
@@ -58,12 +66,18 @@ func New(r correlate.Reader, cfg func() *config.Config, logger *slog.Logger) *AP
 // caller can instrument each under its pattern (a bounded label).
 func (a *API) Routes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"GET /api/v1/incidents":                    a.limited(a.listIncidents),
-		"GET /api/v1/incidents/{id}":               a.limited(a.getIncident),
-		"GET /api/v1/incidents/{id}/postmortem":    a.limited(a.postmortem),
-		"GET /api/v1/events":                       a.limited(a.listEvents),
-		"GET /api/v1/incidents/{id}/timeline":      a.limited(a.getTimeline),
-		"GET /api/v1/incidents/{id}/postmortem.md": a.limited(a.postmortemMarkdown),
+		"GET /api/v1/incidents":                        a.limited(a.listIncidents),
+		"GET /api/v1/incidents/{id}":                   a.limited(a.getIncident),
+		"GET /api/v1/incidents/{id}/postmortem":        a.limited(a.postmortem),
+		"GET /api/v1/events":                           a.limited(a.listEvents),
+		"GET /api/v1/incidents/{id}/timeline":          a.limited(a.getTimeline),
+		"GET /api/v1/incidents/{id}/postmortem.md":     a.limited(a.postmortemMarkdown),
+		"POST /api/v1/incidents/{id}/notes":            a.addNote,
+		"PATCH /api/v1/incidents/{id}":                 a.patchIncident,
+		"PATCH /api/v1/incidents/{id}/entries/{entry}": a.patchEntry,
+		"POST /api/v1/incidents/{id}/merge":            a.notYet("merging incidents"),
+		"POST /api/v1/incidents/{id}/split":            a.notYet("splitting an incident"),
+		"POST /api/v1/recorrelate":                     a.recorrelate,
 	}
 }
 

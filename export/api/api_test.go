@@ -1,0 +1,227 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/promslog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/alertmanager"
+	"github.com/hindsight-ops/hindsight/config"
+	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/correlate/store"
+)
+
+type fixture struct {
+	srv  *httptest.Server
+	db   *store.DB
+	proj *correlate.Projector
+	cfg  atomic.Pointer[config.Config]
+}
+
+// newFixture wires the API over a real Badger store and projector, as the
+// daemon does, with the Alertmanager receiver for input.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{}
+	f.cfg.Store(config.Default())
+	db, err := store.Open(t.TempDir(), store.Options{}, promslog.NewNopLogger(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	f.db = db
+	f.proj, err = correlate.NewProjector(t.Context(), db, db, f.cfg.Load(), promslog.NewNopLogger(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = f.proj.Run(ctx); close(done) }()
+	sink := &correlate.Ingester{Log: db, Projector: f.proj}
+	mux := http.NewServeMux()
+	a := New(db, sink, f.proj.Rebuild, f.cfg.Load, promslog.NewNopLogger())
+	for p, h := range a.Routes() {
+		mux.Handle(p, h)
+	}
+	reg := prometheus.NewRegistry()
+	mux.Handle("POST /api/v1/ingest/alertmanager", alertmanager.NewHandler(f.cfg.Load, sink, collector.NewMetrics(reg), promslog.NewNopLogger(), reg))
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		f.srv.Close()
+		cancel()
+		<-done
+		require.NoError(t, db.Close())
+	})
+	return f
+}
+
+func (f *fixture) do(t *testing.T, method, path, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, f.srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
+func (f *fixture) incident(t *testing.T, id string) *correlate.View {
+	t.Helper()
+	code, b := f.do(t, "GET", "/api/v1/incidents/"+id, "")
+	require.Equal(t, http.StatusOK, code, string(b))
+	v := new(correlate.View)
+	require.NoError(t, json.Unmarshal(b, v))
+	return v
+}
+
+func (f *fixture) ingestSamples(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"firing", "resolved"} {
+		body, err := os.ReadFile("testdata/alertmanager_webhook_" + name + ".json")
+		require.NoError(t, err)
+		code, b := f.do(t, "POST", "/api/v1/ingest/alertmanager", string(body))
+		require.Equal(t, http.StatusOK, code, string(b))
+	}
+	code, b := f.do(t, "GET", "/api/v1/incidents", "")
+	require.Equal(t, http.StatusOK, code)
+	var list struct{ Incidents []correlate.View }
+	require.NoError(t, json.Unmarshal(b, &list))
+	require.Len(t, list.Incidents, 1)
+	return list.Incidents[0].ID
+}
+
+func TestCorrections(t *testing.T) {
+	f := newFixture(t)
+	id := f.ingestSamples(t)
+
+	code, b := f.do(t, "POST", "/api/v1/incidents/"+id+"/notes", `{"author":"dana","text":"rolled back checkout to v2.3.0","at":"2026-11-20T14:20:00Z"}`)
+	require.Equal(t, http.StatusCreated, code, string(b))
+	v := f.incident(t, id)
+	var note *correlate.Entry
+	for i := range v.Timeline {
+		if v.Timeline[i].Kind == correlate.KindNote {
+			note = &v.Timeline[i]
+		}
+	}
+	require.NotNil(t, note)
+	require.Equal(t, "rolled back checkout to v2.3.0", note.Summary)
+	require.Equal(t, "dana", note.Labels["author"])
+	require.Equal(t, time.Date(2026, 11, 20, 14, 20, 0, 0, time.UTC), note.At)
+	require.Equal(t, time.Date(2026, 11, 20, 14, 2, 11, 0, time.UTC), v.StartedAt, "a note does not move the incident")
+
+	code, b = f.do(t, "PATCH", "/api/v1/incidents/"+id, `{"severity":"sev1","title":"Checkout errors after v2.3.1","author":"dana"}`)
+	require.Equal(t, http.StatusOK, code, string(b))
+	v = f.incident(t, id)
+	require.Equal(t, "SEV1", v.Severity.Effective)
+	require.NotNil(t, v.Severity.Override)
+	require.NotEqual(t, "SEV1", v.Severity.Suggested, "the suggestion stays visible")
+	require.Equal(t, "Checkout errors after v2.3.1", v.Title)
+	require.Contains(t, strings.Join(v.Severity.Reasons, "|"), "set by hand (dana")
+
+	alertEntry := v.Timeline[0].ID
+	code, b = f.do(t, "PATCH", "/api/v1/incidents/"+id+"/entries/"+alertEntry, `{"hidden":true}`)
+	require.Equal(t, http.StatusOK, code, string(b))
+	v = f.incident(t, id)
+	require.True(t, v.Timeline[0].Hidden)
+
+	code, b = f.do(t, "GET", "/api/v1/incidents/"+id+"/postmortem?format=markdown", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(b), "rolled back checkout to v2.3.0", "the note is in the draft")
+
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"PATCH", "/api/v1/incidents/" + id, `{"severty":"SEV1"}`, "unknown field"},
+		{"PATCH", "/api/v1/incidents/" + id, `{"severity":"SEV9"}`, "not one of SEV1..SEV5"},
+		{"PATCH", "/api/v1/incidents/" + id, `{"status":"closed"}`, "not open or resolved"},
+		{"PATCH", "/api/v1/incidents/" + id, `{}`, "nothing to change"},
+		{"POST", "/api/v1/incidents/" + id + "/notes", `{"author":"dana"}`, "text: missing"},
+		{"POST", "/api/v1/incidents/" + id + "/notes", `{"text":`, "invalid JSON"},
+		{"PATCH", "/api/v1/incidents/" + id + "/entries/ent-nope", `{"pinned":true}`, "is not on the timeline"},
+		{"POST", "/api/v1/incidents/inc-nope/notes", `{"text":"x"}`, "not found"},
+		{"POST", "/api/v1/incidents/" + id + "/merge", `{"from":["inc-x"]}`, "not implemented yet"},
+	} {
+		code, b := f.do(t, tc.method, tc.path, tc.body)
+		require.GreaterOrEqual(t, code, 400, "%s %s %s", tc.method, tc.path, tc.body)
+		var e map[string]string
+		require.NoError(t, json.Unmarshal(b, &e), string(b))
+		require.Contains(t, e["error"], tc.want)
+	}
+	events := f.eventCount(t)
+	require.Equal(t, 4+3, events, "4 alert states and 3 corrections, nothing from the refused requests")
+}
+
+// eventCount is how many events the log holds.
+func (f *fixture) eventCount(t *testing.T) int {
+	code, b := f.do(t, "GET", "/api/v1/events?limit=1000", "")
+	require.Equal(t, http.StatusOK, code)
+	var list struct{ Events []json.RawMessage }
+	require.NoError(t, json.Unmarshal(b, &list))
+	return len(list.Events)
+}
+
+// snapshot returns every incident and timeline as the API serves them,
+// for byte comparison.
+func (f *fixture) snapshot(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, f.db.ScanIncidents(t.Context(), "", func(inc *correlate.Incident, _ string) bool {
+		tl, err := f.db.Timeline(t.Context(), inc.ID)
+		require.NoError(t, err)
+		inc.ListedAt = time.Time{}
+		require.NoError(t, json.NewEncoder(&buf).Encode(inc))
+		require.NoError(t, json.NewEncoder(&buf).Encode(tl))
+		return true
+	}))
+	return buf.Bytes()
+}
+
+func TestRecorrelate(t *testing.T) {
+	f := newFixture(t)
+	id := f.ingestSamples(t)
+	code, b := f.do(t, "POST", "/api/v1/incidents/"+id+"/notes", `{"author":"dana","text":"paged the DBA"}`)
+	require.Equal(t, http.StatusCreated, code, string(b))
+	code, b = f.do(t, "PATCH", "/api/v1/incidents/"+id, `{"severity":"SEV2","author":"dana"}`)
+	require.Equal(t, http.StatusOK, code, string(b))
+	before := f.snapshot(t)
+
+	code, b = f.do(t, "POST", "/api/v1/recorrelate", "")
+	require.Equal(t, http.StatusOK, code, string(b))
+	first := f.snapshot(t)
+	code, _ = f.do(t, "POST", "/api/v1/recorrelate", "")
+	require.Equal(t, http.StatusOK, code)
+	second := f.snapshot(t)
+	require.Equal(t, string(first), string(second), "the same log gives byte-identical incidents")
+	require.Equal(t, string(before), string(first), "rebuilding with the same rules changes nothing")
+
+	// A rules change that gives the incident another id: the corrections
+	// follow its first event.
+	cfg := config.Default()
+	cfg.Correlation.GroupBy = []string{"env"}
+	f.cfg.Store(cfg)
+	f.proj.SetConfig(cfg)
+	code, _ = f.do(t, "POST", "/api/v1/recorrelate", "")
+	require.Equal(t, http.StatusOK, code)
+	code, b = f.do(t, "GET", "/api/v1/incidents", "")
+	require.Equal(t, http.StatusOK, code)
+	var list struct{ Incidents []correlate.View }
+	require.NoError(t, json.Unmarshal(b, &list))
+	require.Len(t, list.Incidents, 1)
+	v := f.incident(t, list.Incidents[0].ID)
+	require.Equal(t, "SEV2", v.Severity.Effective, "the override survived")
+	require.Equal(t, map[string]string{"env": "prod"}, v.GroupLabels)
+	found := false
+	for _, e := range v.Timeline {
+		found = found || e.Summary == "paged the DBA"
+	}
+	require.True(t, found, "the note survived")
+}
