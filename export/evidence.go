@@ -74,7 +74,8 @@ func (b *builder) pageText(e correlate.Entry) string {
 		}
 	}
 	add := func(text, format string) {
-		if text = oneLine(text); text != "" && !strings.Contains(s, text) {
+		// The summary may already quote the text, less a final period.
+		if text = oneLine(text); text != "" && !strings.Contains(s, strings.TrimSuffix(text, ".")) {
 			s += fmt.Sprintf(format, text)
 		}
 	}

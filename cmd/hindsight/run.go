@@ -392,6 +392,29 @@ func (d *daemon) startDeploys(cfg *config.Config) (func(), error) {
 			d.logger.Error("Deploy consumer stopped", "err", err)
 		}
 	}()
+	stop := func() {
+		cancel()
+		<-done
+		if ns != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
+	}
+	if ns != nil {
+		// The embedded stream is created by the consumer: report ready only
+		// once it exists, or a deploy published right after /-/ready would
+		// find no stream and be dropped. (An external stream exists on its
+		// own; its consumer catching up later loses nothing.)
+		select {
+		case <-cons.Ready():
+		case <-done:
+			stop()
+			return nil, errors.New("deploy consumer stopped before it was ready")
+		case <-time.After(30 * time.Second):
+			stop()
+			return nil, errors.New("embedded NATS: the deploy stream was not ready within 30s")
+		}
+	}
 	return func() {
 		cancel()
 		<-done

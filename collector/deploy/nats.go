@@ -146,7 +146,18 @@ type Consumer struct {
 	metrics  *collector.Metrics
 	logger   *slog.Logger
 	messages *prometheus.CounterVec
+	// ready is closed once the consumer takes messages: subscribed, or
+	// the stream and durable consumer exist.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
+
+// Ready is closed once the consumer takes messages. In embedded mode the
+// daemon reports ready only after it, so that a deploy published right
+// after /-/ready is not dropped for want of a stream.
+func (c *Consumer) Ready() <-chan struct{} { return c.ready }
+
+func (c *Consumer) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
 
 // NewConsumer builds a consumer; Run starts it.
 func NewConsumer(opts ConsumerOptions, sink collector.Sink, m *collector.Metrics, logger *slog.Logger, reg prometheus.Registerer) *Consumer {
@@ -166,6 +177,7 @@ func NewConsumer(opts ConsumerOptions, sink collector.Sink, m *collector.Metrics
 		opts.NATS.Consumer = "hindsight"
 	}
 	c := &Consumer{
+		ready:   make(chan struct{}),
 		opts:    opts,
 		sink:    sink,
 		metrics: m,
@@ -272,6 +284,7 @@ func (c *Consumer) runPlain(ctx context.Context, nc *nats.Conn, closed <-chan st
 		return fmt.Errorf("subscribe to %s: %w", c.opts.NATS.DeploySubject, err)
 	}
 	c.logger.Info("Consuming deploys (plain subscription)")
+	c.markReady()
 	select {
 	case <-ctx.Done():
 		_ = sub.Drain()
@@ -363,6 +376,7 @@ func (c *Consumer) runJetStream(ctx context.Context, nc *nats.Conn, closed <-cha
 		return fmt.Errorf("consume from stream %s: %w", c.opts.NATS.Stream, err)
 	}
 	c.logger.Info("Consuming deploys (JetStream)", "stream", c.opts.NATS.Stream, "consumer", c.opts.NATS.Consumer)
+	c.markReady()
 	select {
 	case <-ctx.Done():
 		cc.Drain()
