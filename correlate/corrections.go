@@ -111,6 +111,7 @@ func (c *Correlator) revive(id string) *Incident {
 	// reclaimed, so new alerts do not join an old incident through it.
 	inc.Keys = nil
 	c.live[id] = inc
+	c.setAnchor(inc, inc.Anchor)
 	return inc
 }
 

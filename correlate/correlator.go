@@ -62,6 +62,8 @@ type Changes struct {
 	// any more. They stay in the store.
 	ForgottenEpisodes  []string
 	ForgottenIncidents []string
+	// Alerts changed, by incident id then fingerprint.
+	Alerts map[string]map[string]*AlertState
 	// DeploySteps recorded, by event id; ForgottenSteps left memory.
 	DeploySteps    map[string]*Deploy
 	ForgottenSteps []string
@@ -82,6 +84,9 @@ type settings struct {
 	resolveAfter time.Duration
 	maxLateness  time.Duration
 	groupBy      []string
+	// neighbours are the services one dependency hop from each service,
+	// either way, so topology joins look only where they can match.
+	neighbours map[string][]string
 }
 
 func newSettings(cfg *config.Config) settings {
@@ -93,7 +98,27 @@ func newSettings(cfg *config.Config) settings {
 		resolveAfter: time.Duration(c.ResolveAfter),
 		maxLateness:  time.Duration(c.MaxLateness),
 		groupBy:      slices.Clone(c.GroupBy),
+		neighbours:   neighbours(cfg),
 	}
+}
+
+func neighbours(cfg *config.Config) map[string][]string {
+	n := map[string][]string{}
+	add := func(a, b string) {
+		if !slices.Contains(n[a], b) {
+			n[a] = append(n[a], b)
+		}
+	}
+	for name, svc := range cfg.Services {
+		for _, d := range svc.DependsOn {
+			add(name, d)
+			add(d, name)
+		}
+	}
+	for k := range n {
+		slices.Sort(n[k])
+	}
+	return n
 }
 
 // horizon is how long after its last activity a settled incident can
@@ -122,9 +147,11 @@ type Correlator struct {
 	pdIncidents map[string]string
 	groupKeys   map[string]string
 	lookup      Lookup
-	watermark   time.Time
-	seq         uint64
-	changes     *Changes
+	// byAnchor indexes live incidents by anchor service, for topology.
+	byAnchor  map[string]map[string]bool
+	watermark time.Time
+	seq       uint64
+	changes   *Changes
 }
 
 // NewCorrelator restores a correlator from persisted state.
@@ -138,11 +165,13 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		deploySteps: map[string][]*Deploy{},
 		pdIncidents: map[string]string{},
 		groupKeys:   map[string]string{},
+		byAnchor:    map[string]map[string]bool{},
 		watermark:   st.Checkpoint.Watermark,
 		seq:         st.Checkpoint.Seq,
 	}
 	for _, inc := range st.Live {
 		c.live[inc.ID] = inc
+		c.setAnchor(inc, inc.Anchor)
 		for _, k := range inc.Keys {
 			c.byKey[k] = inc.ID
 		}
@@ -179,6 +208,7 @@ func (c *Correlator) resetChanges() {
 		Incidents:   map[string]*Incident{},
 		Episodes:    map[string]*Episode{},
 		DeploySteps: map[string]*Deploy{},
+		Alerts:      map[string]map[string]*AlertState{},
 	}
 }
 
@@ -373,8 +403,24 @@ func (c *Correlator) newIncident(seq uint64, ev *collector.Event, key, service s
 		FirstSeq:     seq,
 	}
 	c.live[inc.ID] = inc
+	c.setAnchor(inc, anchor)
 	c.claim(key, inc)
 	return inc
+}
+
+// setAnchor (re-)anchors inc and keeps the anchor index current.
+func (c *Correlator) setAnchor(inc *Incident, anchor string) {
+	if m := c.byAnchor[inc.Anchor]; m != nil {
+		delete(m, inc.ID)
+		if len(m) == 0 {
+			delete(c.byAnchor, inc.Anchor)
+		}
+	}
+	inc.Anchor = anchor
+	if c.byAnchor[anchor] == nil {
+		c.byAnchor[anchor] = map[string]bool{}
+	}
+	c.byAnchor[anchor][inc.ID] = true
 }
 
 // claim makes inc the incident that new alerts of partition key join. The
@@ -401,12 +447,21 @@ func (c *Correlator) topologyJoin(service string, t time.Time) (*Incident, []str
 	if service == "" {
 		return nil, nil
 	}
+	near := c.s.neighbours[service]
+	if len(near) == 0 {
+		return nil, nil
+	}
 	deps := c.s.cfg.Service(service).DependsOn
 	var best *Incident
 	var rel string
-	for _, id := range c.liveIDs() {
-		inc := c.live[id]
-		if inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+	var cands []*Incident
+	for _, n := range near {
+		for id := range c.byAnchor[n] {
+			cands = append(cands, c.live[id])
+		}
+	}
+	for _, inc := range cands {
+		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) {
 			continue
 		}
 		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
@@ -432,7 +487,7 @@ func (c *Correlator) topologyJoin(service string, t time.Time) (*Incident, []str
 		rel, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
 	if slices.Contains(c.s.cfg.Service(best.Anchor).DependsOn, service) {
 		reasons = append(reasons, fmt.Sprintf("re-anchored on %s: %s depends on it, so it is the likelier origin", service, best.Anchor))
-		best.Anchor = service
+		c.setAnchor(best, service)
 	}
 	return best, reasons
 }
@@ -501,6 +556,12 @@ func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service stri
 		a = &AlertState{Fingerprint: fp, Name: alertName(ev), Service: service}
 		inc.Alerts[fp] = a
 	}
+	dirty := c.changes.Alerts[inc.ID]
+	if dirty == nil {
+		dirty = map[string]*AlertState{}
+		c.changes.Alerts[inc.ID] = dirty
+	}
+	dirty[fp] = a
 	a.Labels = ev.Labels
 	a.Summary = ev.Annotations["summary"]
 	a.Description = ev.Annotations["description"]
@@ -586,6 +647,12 @@ func (c *Correlator) sweep() {
 			continue
 		}
 		delete(c.live, id)
+		if m := c.byAnchor[inc.Anchor]; m != nil {
+			delete(m, id)
+			if len(m) == 0 {
+				delete(c.byAnchor, inc.Anchor)
+			}
+		}
 		for _, k := range inc.Keys {
 			if c.byKey[k] == id {
 				delete(c.byKey, k)

@@ -40,8 +40,10 @@ type Incident struct {
 	// LastEnd is the latest time an alert of the incident resolved.
 	LastEnd  time.Time `json:"last_end,omitzero"`
 	Services []string  `json:"services"`
-	// Alerts are the alert episodes of the incident, by fingerprint.
-	Alerts  map[string]*AlertState `json:"alerts"`
+	// Alerts are the alert episodes of the incident, by fingerprint. They
+	// are stored apiece, beside the incident, so that a change to one alert
+	// does not rewrite all of them.
+	Alerts  map[string]*AlertState `json:"-"`
 	Entries int                    `json:"entries"`
 	// Reopens counts how often the incident resolved and fired again.
 	Reopens int `json:"reopens,omitempty"`

@@ -188,7 +188,7 @@ func (c *Correlator) newPagerDutyIncident(seq uint64, ev *collector.Event, name 
 	key := "pagerduty=" + ev.Ref.PagerDutyIncidentID
 	inc := c.newIncident(seq, ev, key, ev.Service, nil, ev.At)
 	anchor := firstNonEmpty(ev.Service, ev.Labels["pd_service"], "PagerDuty")
-	inc.Anchor = anchor
+	c.setAnchor(inc, anchor)
 	inc.Title = anchor + ": " + firstNonEmpty(ev.Labels["title"], name)
 	return inc
 }

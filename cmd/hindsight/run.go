@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -279,6 +280,12 @@ func (d *daemon) routes() http.Handler {
 		collector.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
 	}))
 	handle("GET /{$}", http.HandlerFunc(d.home))
+	// Profiling, as Prometheus serves it, for operators chasing CPU or memory.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -9,7 +9,8 @@
 //	d <event id>                       seq of the stored event (dedup index, TTL: retention)
 //	m "head"                           last assigned seq
 //	m "checkpoint"                     correlate.Checkpoint of the projection
-//	i <incident id>                    correlate.Incident JSON
+//	i <incident id>                    correlate.Incident JSON (without its alerts)
+//	a <incident id> 0x00 <fingerprint> correlate.AlertState JSON of one alert of the incident
 //	l <started_at unix nanos:8> <id>   incident list index, newest first by reverse scan
 //	n <incident id> 0x00 <at:8> <seq:8> timeline entry JSON
 //	x <seq:8>                          incident id the event joined

@@ -28,8 +28,8 @@ func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
 			return err
 		}
 		for _, id := range ids {
-			inc := new(correlate.Incident)
-			if err := getJSON(txn, incidentKey(id), inc); err != nil {
+			inc, err := readIncident(ctx, txn, id)
+			if err != nil {
 				return fmt.Errorf("read live incident %s: %w", id, err)
 			}
 			st.Live = append(st.Live, inc)
@@ -75,6 +75,13 @@ func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
 			}
 			if err := txn.Set(liveKey(inc.ID), nil); err != nil {
 				return err
+			}
+		}
+		for incID, alerts := range ch.Alerts {
+			for fp, a := range alerts {
+				if err := setJSON(txn, alertKey(incID, fp), a); err != nil {
+					return err
+				}
 			}
 		}
 		for i := range ch.Entries {
@@ -129,10 +136,34 @@ func (s *DB) Checkpoint() (correlate.Checkpoint, error) {
 	return cp, err
 }
 
-// Incident implements correlate.Reader.
-func (s *DB) Incident(_ context.Context, id string) (*correlate.Incident, error) {
+// readIncident reads an incident with its alerts.
+func readIncident(ctx context.Context, txn *badger.Txn, id string) (*correlate.Incident, error) {
 	inc := new(correlate.Incident)
-	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, incidentKey(id), inc) })
+	if err := getJSON(txn, incidentKey(id), inc); err != nil {
+		return nil, err
+	}
+	inc.Alerts = map[string]*correlate.AlertState{}
+	err := scanPrefix(ctx, txn, alertPrefix(id), true, func(_, v []byte) error {
+		a := new(correlate.AlertState)
+		if err := json.Unmarshal(v, a); err != nil {
+			return err
+		}
+		inc.Alerts[a.Fingerprint] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	return inc, nil
+}
+
+// Incident implements correlate.Reader.
+func (s *DB) Incident(ctx context.Context, id string) (*correlate.Incident, error) {
+	var inc *correlate.Incident
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		inc, err = readIncident(ctx, txn, id)
+		return err
+	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, fmt.Errorf("incident %q: %w", id, correlate.ErrNotFound)
 	}
@@ -193,8 +224,8 @@ func (s *DB) ScanIncidents(ctx context.Context, cursor string, fn func(*correlat
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			inc := new(correlate.Incident)
-			if err := getJSON(txn, incidentKey(string(k[9:])), inc); err != nil {
+			inc, err := readIncident(ctx, txn, string(k[9:]))
+			if err != nil {
 				return fmt.Errorf("read incident %q: %w", k[9:], err)
 			}
 			if !fn(inc, encodeCursor(k)) {
@@ -327,7 +358,7 @@ func (s *DB) StoredIncident(id string) (*correlate.Incident, bool) {
 
 // projectionPrefixes are the tables the projection owns; dropping them
 // (and the checkpoint) leaves the event log alone.
-var projectionPrefixes = [][]byte{{pIncident}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}}
+var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}}
 
 // ResetProjection implements correlate.ProjectionStore: it drops every
 // incident and the checkpoint, so the projection is rebuilt from the log.

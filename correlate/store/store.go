@@ -31,7 +31,10 @@ const (
 	pLive       = 'o'
 	pEpisode    = 'f'
 	pDeploy     = 'g'
+	pAlert      = 'a'
 	maxAppendEv = 4096 // events gathered into one group commit at most
+	// recentEvents is how many appended events are kept decoded in memory.
+	recentEvents = 8192
 )
 
 var (
@@ -55,6 +58,12 @@ type DB struct {
 	db     *badger.DB
 	logger *slog.Logger
 	opts   Options
+
+	// recent holds the last appended events, decoded, by seq modulo its
+	// length, so the projector that follows right behind the writer reads
+	// them without going back to Badger and JSON.
+	recentMu sync.RWMutex
+	recent   []correlate.LoggedEvent
 
 	appendc chan *appendReq
 	notify  chan struct{}
@@ -97,11 +106,12 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{logger}).
 		WithLoggingLevel(badger.WARNING).
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(3).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).
 		WithValueLogFileSize(128 << 20).
+		WithValueThreshold(256).
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
 		WithNumCompactors(2)
@@ -124,6 +134,7 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		retention: o.Retention,
+		recent:    make([]correlate.LoggedEvent, recentEvents),
 	}
 	f := promauto.With(reg)
 	s.appendSeconds = f.NewHistogram(prometheus.HistogramOpts{
@@ -308,6 +319,8 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 		size, count int64
 		pending     []*appendReq
 		pendingHead = head
+		staged      []correlate.LoggedEvent
+		committed   []correlate.LoggedEvent
 		seen        = make(map[string]bool)
 		stored      int
 		dups        int
@@ -335,6 +348,10 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 			return fmt.Errorf("commit events: %w", err)
 		}
 		head = pendingHead
+		committed = append(committed, staged...)
+		staged = nil
+		s.remember(committed)
+		committed = committed[:0]
 		for _, r := range pending {
 			r.done <- appendRes{seq: head}
 		}
@@ -345,6 +362,7 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 	for i, r := range batch {
 		// Encode the whole request first so that it is all or nothing.
 		var entries []*badger.Entry
+		var evsNew []correlate.LoggedEvent
 		var reqSize int64
 		seq := pendingHead
 		var ids []string
@@ -371,6 +389,7 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 			}
 			seq++
 			ids = append(ids, ev.ID)
+			evsNew = append(evsNew, correlate.LoggedEvent{Seq: seq, Event: ev})
 			var sb [8]byte
 			binary.BigEndian.PutUint64(sb[:], seq)
 			entries = append(entries, badger.NewEntry(eventKey(seq), v), badger.NewEntry(dedupKey(ev.ID), sb[:]))
@@ -394,6 +413,7 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 		for _, id := range ids {
 			seen[id] = true
 		}
+		staged = append(staged, evsNew...)
 		size += reqSize
 		count += int64(len(entries))
 		pendingHead = seq
@@ -436,8 +456,36 @@ func (s *DB) lookupDedup(txn *badger.Txn, id string) (uint64, error) {
 	return seq, err
 }
 
+// remember keeps committed events in the recent ring.
+func (s *DB) remember(evs []correlate.LoggedEvent) {
+	s.recentMu.Lock()
+	for _, le := range evs {
+		s.recent[le.Seq%recentEvents] = le
+	}
+	s.recentMu.Unlock()
+}
+
+// readRecent serves Read from the recent ring when it holds the run that
+// starts after after; it returns nil when it does not.
+func (s *DB) readRecent(after uint64, limit int) []correlate.LoggedEvent {
+	s.recentMu.RLock()
+	defer s.recentMu.RUnlock()
+	var out []correlate.LoggedEvent
+	for seq := after + 1; len(out) < limit; seq++ {
+		le := s.recent[seq%recentEvents]
+		if le.Seq != seq {
+			break
+		}
+		out = append(out, le)
+	}
+	return out
+}
+
 // Read implements correlate.EventLog.
 func (s *DB) Read(ctx context.Context, after uint64, limit int) ([]correlate.LoggedEvent, error) {
+	if out := s.readRecent(after, limit); len(out) > 0 {
+		return out, nil
+	}
 	var out []correlate.LoggedEvent
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -491,6 +539,10 @@ func eventIncKey(seq uint64) []byte { return u64([]byte{pEventInc}, seq) }
 func liveKey(id string) []byte { return append([]byte{pLive}, id...) }
 
 func episodeKey(fp string) []byte { return append([]byte{pEpisode}, fp...) }
+
+func alertPrefix(incID string) []byte { return append(append([]byte{pAlert}, incID...), 0) }
+
+func alertKey(incID, fp string) []byte { return append(alertPrefix(incID), fp...) }
 
 func deployKey(eventID string) []byte { return append([]byte{pDeploy}, eventID...) }
 
