@@ -899,7 +899,11 @@ func (b *builder) impact() Impact {
 	for _, s := range b.services {
 		im.CustomerFacing = im.CustomerFacing || s.CustomerFacing
 	}
-	if len(im.Metrics) == 0 {
+	for _, e := range b.v.Impact.Errors {
+		// Said plainly, so nobody mistakes a missing number for no impact.
+		im.Notes = append(im.Notes, fact("Not measured: "+oneLine(e), ""))
+	}
+	if len(im.Metrics) == 0 && len(b.v.Impact.Errors) == 0 {
 		keys := []string{"services.<service>.impact_queries"}
 		if len(b.services) > 0 {
 			keys = keys[:0]

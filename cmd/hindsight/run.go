@@ -31,6 +31,7 @@ import (
 	pdcollector "github.com/hindsight-ops/hindsight/collector/pagerduty"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/correlate/impact"
 	"github.com/hindsight-ops/hindsight/correlate/store"
 	"github.com/hindsight-ops/hindsight/export/api"
 )
@@ -53,6 +54,7 @@ type daemon struct {
 	proj    *correlate.Projector
 	sink    collector.Sink
 	metrics *collector.Metrics
+	impact  *impact.Querier
 	reloads struct {
 		ok, ts prometheus.Gauge
 		hash   prometheus.Gauge
@@ -97,6 +99,9 @@ func Run(ctx context.Context, o Options, logger *slog.Logger, reload <-chan chan
 	}
 	logger.Info("Incidents are up to date with the event log", "position", d.proj.Applied(), "duration", time.Since(start))
 	d.sink = &correlate.Ingester{Log: d.db, Projector: d.proj}
+	if d.impact, err = impact.New(cfg, logger.With("component", "impact"), d.reg); err != nil {
+		return err
+	}
 	d.metrics = collector.NewMetrics(d.reg, collector.SourceAlertmanager, collector.SourcePagerDuty, collector.SourceDeploy)
 
 	var wg sync.WaitGroup
@@ -185,6 +190,11 @@ func (d *daemon) reload() error {
 		d.logger.Error("Configuration reload failed; keeping the running configuration", "err", err)
 		return err
 	}
+	if err := d.impact.SetConfig(cfg); err != nil {
+		d.reloads.ok.Set(0)
+		d.logger.Error("Configuration reload failed; keeping the running configuration", "err", err)
+		return err
+	}
 	d.cfg.Store(cfg)
 	d.proj.SetConfig(cfg)
 	d.db.SetRetention(time.Duration(cfg.Retention.Events))
@@ -255,6 +265,7 @@ func (d *daemon) routes() http.Handler {
 	handle("POST /api/v1/backfill/pagerduty", d.queryAuth(http.HandlerFunc(d.backfillPagerDuty)))
 
 	q := api.New(d.db, d.sink, d.proj.Rebuild, cfg, d.logger)
+	q.SetImpact(d.impact)
 	for pattern, h := range q.Routes() {
 		handle(pattern, d.queryAuth(h))
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/correlate/impact"
 	"github.com/hindsight-ops/hindsight/export"
 )
 
@@ -39,13 +40,25 @@ type API struct {
 	// recomputes the projection. Either may be nil (read-only API).
 	sink    collector.Sink
 	rebuild func(context.Context) error
-	cfg     func() *config.Config
-	logger  *slog.Logger
-	now     func() time.Time
+	// impact measures an incident's impact queries; nil leaves the numbers
+	// out.
+	impact Measurer
+	cfg    func() *config.Config
+	logger *slog.Logger
+	now    func() time.Time
 	// sem caps concurrent expensive GETs so that queries cannot starve
 	// ingestion of CPU.
 	sem chan struct{}
 }
+
+// Measurer runs impact queries over an incident's window (the Prometheus
+// querier in correlate/impact); errors come back as text for the draft.
+type Measurer interface {
+	Measure(ctx context.Context, key string, services []string, start, end time.Time) ([]correlate.ImpactMetric, []string)
+}
+
+// SetImpact makes single-incident answers and drafts carry impact numbers.
+func (a *API) SetImpact(m Measurer) { a.impact = m }
 
 // New builds the API. cfg is called per request so reloads apply at once.
 // sink receives corrections (notes, overrides, curation) as events;
@@ -231,7 +244,20 @@ func (a *API) view(ctx context.Context, id string) (*correlate.View, error) {
 	if tl == nil {
 		tl = correlate.Timeline{}
 	}
-	return correlate.NewView(inc, tl, a.cfg(), a.now()), nil
+	v := correlate.NewView(inc, tl, a.cfg(), a.now())
+	if a.impact != nil {
+		end := a.now()
+		if v.ResolvedAt != nil {
+			end = *v.ResolvedAt
+		}
+		metrics, errs := a.impact.Measure(ctx, inc.ID, v.Services, v.StartedAt, end)
+		if len(metrics) > 0 {
+			v.Impact.Metrics = metrics
+			v.Impact.Summary = impact.Summary(v.Impact.Summary, metrics)
+		}
+		v.Impact.Errors = errs
+	}
+	return v, nil
 }
 
 func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {

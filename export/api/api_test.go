@@ -225,3 +225,48 @@ func TestRecorrelate(t *testing.T) {
 	}
 	require.True(t, found, "the note survived")
 }
+
+type measurerFunc func(ctx context.Context, key string, services []string, start, end time.Time) ([]correlate.ImpactMetric, []string)
+
+func (f measurerFunc) Measure(ctx context.Context, key string, services []string, start, end time.Time) ([]correlate.ImpactMetric, []string) {
+	return f(ctx, key, services, start, end)
+}
+
+func TestImpactInViewAndDraft(t *testing.T) {
+	f := newFixture(t)
+	id := f.ingestSamples(t)
+	var gotStart, gotEnd time.Time
+	a := New(f.db, nil, nil, f.cfg.Load, promslog.NewNopLogger())
+	a.SetImpact(measurerFunc(func(_ context.Context, _ string, services []string, start, end time.Time) ([]correlate.ImpactMetric, []string) {
+		gotStart, gotEnd = start, end
+		require.Equal(t, []string{"checkout"}, services)
+		return []correlate.ImpactMetric{{Name: "error_ratio", Service: "checkout", Value: 0.031, Query: "sum(...)"}},
+			[]string{`service "checkout" query "latency_p99": prometheus unreachable: connection refused`}
+	}))
+	mux := http.NewServeMux()
+	for p, h := range a.Routes() {
+		mux.Handle(p, h)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/api/v1/incidents/" + id)
+	require.NoError(t, err)
+	var v correlate.View
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	resp.Body.Close()
+	require.Equal(t, time.Date(2026, 11, 20, 14, 2, 11, 0, time.UTC), gotStart)
+	require.Equal(t, time.Date(2026, 11, 20, 14, 31, 40, 0, time.UTC), gotEnd, "the incident's window")
+	require.Len(t, v.Impact.Metrics, 1)
+	require.Contains(t, v.Impact.Summary, "3.1%")
+	require.Len(t, v.Impact.Errors, 1)
+
+	resp, err = http.Get(srv.URL + "/api/v1/incidents/" + id + "/postmortem?format=markdown")
+	require.NoError(t, err)
+	md, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(md), "3.1%")
+	require.Contains(t, string(md), "Not measured")
+	require.Contains(t, string(md), "prometheus unreachable")
+}
