@@ -86,16 +86,6 @@ func (s *Scenario) Config() *config.Config {
 	return cfg
 }
 
-// Truth returns the true incident with the given id.
-func (s *Scenario) Truth(id string) (TrueIncident, bool) {
-	for _, ti := range s.Incidents {
-		if ti.ID == id {
-			return ti, true
-		}
-	}
-	return TrueIncident{}, false
-}
-
 // End is the latest event time of the scenario.
 func (s *Scenario) End() time.Time {
 	var end time.Time
