@@ -346,7 +346,15 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t ti
 	// 3. Topology: an open incident anchored on a service this one depends
 	// on, or that depends on this one (one hop from the anchor only, never
 	// through other members, so A-B-C does not chain).
-	if inc, r := c.topologyJoin(service, t); inc != nil {
+	if inc, r := c.pageFirstJoin(service, t); inc != nil {
+		c.claim(key, inc)
+		return inc, r
+	}
+	if inc, r := c.topologyJoin(service, groupLabels, t); inc != nil {
+		c.claim(key, inc)
+		return inc, r
+	}
+	if inc, r := c.stormJoin(groupLabels, t); inc != nil {
 		c.claim(key, inc)
 		return inc, r
 	}
@@ -443,7 +451,7 @@ func (c *Correlator) claim(key string, inc *Incident) {
 // is one hop from service and whose first event is within
 // correlation.window of t. When service is a dependency of the anchor, the
 // incident is re-anchored on it: the dependency is the likelier origin.
-func (c *Correlator) topologyJoin(service string, t time.Time) (*Incident, []string) {
+func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.Time) (*Incident, []string) {
 	if service == "" {
 		return nil, nil
 	}
@@ -460,24 +468,32 @@ func (c *Correlator) topologyJoin(service string, t time.Time) (*Incident, []str
 			cands = append(cands, c.live[id])
 		}
 	}
+	downstream := false // best's anchor is a dependency of service
 	for _, inc := range cands {
-		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) {
 			continue
 		}
 		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
 			continue
 		}
 		var r string
+		down := slices.Contains(deps, inc.Anchor)
 		switch {
-		case slices.Contains(deps, inc.Anchor):
+		case down:
 			r = fmt.Sprintf("%s depends on %s, the incident's anchor", service, inc.Anchor)
-		case slices.Contains(c.s.cfg.Service(inc.Anchor).DependsOn, service):
+		case slices.Contains(c.s.cfg.Service(inc.Anchor).DependsOn, service) && c.explainsAll(service, inc):
+			// Joining upstream moves the anchor: only when the new service
+			// is one hop from every member, or A-B-C would chain.
 			r = fmt.Sprintf("%s, the incident's anchor, depends on %s", inc.Anchor, service)
 		default:
 			continue
 		}
-		if best == nil || inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID) {
-			best, rel = inc, r
+		// Prefer an incident this service depends on (it is a symptom of
+		// it), then the earliest, then the smallest id.
+		better := best == nil || (down && !downstream) ||
+			(down == downstream && (inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID)))
+		if better {
+			best, rel, downstream = inc, r, down
 		}
 	}
 	if best == nil {
@@ -485,16 +501,129 @@ func (c *Correlator) topologyJoin(service string, t time.Time) (*Incident, []str
 	}
 	reasons := []string{fmt.Sprintf("joined through the dependency graph: %s, %s after the incident's first event (within correlation.window %s)",
 		rel, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
-	if slices.Contains(c.s.cfg.Service(best.Anchor).DependsOn, service) {
+	if !downstream {
 		reasons = append(reasons, fmt.Sprintf("re-anchored on %s: %s depends on it, so it is the likelier origin", service, best.Anchor))
 		c.setAnchor(best, service)
 	}
 	return best, reasons
 }
 
+// explainsAll reports whether every service of inc is service or depends
+// on it directly.
+func (c *Correlator) explainsAll(service string, inc *Incident) bool {
+	for _, s := range inc.Services {
+		if s != service && !slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// pageFirstJoin joins an alert to an open incident that a page on the
+// same service opened before any alert fired: the alert confirms it.
+func (c *Correlator) pageFirstJoin(service string, t time.Time) (*Incident, []string) {
+	if service == "" {
+		return nil, nil
+	}
+	var best *Incident
+	for id := range c.byAnchor[service] {
+		inc := c.live[id]
+		if inc == nil || len(inc.Alerts) > 0 || len(inc.PagerDuty) == 0 || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+			continue
+		}
+		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
+			continue
+		}
+		if best == nil || inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID) {
+			best = inc
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return best, []string{fmt.Sprintf("joined: a page on %s opened this incident %s before this alert fired (within correlation.window %s)",
+		service, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
+}
+
+// Storm guard (research/correlation.md §7.3): when many incidents open in
+// the same group_by labels within a short time, they are one storm, and a
+// new one joins the storm's first incident instead of adding to the noise.
+const (
+	stormWindow    = 5 * time.Minute
+	stormIncidents = 4
+)
+
+// stormJoin returns the storm incident an alert at t with group labels gl
+// joins, when stormIncidents or more open incidents with those labels
+// started within stormWindow before t. It is derived from the live
+// incidents, so a restart gives the same answer.
+func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []string) {
+	if len(gl) == 0 {
+		return nil, nil // without group_by labels there is no place to call a storm
+	}
+	var first, storm *Incident
+	n := 0
+	for _, inc := range c.live {
+		if !sameLabels(inc.GroupLabels, gl) || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+			continue
+		}
+		// A storm already called goes on while it is active.
+		if inc.Storm && t.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= c.s.window &&
+			(storm == nil || inc.StartedAt.Before(storm.StartedAt) || (inc.StartedAt.Equal(storm.StartedAt) && inc.ID < storm.ID)) {
+			storm = inc
+		}
+		if d := t.Sub(inc.StartedAt); d < 0 || d > stormWindow {
+			continue
+		}
+		n++
+		if first == nil || inc.StartedAt.Before(first.StartedAt) || (inc.StartedAt.Equal(first.StartedAt) && inc.ID < first.ID) {
+			first = inc
+		}
+	}
+	if storm != nil {
+		return storm, []string{fmt.Sprintf("joined: the alert storm in %s this incident collects is still going on (last event %s ago)",
+			labelsText(gl), fmtDur(t.Sub(maxTime(storm.LastActivity, storm.LastEnd))))}
+	}
+	if n < stormIncidents {
+		return nil, nil
+	}
+	first.Storm = true
+	return first, []string{fmt.Sprintf("joined: alert storm in %s: %d incidents opened within %s, so new alerts there join the storm's first incident",
+		labelsText(gl), n, fmtDur(stormWindow))}
+}
+
+func labelsText(gl map[string]string) string {
+	parts := make([]string, 0, len(gl))
+	for _, k := range slices.Sorted(maps.Keys(gl)) {
+		parts = append(parts, k+"="+gl[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
 func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	service := c.service(ev)
 	t := ev.At
+	if ep := c.episodes[ev.Ref.Fingerprint]; ep != nil && !ep.Firing && ep.StartsAt.Equal(t) {
+		if inc := c.live[ep.IncidentID]; inc != nil {
+			// Delivered after its own resolution: history, not news. The
+			// alert stays resolved.
+			c.addEntry(inc, seq, ev, service, []string{fmt.Sprintf(
+				"joined: a late delivery of this alert's firing; its resolution at %s was already applied", ep.LastEnd.UTC().Format(time.RFC3339))})
+			return
+		}
+	}
 	inc, reasons := c.place(seq, ev, service, t)
 	a := c.alertState(inc, ev, service)
 	a.Firing = true
@@ -518,13 +647,13 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 	}
 	var inc *Incident
 	var reasons []string
-	if ep := c.episodes[fp]; ep != nil && c.live[ep.IncidentID] != nil {
+	if ep := c.episodes[fp]; ep != nil && c.live[ep.IncidentID] != nil && ep.StartsAt.Equal(start) {
 		inc = c.live[ep.IncidentID]
 		reasons = []string{fmt.Sprintf("resolves: %s (fingerprint %s), firing since %s, %s",
 			alertName(ev), fp, start.UTC().Format(time.RFC3339), fmtDur(ev.At.Sub(start)))}
 	} else {
-		// Never seen firing (Hindsight was down, or the firing was sent
-		// before the receiver existed): place it by its start.
+		// Never seen firing (Hindsight was down, the firing was sent before
+		// the receiver existed, or it arrives later): place it by its start.
 		inc, reasons = c.place(seq, ev, service, start)
 		reasons = append(reasons, "the alert was not seen firing; placed by its start "+start.UTC().Format(time.RFC3339))
 	}

@@ -52,6 +52,8 @@ type Incident struct {
 	// GroupKeyHashes are sha256 of the Alertmanager group keys of its
 	// alerts: the exact link to pages raised by Alertmanager.
 	GroupKeyHashes []string `json:"group_key_hashes,omitempty"`
+	// Storm is set when the storm guard joined alerts to this incident.
+	Storm bool `json:"storm,omitempty"`
 	// MonitoringGap is set when a page was raised before any alert fired.
 	MonitoringGap bool `json:"monitoring_gap,omitempty"`
 	// Overrides are what people set by hand (title, severity, status).

@@ -119,3 +119,55 @@ func TestTopologyReasonAndRestore(t *testing.T) {
 	require.Contains(t, entries[2].Reasons[0], "orders depends on postgres, the incident's anchor")
 	require.Contains(t, entries[3].Reasons[0], "joined: the same service orders")
 }
+
+func TestEngineFixes(t *testing.T) {
+	cfg := topologyConfig()
+	min := time.Minute
+	t.Run("topology joins respect group_by", func(t *testing.T) {
+		incs, _ := project(t, cfg,
+			firing("postgres", "a", m(0), "cluster", "eu-1"),
+			firing("checkout", "a", m(1*min), "cluster", "us-1"))
+		require.Len(t, incs, 2)
+	})
+	t.Run("joining upstream needs the new anchor to explain every member", func(t *testing.T) {
+		incs, _ := project(t, cfg,
+			firing("web", "a", m(0)), // web -> api -> db2
+			firing("api", "a", m(1*min)),
+			firing("db2", "a", m(2*min)))
+		require.Equal(t, map[string][]string{"api": {"api", "web"}, "db2": {"db2"}}, anchors(incs))
+	})
+	t.Run("a firing delivered after its own resolution stays resolved", func(t *testing.T) {
+		incs, entries := project(t, cfg,
+			resolved("checkout", "a", m(0), m(6*min)),
+			firing("checkout", "a", m(0)))
+		require.Len(t, incs, 1)
+		for _, inc := range incs {
+			require.Equal(t, 0, inc.Firing())
+		}
+		require.Contains(t, entries[1].Reasons[0], "late delivery")
+	})
+	t.Run("a resolution of a new firing is placed by its own start", func(t *testing.T) {
+		incs, _ := project(t, cfg,
+			firing("checkout", "a", m(0)),
+			resolved("checkout", "a", m(0), m(5*min)),
+			resolved("checkout", "a", m(90*min), m(95*min)))
+		require.Len(t, incs, 2, "90m later is another incident")
+	})
+	t.Run("an alert joins the incident a page on its service opened", func(t *testing.T) {
+		pd := pdEv("Q7", "triggered", m(0), nil)
+		pd.Service = "checkout"
+		incs, entries := project(t, cfg, pd, firing("checkout", "a", m(2*min)))
+		require.Len(t, incs, 1)
+		require.Contains(t, entries[1].Reasons[0], "a page on checkout opened this incident")
+	})
+	t.Run("storm guard: many incidents in one cluster within minutes become one", func(t *testing.T) {
+		var evs []collector.Event
+		for i := range 12 {
+			evs = append(evs, firing("svc-"+string(rune('a'+i)), "x", m(time.Duration(i)*20*time.Second), "cluster", "eu-1"))
+		}
+		incs, entries := project(t, config.Default(), evs...)
+		require.Len(t, incs, stormIncidents, "the first ones open apart, then the storm's first collects the rest")
+		require.Contains(t, entries[stormIncidents].Reasons[0], "alert storm in cluster=eu-1")
+		require.Contains(t, entries[stormIncidents+1].Reasons[0], "still going on")
+	})
+}
