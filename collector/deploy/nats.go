@@ -159,6 +159,9 @@ func (c *Consumer) Ready() <-chan struct{} { return c.ready }
 
 func (c *Consumer) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
 
+// consumeConcurrency bounds the JetStream messages handled at once.
+const consumeConcurrency = 64
+
 // NewConsumer builds a consumer; Run starts it.
 func NewConsumer(opts ConsumerOptions, sink collector.Sink, m *collector.Metrics, logger *slog.Logger, reg prometheus.Registerer) *Consumer {
 	if opts.AckWait <= 0 {
@@ -368,7 +371,20 @@ func (c *Consumer) runJetStream(ctx context.Context, nc *nats.Conn, closed <-cha
 		case <-time.After(c.opts.ReconnectWait):
 		}
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { c.handle(ctx, m) },
+	// Messages are handled concurrently, each acked only after its own
+	// ingest, so that concurrent deploys share the store's group commit
+	// instead of waiting for one fsync each. Order does not matter:
+	// correlation uses each deploy's own time.
+	sem := make(chan struct{}, consumeConcurrency)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		sem <- struct{}{}
+		inflight.Go(func() {
+			defer func() { <-sem }()
+			c.handle(ctx, m)
+		})
+	},
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			c.logger.Debug("JetStream consume", "err", err)
 		}))
