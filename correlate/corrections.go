@@ -112,6 +112,7 @@ func (c *Correlator) revive(id string) *Incident {
 	inc.Keys = nil
 	c.live[id] = inc
 	c.setAnchor(inc, inc.Anchor)
+	c.index(inc)
 	return inc
 }
 

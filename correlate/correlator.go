@@ -147,8 +147,10 @@ type Correlator struct {
 	pdIncidents map[string]string
 	groupKeys   map[string]string
 	lookup      Lookup
-	// byAnchor indexes live incidents by anchor service, for topology.
+	// byAnchor indexes live incidents by anchor service, for topology;
+	// byGroup by their group_by labels, for the storm guard.
 	byAnchor  map[string]map[string]bool
+	byGroup   map[string]map[string]bool
 	watermark time.Time
 	seq       uint64
 	changes   *Changes
@@ -166,12 +168,14 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		pdIncidents: map[string]string{},
 		groupKeys:   map[string]string{},
 		byAnchor:    map[string]map[string]bool{},
+		byGroup:     map[string]map[string]bool{},
 		watermark:   st.Checkpoint.Watermark,
 		seq:         st.Checkpoint.Seq,
 	}
 	for _, inc := range st.Live {
 		c.live[inc.ID] = inc
 		c.setAnchor(inc, inc.Anchor)
+		c.index(inc)
 		for _, k := range inc.Keys {
 			c.byKey[k] = inc.ID
 		}
@@ -412,18 +416,38 @@ func (c *Correlator) newIncident(seq uint64, ev *collector.Event, key, service s
 	}
 	c.live[inc.ID] = inc
 	c.setAnchor(inc, anchor)
+	c.index(inc)
 	c.claim(key, inc)
 	return inc
 }
 
-// setAnchor (re-)anchors inc and keeps the anchor index current.
-func (c *Correlator) setAnchor(inc *Incident, anchor string) {
-	if m := c.byAnchor[inc.Anchor]; m != nil {
-		delete(m, inc.ID)
+// index adds a live incident to the group index.
+func (c *Correlator) index(inc *Incident) {
+	g := labelsText(inc.GroupLabels)
+	if c.byGroup[g] == nil {
+		c.byGroup[g] = map[string]bool{}
+	}
+	c.byGroup[g][inc.ID] = true
+}
+
+// unindex removes an incident that leaves memory from the indexes.
+func (c *Correlator) unindex(inc *Incident) {
+	dropFrom(c.byAnchor, inc.Anchor, inc.ID)
+	dropFrom(c.byGroup, labelsText(inc.GroupLabels), inc.ID)
+}
+
+func dropFrom(idx map[string]map[string]bool, key, id string) {
+	if m := idx[key]; m != nil {
+		delete(m, id)
 		if len(m) == 0 {
-			delete(c.byAnchor, inc.Anchor)
+			delete(idx, key)
 		}
 	}
+}
+
+// setAnchor (re-)anchors inc and keeps the anchor index current.
+func (c *Correlator) setAnchor(inc *Incident, anchor string) {
+	dropFrom(c.byAnchor, inc.Anchor, inc.ID)
 	inc.Anchor = anchor
 	if c.byAnchor[anchor] == nil {
 		c.byAnchor[anchor] = map[string]bool{}
@@ -575,8 +599,9 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 	}
 	var first, storm *Incident
 	n := 0
-	for _, inc := range c.live {
-		if !sameLabels(inc.GroupLabels, gl) || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+	for id := range c.byGroup[labelsText(gl)] {
+		inc := c.live[id]
+		if inc == nil || !sameLabels(inc.GroupLabels, gl) || inc.ResolvedAsOf(t, c.s.resolveAfter) {
 			continue
 		}
 		// A storm already called goes on while it is active.
@@ -626,7 +651,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	}
 	inc, reasons := c.place(seq, ev, service, t)
 	a := c.alertState(inc, ev, service)
-	a.Firing = true
+	inc.setFiring(a, true)
 	a.StartsAt = t
 	a.EndsAt = time.Time{}
 	a.Firings++
@@ -661,7 +686,7 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 	if a.Firings == 0 || !start.Equal(a.StartsAt) {
 		a.Firings++
 	}
-	a.Firing = false
+	inc.setFiring(a, false)
 	a.StartsAt = start
 	a.EndsAt = ev.At
 	if a.FirstStart.IsZero() || start.Before(a.FirstStart) {
@@ -776,12 +801,7 @@ func (c *Correlator) sweep() {
 			continue
 		}
 		delete(c.live, id)
-		if m := c.byAnchor[inc.Anchor]; m != nil {
-			delete(m, id)
-			if len(m) == 0 {
-				delete(c.byAnchor, inc.Anchor)
-			}
-		}
+		c.unindex(inc)
 		for _, k := range inc.Keys {
 			if c.byKey[k] == id {
 				delete(c.byKey, k)

@@ -45,6 +45,8 @@ type Incident struct {
 	// does not rewrite all of them.
 	Alerts  map[string]*AlertState `json:"-"`
 	Entries int                    `json:"entries"`
+	// FiringAlerts counts the alerts with Firing set; setFiring keeps it.
+	FiringAlerts int `json:"firing_alerts"`
 	// Reopens counts how often the incident resolved and fired again.
 	Reopens int `json:"reopens,omitempty"`
 	// PagerDuty are the PagerDuty incidents linked to this one.
@@ -95,20 +97,29 @@ type AlertState struct {
 
 // Firing reports how many alerts and pages of the incident are still
 // open: an unresolved page keeps an incident open even when every alert
-// has resolved.
+// has resolved. It is called for every candidate incident of every event,
+// so the alerts are counted as they change (FiringAlerts), not here.
 func (inc *Incident) Firing() int {
-	n := 0
-	for _, a := range inc.Alerts {
-		if a.Firing {
-			n++
-		}
-	}
+	n := inc.FiringAlerts
 	for _, p := range inc.PagerDuty {
 		if p.Active() {
 			n++
 		}
 	}
 	return n
+}
+
+// setFiring flips an alert of inc and keeps FiringAlerts in step.
+func (inc *Incident) setFiring(a *AlertState, firing bool) {
+	if a.Firing == firing {
+		return
+	}
+	a.Firing = firing
+	if firing {
+		inc.FiringAlerts++
+	} else {
+		inc.FiringAlerts--
+	}
 }
 
 // ResolvedAsOf reports whether the incident counts as resolved at t: no
