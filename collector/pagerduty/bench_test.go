@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/hindsight-ops/hindsight/collector"
