@@ -3,16 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,14 +26,7 @@ var postmortemSections = []string{
 // pointing at hook, and returns its base URL once ready.
 func startAlertmanager(t *testing.T, hook string) string {
 	t.Helper()
-	if _, err := os.Stat(alertmanagerBin); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s not found (apt-get install prometheus-alertmanager); skipped outside CI", alertmanagerBin)
-		}
-		require.FailNow(t, alertmanagerBin+" not found; CI must install prometheus-alertmanager (.ci/run)")
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`route:
+	return startAlertmanagerWithConfig(t, fmt.Sprintf(`route:
   receiver: hindsight
   group_by: [alertname, service]
   group_wait: 1s
@@ -51,66 +37,7 @@ receivers:
     webhook_configs:
       - url: %s
         send_resolved: true
-`, hook)
-	cfgFile := filepath.Join(dir, "alertmanager.yml")
-	require.NoError(t, os.WriteFile(cfgFile, []byte(cfg), 0o644))
-	logFile := filepath.Join(dir, "alertmanager.log")
-	logf, err := os.Create(logFile)
-	require.NoError(t, err)
-
-	var lastLog string
-	for range 3 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-		cmd := exec.Command(alertmanagerBin,
-			"--config.file="+cfgFile,
-			"--storage.path="+filepath.Join(dir, "data"),
-			"--web.listen-address="+addr,
-			"--cluster.listen-address=",
-			"--log.level=debug",
-		)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		require.NoError(t, cmd.Start())
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			if t.Failed() {
-				b, _ := os.ReadFile(logFile)
-				t.Logf("alertmanager log:\n%s", b)
-			}
-		})
-		base := "http://" + addr
-		deadline := time.Now().Add(readyTimeout)
-		for {
-			select {
-			case <-done:
-			default:
-				resp, err := httpClient.Get(base + "/-/ready")
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						return base
-					}
-				}
-				if time.Now().Before(deadline) {
-					time.Sleep(100 * time.Millisecond)
-					continue
-				}
-			}
-			break
-		}
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		b, _ := os.ReadFile(logFile)
-		lastLog = string(b)
-		if !strings.Contains(lastLog, "address already in use") {
-			break
-		}
-	}
-	require.FailNow(t, "alertmanager did not become ready; log:\n"+lastLog)
-	return ""
+`, hook))
 }
 
 type amPostable struct {

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -66,16 +65,8 @@ var fingerprintRE = regexp.MustCompile(`^[0-9a-f]{1,16}$`)
 // field at fault, such as `alerts[1].startsAt: ...`.
 func Decode(body []byte) (*Message, []collector.Event, error) {
 	var m Message
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] != '{' {
-		return nil, nil, fmt.Errorf("invalid JSON: the body must be an object (an Alertmanager webhook notification), got %s", jsonKind(trimmed))
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&m); err != nil {
-		return nil, nil, jsonError("", body, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, nil, errors.New("invalid JSON: data after the top-level object")
+	if err := collector.DecodeObject(body, "an Alertmanager webhook notification", &m); err != nil {
+		return nil, nil, err
 	}
 	switch {
 	case m.Version == "":
@@ -98,27 +89,6 @@ func Decode(body []byte) (*Message, []collector.Event, error) {
 	return &m, evs, nil
 }
 
-func jsonError(field string, body []byte, err error) error {
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		line := 1 + bytes.Count(body[:min(int(se.Offset), len(body))], []byte("\n"))
-		return fmt.Errorf("invalid JSON at line %d (byte %d): %s", line, se.Offset, se.Error())
-	}
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		f := te.Field
-		if field != "" {
-			f = strings.TrimSuffix(field+f, ".")
-		}
-		return fmt.Errorf("%s: expected %s, got JSON %s", f, jsonType(te.Type.String()), te.Value)
-	}
-	if errors.Is(err, io.EOF) {
-		return errors.New("invalid JSON: the body is empty")
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("invalid JSON: the body ends before the object does (truncated?)")
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
-}
-
 func decodeAlert(m *Message, raw json.RawMessage) (collector.Event, error) {
 	var a Alert
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
@@ -126,7 +96,7 @@ func decodeAlert(m *Message, raw json.RawMessage) (collector.Event, error) {
 	}
 	if err := json.Unmarshal(raw, &a); err != nil {
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
-			return collector.Event{}, fmt.Errorf("%s: expected %s, got JSON %s", te.Field, jsonType(te.Type.String()), te.Value)
+			return collector.Event{}, fmt.Errorf("%s: expected %s, got JSON %s", te.Field, collector.JSONType(te.Type.String()), te.Value)
 		}
 		return collector.Event{}, fmt.Errorf("(alert): expected an object: %w", err)
 	}
@@ -210,39 +180,8 @@ func decodeAlert(m *Message, raw json.RawMessage) (collector.Event, error) {
 }
 
 // jsonKind names the kind of JSON value b starts with.
-func jsonKind(b []byte) string {
-	switch b[0] {
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "a boolean"
-	}
-	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
-		return "a number"
-	}
-	return "something else"
-}
 
 // jsonType names a Go type the way a sender of JSON thinks of it.
-func jsonType(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "alertmanager."), strings.HasPrefix(goType, "struct"):
-		return "an object"
-	case strings.HasPrefix(goType, "[]"):
-		return "an array"
-	case goType == "string":
-		return "a string"
-	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
-		return "a number"
-	case goType == "bool":
-		return "true or false"
-	}
-	return goType
-}
 
 func toLabelSet(m map[string]string) model.LabelSet {
 	ls := make(model.LabelSet, len(m))

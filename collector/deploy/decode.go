@@ -153,7 +153,7 @@ func topLevel(body []byte) (objs []json.RawMessage, arr bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		if err := dec.Decode(&objs); err != nil {
-			return nil, true, jsonError(body, err)
+			return nil, true, collector.JSONError(body, err)
 		}
 		arr = true
 		if len(objs) == 0 {
@@ -162,7 +162,7 @@ func topLevel(body []byte) (objs []json.RawMessage, arr bool, err error) {
 	} else {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, false, jsonError(body, err)
+			return nil, false, collector.JSONError(body, err)
 		}
 		objs = []json.RawMessage{raw}
 	}
@@ -175,66 +175,18 @@ func topLevel(body []byte) (objs []json.RawMessage, arr bool, err error) {
 	return objs, arr, nil
 }
 
-func jsonError(body []byte, err error) error {
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		line := 1 + bytes.Count(body[:min(int(se.Offset), len(body))], []byte("\n"))
-		return fmt.Errorf("invalid JSON at line %d (byte %d): %s", line, se.Offset, se.Error())
-	}
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		if te.Field == "" {
-			return fmt.Errorf("expected %s, got JSON %s", jsonKind(te.Type.String()), te.Value)
-		}
-		return fmt.Errorf("%s: expected %s, got JSON %s", te.Field, jsonKind(te.Type.String()), te.Value)
-	}
-	if errors.Is(err, io.EOF) {
-		return errors.New("invalid JSON: the body is empty")
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("invalid JSON: the body ends before the value does (truncated?)")
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
-}
-
-func jsonKind(goType string) string {
-	switch {
-	case goType == "string":
-		return "a string"
-	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "deploy."), strings.HasPrefix(goType, "struct"):
-		return "an object"
-	case strings.HasPrefix(goType, "[]"):
-		return "an array"
-	}
-	return goType
-}
-
 // unmarshalObject decodes one JSON object into v, naming the field of a
 // type error.
 func unmarshalObject(raw json.RawMessage, v any) error {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || t[0] != '{' {
-		return fmt.Errorf("expected an object, got JSON %s", jsonValueKind(t))
+		kind := strings.TrimPrefix(strings.TrimPrefix(collector.JSONKind(t), "a "), "an ")
+		return fmt.Errorf("expected an object, got JSON %s", kind)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return jsonError(raw, err)
+		return collector.JSONError(raw, err)
 	}
 	return nil
-}
-
-func jsonValueKind(t []byte) string {
-	if len(t) == 0 {
-		return "nothing"
-	}
-	switch t[0] {
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "bool"
-	}
-	return "number"
 }
 
 // probe holds the keys that tell the shapes apart.

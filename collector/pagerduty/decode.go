@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -154,16 +153,8 @@ var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
 // `event.occurred_at: "x" is not an RFC 3339 time`.
 func Decode(body []byte) (*Envelope, *collector.Event, error) {
 	var env Envelope
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] != '{' {
-		return nil, nil, fmt.Errorf("invalid JSON: the body must be an object (a PagerDuty v3 webhook), got %s", jsonKind(trimmed))
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&env); err != nil {
-		return nil, nil, jsonError("", body, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, nil, errors.New("invalid JSON: data after the top-level object")
+	if err := collector.DecodeObject(body, "a PagerDuty v3 webhook", &env); err != nil {
+		return nil, nil, err
 	}
 	e := env.Event
 	if e == nil {
@@ -222,7 +213,7 @@ func webhookHappening(e *WebhookEvent, at time.Time) (happening, error) {
 	}
 	if data[0] != '{' {
 		if known {
-			return h, fmt.Errorf("event.data: expected an object, got %s", jsonKind(data))
+			return h, fmt.Errorf("event.data: expected an object, got %s", collector.JSONKind(data))
 		}
 		return h, nil
 	}
@@ -386,72 +377,14 @@ func splitIncidentSummary(s string) (number, title string) {
 
 func dataError(err error) error {
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
-		return fmt.Errorf("event.data.%s: expected %s, got JSON %s", te.Field, jsonType(te.Type.String()), te.Value)
+		return fmt.Errorf("event.data.%s: expected %s, got JSON %s", te.Field, collector.JSONType(te.Type.String()), te.Value)
 	}
 	return fmt.Errorf("event.data: %w", err)
 }
 
-func jsonError(field string, body []byte, err error) error {
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		line := 1 + bytes.Count(body[:min(int(se.Offset), len(body))], []byte("\n"))
-		return fmt.Errorf("invalid JSON at line %d (byte %d): %s", line, se.Offset, se.Error())
-	}
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		f := te.Field
-		if field != "" {
-			f = strings.TrimSuffix(field+f, ".")
-		}
-		if f == "" {
-			f = "(body)"
-		}
-		return fmt.Errorf("%s: expected %s, got JSON %s", f, jsonType(te.Type.String()), te.Value)
-	}
-	if errors.Is(err, io.EOF) {
-		return errors.New("invalid JSON: the body is empty")
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("invalid JSON: the body ends before the object does (truncated?)")
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
-}
-
 // jsonKind names the kind of JSON value b starts with.
-func jsonKind(b []byte) string {
-	switch b[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "a boolean"
-	}
-	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
-		return "a number"
-	}
-	return "something else"
-}
 
 // jsonType names a Go type the way a sender of JSON thinks of it.
-func jsonType(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "pagerduty."),
-		strings.HasPrefix(goType, "*pagerduty."), strings.HasPrefix(goType, "struct"):
-		return "an object"
-	case strings.HasPrefix(goType, "[]"):
-		return "an array"
-	case goType == "string":
-		return "a string"
-	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
-		return "a number"
-	case goType == "bool":
-		return "true or false"
-	}
-	return goType
-}
 
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
