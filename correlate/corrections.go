@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -123,7 +124,7 @@ func (c *Correlator) correctionApplied(seq uint64, ev *collector.Event) {
 	if inc == nil {
 		return // the incident is gone (never existed, or retention): the event stays in the log
 	}
-	author := firstNonEmpty(ev.Labels[LabelAuthor], "someone")
+	author := cmp.Or(ev.Labels[LabelAuthor], "someone")
 	var reason string
 	switch ev.Kind {
 	case KindNote:
@@ -136,11 +137,11 @@ func (c *Correlator) correctionApplied(seq uint64, ev *collector.Event) {
 		}
 		if v, ok := ev.Labels[LabelSeverity]; ok {
 			inc.Overrides.Severity = v
-			set = append(set, "severity to "+firstNonEmpty(v, "the suggestion"))
+			set = append(set, "severity to "+cmp.Or(v, "the suggestion"))
 		}
 		if v, ok := ev.Labels[LabelStatus]; ok {
 			inc.Overrides.Status = v
-			set = append(set, "status to "+firstNonEmpty(v, "the computed one"))
+			set = append(set, "status to "+cmp.Or(v, "the computed one"))
 		}
 		inc.Overrides.By = author + " at " + ev.At.UTC().Format(time.RFC3339)
 		reason = "override by " + author + ": " + strings.Join(set, ", ")

@@ -1,12 +1,13 @@
 package correlate
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -131,8 +132,9 @@ func (s settings) horizon() time.Duration {
 // to. It is not safe for concurrent use: one projector owns it. Only
 // SetConfig may be called from another goroutine.
 type Correlator struct {
-	mu   sync.Mutex // guards next
-	next *settings
+	// next is a reloaded configuration waiting to take effect; Apply takes
+	// it without a lock on the hot path.
+	next atomic.Pointer[settings]
 
 	s        settings
 	live     map[string]*Incident
@@ -201,9 +203,7 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 // SetConfig makes a new configuration take effect from the next event.
 func (c *Correlator) SetConfig(cfg *config.Config) {
 	s := newSettings(cfg)
-	c.mu.Lock()
-	c.next = &s
-	c.mu.Unlock()
+	c.next.Store(&s)
 }
 
 func (c *Correlator) resetChanges() {
@@ -231,11 +231,9 @@ func (c *Correlator) Live() int { return len(c.live) }
 
 // Apply applies one logged event. Events must come in log order.
 func (c *Correlator) Apply(le LoggedEvent) {
-	c.mu.Lock()
-	if c.next != nil {
-		c.s, c.next = *c.next, nil
+	if next := c.next.Swap(nil); next != nil {
+		c.s = *next
 	}
-	c.mu.Unlock()
 
 	ev := &le.Event
 	c.seq = le.Seq
@@ -719,7 +717,7 @@ func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service stri
 	a.Labels = ev.Labels
 	a.Summary = ev.Annotations["summary"]
 	a.Description = ev.Annotations["description"]
-	a.RunbookURL = firstNonEmpty(ev.Annotations["runbook_url"], ev.Annotations["runbook"])
+	a.RunbookURL = cmp.Or(ev.Annotations["runbook_url"], ev.Annotations["runbook"])
 	if ev.Alert != nil {
 		a.Severity = ev.Alert.Severity
 		a.GeneratorURL = ev.Alert.GeneratorURL
@@ -838,15 +836,6 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // fmtDur renders a duration the way an on-call engineer reads it: 3m,

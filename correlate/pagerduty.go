@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -75,7 +76,7 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 		reasons = []string{fmt.Sprintf("linked exactly: the incident key of %s is sha256 of the Alertmanager group key of this incident's alerts", name)}
 	} else if inc = c.openIncidentOf(ev.Service, ev.At); inc != nil {
 		reasons = []string{fmt.Sprintf("linked: %s is on PagerDuty service %s, which maps to %s (services.%s.pagerduty_service_ids), and this incident was open at %s",
-			name, firstNonEmpty(ev.Labels["pd_service"], ev.Labels["pd_service_id"]), ev.Service, ev.Service, ev.At.UTC().Format(time.RFC3339))}
+			name, cmp.Or(ev.Labels["pd_service"], ev.Labels["pd_service_id"]), ev.Service, ev.Service, ev.At.UTC().Format(time.RFC3339))}
 	} else {
 		inc = c.newPagerDutyIncident(seq, ev, name)
 		reasons = []string{"opened: " + name + " has no alert behind it"}
@@ -86,11 +87,11 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 	}
 	st := c.pdState(inc, pdID, reasons[0])
 	c.pdIncidents[pdID] = inc.ID
-	st.Number = firstNonEmpty(number, st.Number)
-	st.URL = firstNonEmpty(ev.Labels["html_url"], st.URL)
-	st.Title = firstNonEmpty(ev.Labels["title"], st.Title)
-	st.Service = firstNonEmpty(ev.Labels["pd_service"], st.Service)
-	st.Urgency = firstNonEmpty(ev.Labels["urgency"], st.Urgency)
+	st.Number = cmp.Or(number, st.Number)
+	st.URL = cmp.Or(ev.Labels["html_url"], st.URL)
+	st.Title = cmp.Or(ev.Labels["title"], st.Title)
+	st.Service = cmp.Or(ev.Labels["pd_service"], st.Service)
+	st.Urgency = cmp.Or(ev.Labels["urgency"], st.Urgency)
 	if p := ev.Labels["priority"]; p != "" {
 		st.Priority = p
 	}
@@ -133,7 +134,7 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 		}
 	}
 	if st.Status == "" {
-		st.Status = firstNonEmpty(ev.Labels["status"], "triggered")
+		st.Status = cmp.Or(ev.Labels["status"], "triggered")
 	}
 	if a := ev.Labels["agent"]; a != "" && ev.Labels["agent_type"] == "user_reference" && !slices.Contains(st.Responders, a) {
 		st.Responders = append(st.Responders, a)
@@ -187,9 +188,9 @@ func (c *Correlator) openIncidentOf(service string, t time.Time) *Incident {
 func (c *Correlator) newPagerDutyIncident(seq uint64, ev *collector.Event, name string) *Incident {
 	key := "pagerduty=" + ev.Ref.PagerDutyIncidentID
 	inc := c.newIncident(seq, ev, key, ev.Service, nil, ev.At)
-	anchor := firstNonEmpty(ev.Service, ev.Labels["pd_service"], "PagerDuty")
+	anchor := cmp.Or(ev.Service, ev.Labels["pd_service"], "PagerDuty")
 	c.setAnchor(inc, anchor)
-	inc.Title = anchor + ": " + firstNonEmpty(ev.Labels["title"], name)
+	inc.Title = anchor + ": " + cmp.Or(ev.Labels["title"], name)
 	return inc
 }
 
@@ -216,7 +217,7 @@ func pagerDutyFloor(inc *Incident, floors map[string]string) (string, string) {
 	for _, p := range inc.PagerDuty {
 		if sev, ok := floors[p.Priority]; ok && (best == "" || sev < best) {
 			best = sev
-			why = fmt.Sprintf("PagerDuty priority %s of #%s sets at least %s (pagerduty.priority_floor)", p.Priority, firstNonEmpty(p.Number, p.IncidentID), sev)
+			why = fmt.Sprintf("PagerDuty priority %s of #%s sets at least %s (pagerduty.priority_floor)", p.Priority, cmp.Or(p.Number, p.IncidentID), sev)
 		}
 	}
 	return best, why

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -301,7 +302,7 @@ func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.T
 	var why []string
 	alerts := inc.AlertList()
 	if len(w.Labels) > 0 {
-		for _, k := range sortedKeys(w.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(w.Labels)) {
 			re, err := regexp.Compile("^(?:" + w.Labels[k] + ")$")
 			if err != nil {
 				return "", false
@@ -381,12 +382,3 @@ func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.T
 }
 
 const catchAll = "no other rule matched (the default level)"
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}

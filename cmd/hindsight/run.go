@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,14 +229,9 @@ func (d *daemon) registerBase() {
 func (d *daemon) configLoaded(cfg *config.Config) {
 	d.reloads.ok.Set(1)
 	d.reloads.ts.SetToCurrentTime()
-	var h float64
-	for _, c := range cfg.Hash() {
-		h = h*31 + float64(c)
-		if h > 1<<52 {
-			h -= 1 << 52
-		}
-	}
-	d.reloads.hash.Set(h)
+	// The first 52 bits of the sha256, which a float64 holds exactly.
+	h, _ := strconv.ParseUint(cfg.Hash()[:13], 16, 64)
+	d.reloads.hash.Set(float64(h))
 }
 
 func (d *daemon) routes() http.Handler {

@@ -14,6 +14,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -347,14 +348,7 @@ func (c *client) severity(ctx context.Context, args []string, out io.Writer) err
 	}
 	_, err = c.send(ctx, http.MethodPatch, "/api/v1/incidents/"+url.PathEscape(id), map[string]string{"severity": sev, "author": *author})
 	if err == nil {
-		fmt.Fprintf(out, "severity of %s set to %s\n", id, firstNonEmptyS(sev, "the suggestion"))
+		fmt.Fprintf(out, "severity of %s set to %s\n", id, cmp.Or(sev, "the suggestion"))
 	}
 	return err
-}
-
-func firstNonEmptyS(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -11,6 +11,7 @@ package pagerduty
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -245,7 +246,7 @@ func webhookHappening(e *WebhookEvent, at time.Time) (happening, error) {
 		}
 		h.subject = d.ID
 		h.set(LabelServiceID, d.ID)
-		h.set(LabelService, firstNonEmpty(d.Summary, d.Name))
+		h.set(LabelService, cmp.Or(d.Summary, d.Name))
 		h.set(LabelHTMLURL, d.HTMLURL)
 	case strings.HasPrefix(dataType, "incident_") || known:
 		var d IncidentChildData
@@ -347,7 +348,7 @@ func resolveReason(raw json.RawMessage) string {
 	}
 	r := strings.TrimSuffix(o.Type, "_resolve_reason")
 	if o.Incident != nil && o.Incident.ID != "" {
-		r += " into " + firstNonEmpty(o.Incident.Summary, o.Incident.ID)
+		r += " into " + cmp.Or(o.Incident.Summary, o.Incident.ID)
 	}
 	return r
 }
@@ -355,7 +356,7 @@ func resolveReason(raw json.RawMessage) string {
 func joinSummaries(refs []Reference) string {
 	var names []string
 	for _, r := range refs {
-		if s := firstNonEmpty(r.Summary, r.ID); s != "" {
+		if s := cmp.Or(r.Summary, r.ID); s != "" {
 			names = append(names, s)
 		}
 	}
@@ -395,15 +396,6 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not a plausible event time", truncate(s, 64))
 	}
 	return t, nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // truncate shortens s to at most n runes, marking the cut.

@@ -1,6 +1,7 @@
 package pagerduty
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -157,7 +158,7 @@ func (h *happening) event() collector.Event {
 	if h.paired() {
 		id = EventKey(h.incidentID, h.action, h.at)
 	} else {
-		id = collector.EventID(collector.SourcePagerDuty, firstNonEmpty(h.incidentID, h.subject), h.action,
+		id = collector.EventID(collector.SourcePagerDuty, cmp.Or(h.incidentID, h.subject), h.action,
 			h.at.Truncate(time.Second).UTC().Format(time.RFC3339), h.sourceID)
 	}
 	return collector.Event{
@@ -254,21 +255,21 @@ func (h *happening) summary() string {
 			s = "Priority of " + short + " removed"
 		}
 	case "incident.service_updated":
-		s = by(short + " moved to service " + firstNonEmpty(l[LabelService], l[LabelServiceID], "(unknown)"))
+		s = by(short + " moved to service " + cmp.Or(l[LabelService], l[LabelServiceID], "(unknown)"))
 	case "incident.incident_type.changed":
-		s = by("Type of " + short + " changed to " + firstNonEmpty(l[LabelIncidentType], "the default"))
+		s = by("Type of " + short + " changed to " + cmp.Or(l[LabelIncidentType], "the default"))
 	case "incident.status_update_published":
 		s = by("Status update on "+short) + ": " + l[LabelMessage]
 	case "incident.responder.added":
-		s = actor("asked", firstNonEmpty(l[LabelResponder], "a responder")) + " to respond to " + short
+		s = actor("asked", cmp.Or(l[LabelResponder], "a responder")) + " to respond to " + short
 		if who == "" {
-			s = firstNonEmpty(l[LabelResponder], "A responder") + " was asked to respond to " + short
+			s = cmp.Or(l[LabelResponder], "A responder") + " was asked to respond to " + short
 		}
 		if m := l[LabelMessage]; m != "" {
 			s += ": " + m
 		}
 	case "incident.responder.replied":
-		s = firstNonEmpty(l[LabelResponder], who, "A responder") + " replied to the request to respond to " + short
+		s = cmp.Or(l[LabelResponder], who, "A responder") + " replied to the request to respond to " + short
 		if st := l[LabelResponderState]; st != "" {
 			s += " (" + st + ")"
 		}
@@ -281,9 +282,9 @@ func (h *happening) summary() string {
 		if h.eventType == "incident.workflow.completed" {
 			verb = "completed"
 		}
-		s = "Workflow " + firstNonEmpty(l[LabelWorkflow], "(unnamed)") + " " + verb + " on " + short
+		s = "Workflow " + cmp.Or(l[LabelWorkflow], "(unnamed)") + " " + verb + " on " + short
 	case "service.created", "service.updated", "service.deleted":
-		s = by("PagerDuty service " + firstNonEmpty(l[LabelService], h.subject, "(unknown)") + " " + h.action[len("service."):])
+		s = by("PagerDuty service " + cmp.Or(l[LabelService], h.subject, "(unknown)") + " " + h.action[len("service."):])
 	default:
 		switch {
 		case h.detail != "":

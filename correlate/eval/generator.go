@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -323,7 +324,7 @@ func (b *builder) alert(a alertSpec) amAlert {
 		receiver = "oncall"
 	}
 	gk := fmt.Sprintf("{}/{severity=%q}:%s", a.def.severity, gl.String())
-	ann := map[string]string{"summary": fmt.Sprintf("%s: %s", firstNonEmpty(labels["service"], labels["node"]), a.def.summary)}
+	ann := map[string]string{"summary": fmt.Sprintf("%s: %s", cmp.Or(labels["service"], labels["node"]), a.def.summary)}
 	out := amAlert{name: a.def.name, severity: a.def.severity, groupKey: gk, svc: b.cfg.ServiceFor(labels), start: a.start, end: a.end}
 	b.reserve(cl, out.svc)
 
@@ -377,15 +378,6 @@ func (b *builder) alert(a alertSpec) amAlert {
 		b.add(LabelledEvent{Incident: a.inc, Event: decode("resolved")}, out.resolvedFlush)
 	}
 	return out
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // fault generates the n alerts of one service failing from start to about
@@ -1170,7 +1162,7 @@ func genMonitoringGap(b *builder, v int) {
 			p.svc, p.pdServiceID, p.pdService = "", "PSUPESC", "Customer Support Escalations"
 			p.title = "Escalation: checkout emails not arriving"
 		}
-		p.inc = b.incident("a page raised by hand; no alert fired (" + firstNonEmpty(p.svc, p.pdService) + ")")
+		p.inc = b.incident("a page raised by hand; no alert fired (" + cmp.Or(p.svc, p.pdService) + ")")
 		p.triggered = T
 		p.acked = T.Add(b.between(time.Minute, 5*time.Minute))
 		p.resolved = T.Add(b.between(20*time.Minute, 60*time.Minute))

@@ -320,7 +320,6 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 		pending     []*appendReq
 		pendingHead = head
 		staged      []correlate.LoggedEvent
-		committed   []correlate.LoggedEvent
 		seen        = make(map[string]bool)
 		stored      int
 		dups        int
@@ -348,10 +347,8 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 			return fmt.Errorf("commit events: %w", err)
 		}
 		head = pendingHead
-		committed = append(committed, staged...)
+		s.remember(staged)
 		staged = nil
-		s.remember(committed)
-		committed = committed[:0]
 		for _, r := range pending {
 			r.done <- appendRes{seq: head}
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -176,7 +177,7 @@ func (a *API) patchIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.correct(w, r, http.StatusOK, collector.SourceHindsight, correlate.KindIncidentUpdated,
-		firstNonEmpty(req.Author, "someone")+" changed the "+strings.Join(what, ", "), time.Time{}, labels)
+		cmp.Or(req.Author, "someone")+" changed the "+strings.Join(what, ", "), time.Time{}, labels)
 }
 
 func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
@@ -225,13 +226,4 @@ func (a *API) recorrelate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	collector.WriteJSON(w, http.StatusOK, map[string]any{"status": "success", "duration_seconds": time.Since(start).Seconds()})
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
