@@ -54,6 +54,9 @@ type Overrides struct {
 type Lookup interface {
 	IncidentOfEvent(eventID string) (string, bool)
 	StoredIncident(id string) (*Incident, bool)
+	// StoredTimeline is the committed timeline of an incident, for merges
+	// and splits, which move entries.
+	StoredTimeline(id string) Timeline
 }
 
 // SetLookup sets where corrections find incidents that left memory.
@@ -61,7 +64,7 @@ func (c *Correlator) SetLookup(l Lookup) { c.lookup = l }
 
 func isCorrection(ev *collector.Event) bool {
 	switch ev.Kind {
-	case KindNote, KindIncidentUpdated, KindEntryUpdated:
+	case KindNote, KindIncidentUpdated, KindEntryUpdated, KindIncidentMerged, KindIncidentSplit:
 		return ev.Source == collector.SourceNote || ev.Source == collector.SourceHindsight
 	}
 	return false
@@ -69,17 +72,17 @@ func isCorrection(ev *collector.Event) bool {
 
 // target finds the incident a correction is about: the incident that now
 // holds its anchor event (so corrections follow their events through a
-// recorrelation), else the incident by id. It revives a stored incident
-// that left memory.
+// recorrelation), else the incident by id, or the one it was merged into.
+// It revives a stored incident that left memory.
 func (c *Correlator) target(ev *collector.Event) *Incident {
 	if anchor := ev.Labels[LabelAnchorEvent]; anchor != "" {
 		if id, ok := c.incidentOfEvent(anchor); ok {
-			if inc := c.revive(id); inc != nil {
+			if inc := c.followMerges(c.revive(id)); inc != nil {
 				return inc
 			}
 		}
 	}
-	return c.revive(ev.Labels[LabelIncidentID])
+	return c.followMerges(c.revive(ev.Labels[LabelIncidentID]))
 }
 
 func (c *Correlator) incidentOfEvent(eventID string) (string, bool) {
@@ -101,12 +104,17 @@ func (c *Correlator) revive(id string) *Incident {
 	if inc := c.live[id]; inc != nil {
 		return inc
 	}
-	if c.lookup == nil {
-		return nil
+	// This batch's version, if it changed since the last commit, is newer
+	// than the stored one.
+	inc, ok := c.changes.Incidents[id]
+	if !ok && c.lookup != nil {
+		inc, ok = c.lookup.StoredIncident(id)
 	}
-	inc, ok := c.lookup.StoredIncident(id)
 	if !ok {
 		return nil
+	}
+	if inc.MergedInto != "" {
+		return inc // holds nothing; followMerges leads on
 	}
 	// Back in memory until the next sweep; its partitions are not
 	// reclaimed, so new alerts do not join an old incident through it.
@@ -120,6 +128,14 @@ func (c *Correlator) revive(id string) *Incident {
 // correctionApplied applies a person's correction as an entry on the
 // incident's timeline, so the draft shows who changed what and when.
 func (c *Correlator) correctionApplied(seq uint64, ev *collector.Event) {
+	switch ev.Kind {
+	case KindIncidentMerged:
+		c.mergeApplied(seq, ev)
+		return
+	case KindIncidentSplit:
+		c.splitApplied(seq, ev)
+		return
+	}
 	inc := c.target(ev)
 	if inc == nil {
 		return // the incident is gone (never existed, or retention): the event stays in the log

@@ -68,13 +68,21 @@ type Changes struct {
 	// DeploySteps recorded, by event id; ForgottenSteps left memory.
 	DeploySteps    map[string]*Deploy
 	ForgottenSteps []string
+	// RemovedEntries and RemovedAlerts moved to another incident (a merge
+	// or a split): the store deletes them before it writes Entries and
+	// Alerts, where they reappear under their new incident.
+	RemovedEntries []EntryRef
+	RemovedAlerts  []AlertRef
+	// removed indexes RemovedEntries by incident and position.
+	removed map[string]map[uint64]bool
 }
 
 // Empty reports whether nothing but the checkpoint changed.
 func (ch *Changes) Empty() bool {
 	return len(ch.Incidents) == 0 && len(ch.Entries) == 0 && len(ch.Episodes) == 0 &&
 		len(ch.ForgottenEpisodes) == 0 && len(ch.ForgottenIncidents) == 0 &&
-		len(ch.DeploySteps) == 0 && len(ch.ForgottenSteps) == 0
+		len(ch.DeploySteps) == 0 && len(ch.ForgottenSteps) == 0 &&
+		len(ch.RemovedEntries) == 0 && len(ch.RemovedAlerts) == 0
 }
 
 // settings are the parts of the configuration correlation reads.

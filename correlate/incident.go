@@ -58,6 +58,9 @@ type Incident struct {
 	Storm bool `json:"storm,omitempty"`
 	// MonitoringGap is set when a page was raised before any alert fired.
 	MonitoringGap bool `json:"monitoring_gap,omitempty"`
+	// MergedInto is the incident this one was merged into; a merged
+	// incident keeps its record so that its id still leads somewhere.
+	MergedInto string `json:"merged_into,omitempty"`
 	// Overrides are what people set by hand (title, severity, status).
 	Overrides Overrides `json:"overrides,omitzero"`
 	// Curation is what people decided about entries, by entry id.

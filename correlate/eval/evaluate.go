@@ -45,6 +45,8 @@ type EngineRun struct {
 // event and keeps the last state of each incident.
 func RunEngine(sc *Scenario) (*EngineRun, error) {
 	c := correlate.NewCorrelator(sc.Config(), correlate.State{})
+	proj := correlate.NewMemoryProjection()
+	c.SetLookup(proj)
 	run := &EngineRun{Incidents: map[string]*correlate.Incident{}, Placed: map[string]correlate.Entry{}}
 	seen := map[string]bool{}
 	for _, le := range sc.Events {
@@ -60,6 +62,9 @@ func RunEngine(sc *Scenario) (*EngineRun, error) {
 		run.Applied++
 		c.Apply(correlate.LoggedEvent{Seq: uint64(run.Applied), Event: ev})
 		ch := c.Flush()
+		if err := proj.Commit(ch); err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", sc.ID, err)
+		}
 		maps.Copy(run.Incidents, ch.Incidents)
 		for _, e := range ch.Entries {
 			if e.Source != collector.SourceDeploy {
@@ -67,6 +72,7 @@ func RunEngine(sc *Scenario) (*EngineRun, error) {
 			}
 		}
 	}
+	maps.DeleteFunc(run.Incidents, func(_ string, inc *correlate.Incident) bool { return inc.MergedInto != "" })
 	return run, nil
 }
 

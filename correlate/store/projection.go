@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -60,7 +61,33 @@ func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
 // checkpoint never runs ahead of (or behind) the state it describes.
 func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
 	err := s.db.Update(func(txn *badger.Txn) error {
+		// What moved to another incident goes first: it is written again
+		// below under its new incident (possibly the same key).
+		for _, r := range ch.RemovedEntries {
+			if err := txn.Delete(entryKey(&correlate.Entry{IncidentID: r.IncidentID, Seq: r.Seq})); err != nil {
+				return err
+			}
+		}
+		for _, r := range ch.RemovedAlerts {
+			if err := txn.Delete(alertKey(r.IncidentID, r.Fingerprint)); err != nil {
+				return err
+			}
+		}
 		for _, inc := range ch.Incidents {
+			if inc.MergedInto != "" {
+				// Kept so that its id leads to the incident it joined,
+				// but no longer listed.
+				if !inc.ListedAt.IsZero() {
+					if err := txn.Delete(listKey(inc.ListedAt, inc.ID)); err != nil {
+						return err
+					}
+				}
+				inc.ListedAt = time.Time{}
+				if err := setJSON(txn, incidentKey(inc.ID), inc); err != nil {
+					return err
+				}
+				continue
+			}
 			if !inc.ListedAt.IsZero() && !inc.ListedAt.Equal(inc.StartedAt) {
 				if err := txn.Delete(listKey(inc.ListedAt, inc.ID)); err != nil {
 					return err
@@ -348,6 +375,18 @@ func (s *DB) IncidentOfEvent(eventID string) (string, bool) {
 		return it.Value(func(v []byte) error { id = string(v); return nil })
 	})
 	return id, err == nil && id != ""
+}
+
+// StoredTimeline implements correlate.Lookup. A read error gives an
+// empty timeline: the correlator cannot stop on it, and a recorrelation
+// rebuilds what it decided.
+func (s *DB) StoredTimeline(id string) correlate.Timeline {
+	tl, err := s.Timeline(context.Background(), id)
+	if err != nil {
+		s.logger.Error("Reading a timeline for a merge or split failed", "incident", id, "err", err)
+		return nil
+	}
+	return tl
 }
 
 // StoredIncident implements correlate.Lookup.

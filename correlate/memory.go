@@ -1,0 +1,114 @@
+package correlate
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// MemoryProjection keeps a projection in memory the way the Badger store
+// keeps it on disk: committed changes, copied, so that what the
+// correlator holds and what it looks up are not the same objects. The
+// quality evaluation and tests use it where a disk would add nothing.
+// It is not safe for concurrent use.
+type MemoryProjection struct {
+	incidents map[string][]byte                 // id -> incident JSON
+	alerts    map[string]map[string]*AlertState // id -> fingerprint -> alert
+	entries   map[string]map[uint64]Entry       // id -> seq -> entry
+	eventInc  map[string]string                 // event id -> incident id
+	cp        Checkpoint
+}
+
+// NewMemoryProjection returns an empty projection.
+func NewMemoryProjection() *MemoryProjection {
+	return &MemoryProjection{
+		incidents: map[string][]byte{},
+		alerts:    map[string]map[string]*AlertState{},
+		entries:   map[string]map[uint64]Entry{},
+		eventInc:  map[string]string{},
+	}
+}
+
+// Commit applies ch in the order the Badger store does: removals first.
+func (m *MemoryProjection) Commit(ch *Changes) error {
+	for _, r := range ch.RemovedEntries {
+		delete(m.entries[r.IncidentID], r.Seq)
+	}
+	for _, r := range ch.RemovedAlerts {
+		delete(m.alerts[r.IncidentID], r.Fingerprint)
+	}
+	for id, inc := range ch.Incidents {
+		b, err := json.Marshal(inc)
+		if err != nil {
+			return fmt.Errorf("encode incident %s: %w", id, err)
+		}
+		m.incidents[id] = b
+	}
+	for id, as := range ch.Alerts {
+		if m.alerts[id] == nil {
+			m.alerts[id] = map[string]*AlertState{}
+		}
+		for fp, a := range as {
+			c := *a
+			m.alerts[id][fp] = &c
+		}
+	}
+	for _, e := range ch.Entries {
+		if m.entries[e.IncidentID] == nil {
+			m.entries[e.IncidentID] = map[uint64]Entry{}
+		}
+		e.Reasons = slices.Clone(e.Reasons)
+		m.entries[e.IncidentID][e.Seq] = e
+		m.eventInc[e.EventID] = e.IncidentID
+	}
+	m.cp = ch.Checkpoint
+	return nil
+}
+
+// IncidentOfEvent implements Lookup.
+func (m *MemoryProjection) IncidentOfEvent(eventID string) (string, bool) {
+	id, ok := m.eventInc[eventID]
+	return id, ok
+}
+
+// StoredIncident implements Lookup.
+func (m *MemoryProjection) StoredIncident(id string) (*Incident, bool) {
+	b, ok := m.incidents[id]
+	if !ok {
+		return nil, false
+	}
+	inc := new(Incident)
+	if err := json.Unmarshal(b, inc); err != nil {
+		return nil, false
+	}
+	inc.Alerts = map[string]*AlertState{}
+	for fp, a := range m.alerts[id] {
+		c := *a
+		inc.Alerts[fp] = &c
+	}
+	return inc, true
+}
+
+// StoredTimeline implements Lookup.
+func (m *MemoryProjection) StoredTimeline(id string) Timeline {
+	tl := slices.Collect(maps.Values(m.entries[id]))
+	slices.SortFunc(tl, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	return tl
+}
+
+// Incidents returns every incident that was not merged into another, with
+// its alerts, ordered by id.
+func (m *MemoryProjection) Incidents() []*Incident {
+	var out []*Incident
+	for _, id := range slices.Sorted(maps.Keys(m.incidents)) {
+		if inc, ok := m.StoredIncident(id); ok && inc.MergedInto == "" {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+// Checkpoint is the last committed checkpoint.
+func (m *MemoryProjection) Checkpoint() Checkpoint { return m.cp }
