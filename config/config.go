@@ -113,6 +113,24 @@ type Correlation struct {
 	// incident, so that the same service failing in two clusters makes two
 	// incidents.
 	GroupBy []string `yaml:"group_by"`
+	// MaxSpan is how long after its first symptom an incident still takes
+	// new alerts by service, topology or storm; later alerts open a new
+	// incident, so a long-lived one does not swallow unrelated problems.
+	// It stays open while its own alerts fire.
+	MaxSpan model.Duration `yaml:"max_span"`
+	// MaxAlerts caps the alerts of one incident; past it, new alerts open
+	// a new incident rather than growing one nobody can read.
+	MaxAlerts int `yaml:"max_alerts"`
+	// StormIncidents incidents opening within StormWindow in the same
+	// group_by labels are an alert storm: they are merged into the first,
+	// and new alerts there join it. 0 turns the storm guard off.
+	StormIncidents int            `yaml:"storm_incidents"`
+	StormWindow    model.Duration `yaml:"storm_window"`
+	// An alert that fires FlapFirings times within FlapWindow is flapping:
+	// it is marked so in the incident and the draft, and while it flaps
+	// its firings stay in its incident even after reopen_within.
+	FlapFirings int            `yaml:"flap_firings"`
+	FlapWindow  model.Duration `yaml:"flap_window"`
 }
 
 // Severity holds the rules that suggest an incident's severity. They are
@@ -282,6 +300,12 @@ func Default() *Config {
 			ResolveAfter:   model.Duration(5 * time.Minute),
 			MaxLateness:    model.Duration(10 * time.Minute),
 			GroupBy:        []string{"cluster"},
+			MaxSpan:        model.Duration(12 * time.Hour),
+			MaxAlerts:      500,
+			StormIncidents: 4,
+			StormWindow:    model.Duration(5 * time.Minute),
+			FlapFirings:    4,
+			FlapWindow:     model.Duration(time.Hour),
 		},
 		Severity: Severity{Rules: DefaultSeverityRules()},
 		PagerDuty: PagerDuty{

@@ -41,6 +41,12 @@ func TestLoadGood(t *testing.T) {
 		ResolveAfter:   dur(10 * time.Minute),
 		MaxLateness:    dur(2 * time.Minute),
 		GroupBy:        []string{"cluster", "region"},
+		MaxSpan:        dur(6 * time.Hour),
+		MaxAlerts:      300,
+		StormIncidents: 5,
+		StormWindow:    dur(3 * time.Minute),
+		FlapFirings:    3,
+		FlapWindow:     dur(30 * time.Minute),
 	}, c.Correlation)
 
 	require.Equal(t, []SeverityRule{
@@ -201,6 +207,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"bad-yaml.yml", `bad-yaml.yml:1: invalid YAML: did not find expected ',' or ']'`},
 		{"bad-two-documents.yml", `bad-two-documents.yml:3: a configuration file holds one YAML document; a second one starts here`},
 		{"bad-zero-window.yml", `bad-zero-window.yml:3: correlation.window must be greater than zero`},
+		{"bad-storm-guard.yml", "bad-storm-guard.yml:3: correlation.storm_incidents must be 0 (no storm guard) or at least 2; bad-storm-guard.yml:4: correlation.max_span (5m) must not be shorter than correlation.window (10m)"},
 		{"bad-severity-name.yml", `bad-severity-name.yml:7: severity.rules[2].severity "SEV9" is not one of SEV1..SEV5`},
 		{"bad-tier.yml", `bad-tier.yml:3: services.checkout.tier must be between 1 and 5, got 7`},
 		{"bad-self-dependency.yml", `bad-self-dependency.yml:5: services.checkout.depends_on[1]: a service cannot depend on itself`},
@@ -230,7 +237,7 @@ func TestLoadBadConfigs(t *testing.T) {
 	t.Run("every bad file is in the table", func(t *testing.T) {
 		files, err := filepath.Glob("testdata/bad-*.yml")
 		require.NoError(t, err)
-		require.Len(t, files, 27)
+		require.Len(t, files, 28)
 	})
 }
 

@@ -107,12 +107,27 @@ func (c Correlation) validate(ps *problems) {
 		{"reopen_within", c.ReopenWithin},
 		{"resolve_after", c.ResolveAfter},
 		{"max_lateness", c.MaxLateness},
+		{"max_span", c.MaxSpan},
+		{"storm_window", c.StormWindow},
+		{"flap_window", c.FlapWindow},
 	} {
 		if d.v <= 0 {
 			ps.add("correlation."+d.key, "correlation.%s must be greater than zero", d.key)
 		}
 	}
 	nonEmpty(ps, "correlation.group_by", c.GroupBy)
+	if c.MaxAlerts < 1 {
+		ps.add("correlation.max_alerts", "correlation.max_alerts must be at least 1")
+	}
+	if c.StormIncidents == 1 || c.StormIncidents < 0 {
+		ps.add("correlation.storm_incidents", "correlation.storm_incidents must be 0 (no storm guard) or at least 2")
+	}
+	if c.FlapFirings < 2 {
+		ps.add("correlation.flap_firings", "correlation.flap_firings must be at least 2")
+	}
+	if c.MaxSpan > 0 && c.MaxSpan < c.Window {
+		ps.add("correlation.max_span", "correlation.max_span (%s) must not be shorter than correlation.window (%s)", c.MaxSpan, c.Window)
+	}
 }
 
 func (s Severity) validate(ps *problems) {

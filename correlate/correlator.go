@@ -93,6 +93,13 @@ type settings struct {
 	resolveAfter time.Duration
 	maxLateness  time.Duration
 	groupBy      []string
+	maxSpan      time.Duration
+	maxAlerts    int
+	// The storm guard and flap detection (config.Correlation).
+	stormIncidents int
+	stormWindow    time.Duration
+	flapFirings    int
+	flapWindow     time.Duration
 	// neighbours are the services one dependency hop from each service,
 	// either way, so topology joins look only where they can match.
 	neighbours map[string][]string
@@ -107,7 +114,14 @@ func newSettings(cfg *config.Config) settings {
 		resolveAfter: time.Duration(c.ResolveAfter),
 		maxLateness:  time.Duration(c.MaxLateness),
 		groupBy:      slices.Clone(c.GroupBy),
+		maxSpan:      time.Duration(c.MaxSpan),
+		maxAlerts:    c.MaxAlerts,
 		neighbours:   neighbours(cfg),
+
+		stormIncidents: c.StormIncidents,
+		stormWindow:    time.Duration(c.StormWindow),
+		flapFirings:    c.FlapFirings,
+		flapWindow:     time.Duration(c.FlapWindow),
 	}
 }
 
@@ -326,11 +340,20 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t ti
 					fmtDur(gap), fmtDur(c.s.reopenWithin))}
 				return inc, append(r, c.reopen(inc, t)...)
 			}
+			if n := c.recentFirings(inc.Alerts[fp], t); n >= c.s.flapFirings {
+				r := []string{fmt.Sprintf("joined: the alert is flapping, %d firings within correlation.flap_window %s (correlation.flap_firings %d), so it stays in its incident",
+					n, fmtDur(c.s.flapWindow), c.s.flapFirings)}
+				return inc, append(r, c.reopen(inc, t)...)
+			}
 		}
 	}
 	// 2. An incident of the same service and group_by labels.
 	key, groupLabels := c.partition(service, ev)
+	var full string
 	if inc := c.live[c.byKey[key]]; inc != nil {
+		full = c.notJoinable(inc, t)
+	}
+	if inc := c.live[c.byKey[key]]; inc != nil && full == "" {
 		what := describeKey(service, ev, groupLabels)
 		late := t.Before(inc.StartedAt) && inc.StartedAt.Sub(t) <= c.s.window
 		switch {
@@ -370,6 +393,9 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t ti
 	}
 	// 4. A new incident anchored on this service.
 	inc := c.newIncident(seq, ev, key, service, groupLabels, t)
+	if full != "" {
+		return inc, []string{"opened: " + full + ", so a new incident for " + strings.TrimPrefix(describeKey(service, ev, groupLabels), "the ")}
+	}
 	return inc, []string{"opened: first alert for " + describeKey(service, ev, groupLabels)}
 }
 
@@ -500,7 +526,7 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 	}
 	downstream := false // best's anchor is a dependency of service
 	for _, inc := range cands {
-		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) {
+		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) || c.notJoinable(inc, t) != "" {
 			continue
 		}
 		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
@@ -570,7 +596,7 @@ func (c *Correlator) pageFirstJoin(service string, t time.Time) (*Incident, []st
 	var best *Incident
 	for id := range c.byAnchor[service] {
 		inc := c.live[id]
-		if inc == nil || len(inc.Alerts) > 0 || len(inc.PagerDuty) == 0 || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+		if inc == nil || len(inc.Alerts) > 0 || len(inc.PagerDuty) == 0 || inc.ResolvedAsOf(t, c.s.resolveAfter) || c.notJoinable(inc, t) != "" {
 			continue
 		}
 		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
@@ -587,27 +613,67 @@ func (c *Correlator) pageFirstJoin(service string, t time.Time) (*Incident, []st
 		service, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
 }
 
-// Storm guard (research/correlation.md §7.3): when many incidents open in
-// the same group_by labels within a short time, they are one storm, and a
-// new one joins the storm's first incident instead of adding to the noise.
-const (
-	stormWindow    = 5 * time.Minute
-	stormIncidents = 4
-)
+// notJoinable says why inc takes no new alerts at t: it began more than
+// correlation.max_span ago, or holds correlation.max_alerts alerts.
+// Its own alerts still come back to it (their episodes).
+func (c *Correlator) notJoinable(inc *Incident, t time.Time) string {
+	if c.s.maxSpan > 0 && t.Sub(inc.StartedAt) > c.s.maxSpan {
+		return fmt.Sprintf("%s began %s earlier, past correlation.max_span %s", inc.ID, fmtDur(t.Sub(inc.StartedAt)), fmtDur(c.s.maxSpan))
+	}
+	if c.s.maxAlerts > 0 && len(inc.Alerts) >= c.s.maxAlerts {
+		return fmt.Sprintf("%s holds correlation.max_alerts (%d) alerts", inc.ID, c.s.maxAlerts)
+	}
+	return ""
+}
+
+// recentFirings counts the firings of a within correlation.flap_window
+// before t, with the one at t.
+func (c *Correlator) recentFirings(a *AlertState, t time.Time) int {
+	if a == nil {
+		return 1
+	}
+	n := 1
+	for _, s := range a.Recent {
+		if !s.Equal(t) && !s.Before(t.Add(-c.s.flapWindow)) && !s.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// noteFiring records a firing start of a for flap detection, keeping the
+// last flap_firings starts.
+func (c *Correlator) noteFiring(a *AlertState, t time.Time) {
+	if slices.ContainsFunc(a.Recent, t.Equal) {
+		return
+	}
+	a.Recent = append(a.Recent, t)
+	slices.SortFunc(a.Recent, time.Time.Compare)
+	if k := max(c.s.flapFirings, 2); len(a.Recent) > k {
+		a.Recent = slices.Delete(a.Recent, 0, len(a.Recent)-k)
+	}
+	if c.recentFirings(a, a.Recent[len(a.Recent)-1]) >= c.s.flapFirings {
+		a.Flapping = true
+	}
+}
 
 // stormJoin returns the storm incident an alert at t with group labels gl
-// joins, when stormIncidents or more open incidents with those labels
-// started within stormWindow before t. It is derived from the live
-// incidents, so a restart gives the same answer.
+// joins (research/correlation.md §7.3): when correlation.storm_incidents
+// or more open incidents with those labels started within
+// correlation.storm_window before t, they are one storm. The others are
+// merged into the first, and new alerts there join it instead of adding
+// to the noise. It is derived from the live incidents, so a restart gives
+// the same answer.
 func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []string) {
-	if len(gl) == 0 {
+	if len(gl) == 0 || c.s.stormIncidents == 0 {
 		return nil, nil // without group_by labels there is no place to call a storm
 	}
 	var first, storm *Incident
+	var members []*Incident
 	n := 0
 	for id := range c.byGroup[labelsText(gl)] {
 		inc := c.live[id]
-		if inc == nil || !sameLabels(inc.GroupLabels, gl) || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+		if inc == nil || !sameLabels(inc.GroupLabels, gl) || inc.ResolvedAsOf(t, c.s.resolveAfter) || c.notJoinable(inc, t) != "" {
 			continue
 		}
 		// A storm already called goes on while it is active.
@@ -615,10 +681,11 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 			(storm == nil || inc.StartedAt.Before(storm.StartedAt) || (inc.StartedAt.Equal(storm.StartedAt) && inc.ID < storm.ID)) {
 			storm = inc
 		}
-		if d := t.Sub(inc.StartedAt); d < 0 || d > stormWindow {
+		if d := t.Sub(inc.StartedAt); d < 0 || d > c.s.stormWindow {
 			continue
 		}
 		n++
+		members = append(members, inc)
 		if first == nil || inc.StartedAt.Before(first.StartedAt) || (inc.StartedAt.Equal(first.StartedAt) && inc.ID < first.ID) {
 			first = inc
 		}
@@ -627,12 +694,22 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 		return storm, []string{fmt.Sprintf("joined: the alert storm in %s this incident collects is still going on (last event %s ago)",
 			labelsText(gl), fmtDur(t.Sub(maxTime(storm.LastActivity, storm.LastEnd))))}
 	}
-	if n < stormIncidents {
+	if n < c.s.stormIncidents {
 		return nil, nil
 	}
 	first.Storm = true
-	return first, []string{fmt.Sprintf("joined: alert storm in %s: %d incidents opened within %s, so new alerts there join the storm's first incident",
-		labelsText(gl), n, fmtDur(stormWindow))}
+	slices.SortFunc(members, func(a, b *Incident) int { return strings.Compare(a.ID, b.ID) })
+	var merged []string
+	why := fmt.Sprintf("moved: alert storm in %s (%d incidents opened within correlation.storm_window %s): merged into the storm's first incident",
+		labelsText(gl), n, fmtDur(c.s.stormWindow))
+	for _, inc := range members {
+		if inc != first {
+			merged = append(merged, inc.ID)
+			c.merge(first, inc, why)
+		}
+	}
+	return first, []string{fmt.Sprintf("joined: alert storm in %s: %d incidents opened within correlation.storm_window %s; %s merged into the first, and new alerts there join it",
+		labelsText(gl), n, fmtDur(c.s.stormWindow), strings.Join(merged, ", "))}
 }
 
 func labelsText(gl map[string]string) string {
@@ -661,6 +738,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	a.StartsAt = t
 	a.EndsAt = time.Time{}
 	a.Firings++
+	c.noteFiring(a, t)
 	if a.FirstStart.IsZero() || t.Before(a.FirstStart) {
 		a.FirstStart = t
 	}

@@ -11,6 +11,8 @@ import (
 const (
 	StatusOpen     = "open"
 	StatusResolved = "resolved"
+	// StatusMerged is the status of an incident merged into another.
+	StatusMerged = "merged"
 )
 
 // incidentVersion is the stored format of Incident; bump it with a
@@ -96,6 +98,11 @@ type AlertState struct {
 	// Firings counts the distinct firings (startsAt values) seen; more than
 	// one means the alert flapped or re-fired within reopen_within.
 	Firings int `json:"firings"`
+	// Recent are the latest firing starts, for flap detection; Flapping is
+	// set once correlation.flap_firings of them fell within
+	// correlation.flap_window.
+	Recent   []time.Time `json:"recent,omitempty"`
+	Flapping bool        `json:"flapping,omitempty"`
 }
 
 // Firing reports how many alerts and pages of the incident are still

@@ -161,13 +161,27 @@ func TestEngineFixes(t *testing.T) {
 		require.Contains(t, entries[1].Reasons[0], "a page on checkout opened this incident")
 	})
 	t.Run("storm guard: many incidents in one cluster within minutes become one", func(t *testing.T) {
+		cfg := config.Default()
 		var evs []collector.Event
 		for i := range 12 {
 			evs = append(evs, firing("svc-"+string(rune('a'+i)), "x", m(time.Duration(i)*20*time.Second), "cluster", "eu-1"))
 		}
-		incs, entries := project(t, config.Default(), evs...)
-		require.Len(t, incs, stormIncidents, "the first ones open apart, then the storm's first collects the rest")
-		require.Contains(t, entries[stormIncidents].Reasons[0], "alert storm in cluster=eu-1")
-		require.Contains(t, entries[stormIncidents+1].Reasons[0], "still going on")
+		evs = append(evs, firing("svc-z", "x", m(time.Hour), "cluster", "eu-1")) // long after: its own
+		n := cfg.Correlation.StormIncidents
+		for _, batch := range []int{1, 100} {
+			p := replay(t, cfg, batch, evs...)
+			incs := p.Incidents()
+			require.Len(t, incs, 2, "the storm is one incident, with the ones that opened before it was called")
+			storm := incidentOf(t, p, evs[0].ID)
+			require.True(t, storm.Storm)
+			require.Len(t, storm.Alerts, 12)
+			tl := p.StoredTimeline(storm.ID)
+			require.Len(t, tl, 12)
+			require.Contains(t, tl[1].Reasons[len(tl[1].Reasons)-1], "moved: alert storm in cluster=eu-1")
+			require.Contains(t, tl[n].Reasons[0], "alert storm in cluster=eu-1: 4 incidents opened within correlation.storm_window 5m")
+			require.Contains(t, tl[n+1].Reasons[0], "still going on")
+		}
+		cfg.Correlation.StormIncidents = 0
+		require.Len(t, replay(t, cfg, 1, evs...).Incidents(), 13, "storm_incidents 0 turns the guard off")
 	})
 }
