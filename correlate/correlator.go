@@ -30,6 +30,8 @@ type Episode struct {
 	Firing      bool      `json:"firing"`
 	StartsAt    time.Time `json:"starts_at"`
 	LastEnd     time.Time `json:"last_end,omitzero"`
+	// Recent are the latest firing starts, for flap detection.
+	Recent []time.Time `json:"recent,omitempty"`
 }
 
 // Checkpoint is the log position a projection reflects, with the newest
@@ -340,7 +342,7 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t ti
 					fmtDur(gap), fmtDur(c.s.reopenWithin))}
 				return inc, append(r, c.reopen(inc, t)...)
 			}
-			if n := c.recentFirings(inc.Alerts[fp], t); n >= c.s.flapFirings {
+			if n := c.recentFirings(ep, t); n >= c.s.flapFirings {
 				r := []string{fmt.Sprintf("joined: the alert is flapping, %d firings within correlation.flap_window %s (correlation.flap_firings %d), so it stays in its incident",
 					n, fmtDur(c.s.flapWindow), c.s.flapFirings)}
 				return inc, append(r, c.reopen(inc, t)...)
@@ -626,14 +628,11 @@ func (c *Correlator) notJoinable(inc *Incident, t time.Time) string {
 	return ""
 }
 
-// recentFirings counts the firings of a within correlation.flap_window
-// before t, with the one at t.
-func (c *Correlator) recentFirings(a *AlertState, t time.Time) int {
-	if a == nil {
-		return 1
-	}
+// recentFirings counts the firings of an alert within
+// correlation.flap_window before t, with the one at t.
+func (c *Correlator) recentFirings(ep *Episode, t time.Time) int {
 	n := 1
-	for _, s := range a.Recent {
+	for _, s := range ep.Recent {
 		if !s.Equal(t) && !s.Before(t.Add(-c.s.flapWindow)) && !s.After(t) {
 			n++
 		}
@@ -641,18 +640,18 @@ func (c *Correlator) recentFirings(a *AlertState, t time.Time) int {
 	return n
 }
 
-// noteFiring records a firing start of a for flap detection, keeping the
-// last flap_firings starts.
-func (c *Correlator) noteFiring(a *AlertState, t time.Time) {
-	if slices.ContainsFunc(a.Recent, t.Equal) {
-		return
+// noteFiring records a firing start of an alert for flap detection,
+// keeping the last flap_firings starts in its episode, and marks the
+// alert flapping when they fall within flap_window.
+func (c *Correlator) noteFiring(ep *Episode, a *AlertState, t time.Time) {
+	if !slices.ContainsFunc(ep.Recent, t.Equal) {
+		ep.Recent = append(ep.Recent, t)
+		slices.SortFunc(ep.Recent, time.Time.Compare)
+		if k := max(c.s.flapFirings, 2); len(ep.Recent) > k {
+			ep.Recent = slices.Delete(ep.Recent, 0, len(ep.Recent)-k)
+		}
 	}
-	a.Recent = append(a.Recent, t)
-	slices.SortFunc(a.Recent, time.Time.Compare)
-	if k := max(c.s.flapFirings, 2); len(a.Recent) > k {
-		a.Recent = slices.Delete(a.Recent, 0, len(a.Recent)-k)
-	}
-	if c.recentFirings(a, a.Recent[len(a.Recent)-1]) >= c.s.flapFirings {
+	if c.recentFirings(ep, ep.Recent[len(ep.Recent)-1]) >= c.s.flapFirings {
 		a.Flapping = true
 	}
 }
@@ -738,11 +737,10 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	a.StartsAt = t
 	a.EndsAt = time.Time{}
 	a.Firings++
-	c.noteFiring(a, t)
 	if a.FirstStart.IsZero() || t.Before(a.FirstStart) {
 		a.FirstStart = t
 	}
-	c.setEpisode(ev.Ref.Fingerprint, inc.ID, true, t, time.Time{})
+	c.noteFiring(c.setEpisode(ev.Ref.Fingerprint, inc.ID, true, t, time.Time{}), a, t)
 	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
 }
@@ -811,7 +809,7 @@ func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service stri
 	return a
 }
 
-func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.Time) {
+func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.Time) *Episode {
 	ep := c.episodes[fp]
 	if ep == nil {
 		ep = &Episode{Fingerprint: fp}
@@ -824,6 +822,7 @@ func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.T
 		ep.LastEnd = end
 	}
 	c.changes.Episodes[fp] = ep
+	return ep
 }
 
 func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, service string, reasons []string) {

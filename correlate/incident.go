@@ -98,11 +98,9 @@ type AlertState struct {
 	// Firings counts the distinct firings (startsAt values) seen; more than
 	// one means the alert flapped or re-fired within reopen_within.
 	Firings int `json:"firings"`
-	// Recent are the latest firing starts, for flap detection; Flapping is
-	// set once correlation.flap_firings of them fell within
-	// correlation.flap_window.
-	Recent   []time.Time `json:"recent,omitempty"`
-	Flapping bool        `json:"flapping,omitempty"`
+	// Flapping is set once correlation.flap_firings firings of the alert
+	// fell within correlation.flap_window.
+	Flapping bool `json:"flapping,omitempty"`
 }
 
 // Firing reports how many alerts and pages of the incident are still
