@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hindsight-ops/hindsight/config"
@@ -54,6 +55,9 @@ type SeverityView struct {
 	Effective string   `json:"effective"`
 	Override  *string  `json:"override"`
 	Reasons   []string `json:"reasons"`
+	// History is the time spent at each effective severity, oldest first
+	// (SeverityHistory); only a view with its timeline has it.
+	History []SeverityPeriod `json:"history,omitzero"`
 }
 
 // Impact is what the incident cost, in numbers.
@@ -224,6 +228,9 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 		}
 	}
 	v.Impact = impact(inc, cfg, end)
+	if tl != nil {
+		v.Severity.History = SeverityHistory(inc, tl, cfg, end)
+	}
 	return v
 }
 
@@ -303,8 +310,8 @@ func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.T
 	alerts := inc.AlertList()
 	if len(w.Labels) > 0 {
 		for _, k := range slices.Sorted(maps.Keys(w.Labels)) {
-			re, err := regexp.Compile("^(?:" + w.Labels[k] + ")$")
-			if err != nil {
+			re := ruleRegexp(w.Labels[k])
+			if re == nil {
 				return "", false
 			}
 			found := ""
@@ -382,3 +389,35 @@ func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.T
 }
 
 const catchAll = "no other rule matched (the default level)"
+
+// ruleRegexps caches the compiled label patterns of severity rules, nil
+// for an invalid one: Assess runs on every read of an incident and at each
+// step of its severity history, and compiling a pattern costs far more
+// than matching it. Patterns come from the configuration, so the cache
+// stays small; it is emptied if reloads ever fill it.
+var ruleRegexps = struct {
+	sync.RWMutex
+	m map[string]*regexp.Regexp
+}{m: map[string]*regexp.Regexp{}}
+
+const maxRuleRegexps = 1024
+
+func ruleRegexp(pattern string) *regexp.Regexp {
+	ruleRegexps.RLock()
+	re, ok := ruleRegexps.m[pattern]
+	ruleRegexps.RUnlock()
+	if ok {
+		return re
+	}
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err != nil {
+		re = nil
+	}
+	ruleRegexps.Lock()
+	if len(ruleRegexps.m) >= maxRuleRegexps {
+		clear(ruleRegexps.m)
+	}
+	ruleRegexps.m[pattern] = re
+	ruleRegexps.Unlock()
+	return re
+}

@@ -40,7 +40,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	base := global.String("url", envOr("HINDSIGHT_URL", "http://localhost:9097"), "Hindsight address (HINDSIGHT_URL)")
 	timeout := global.Duration("timeout", 5*time.Minute, "how long to wait for an answer")
 	global.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hindsightctl [--url URL] list|show|export|events|backfill ...")
+		fmt.Fprintln(stderr, "usage: hindsightctl [--url URL] list|show|export|events|backfill|note|severity|merge|split|recorrelate ...")
 		global.PrintDefaults()
 	}
 	if err := global.Parse(args); err != nil {
@@ -68,6 +68,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.note(ctx, rest, stdout)
 	case "severity":
 		err = c.severity(ctx, rest, stdout)
+	case "merge":
+		err = c.merge(ctx, rest, stdout)
+	case "split":
+		err = c.split(ctx, rest, stdout)
 	case "recorrelate":
 		var body []byte
 		body, err = c.send(ctx, http.MethodPost, "/api/v1/recorrelate", nil)
@@ -75,7 +79,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			_, err = stdout.Write(body)
 		}
 	default:
-		err = fmt.Errorf("unknown command %q (list, show, export, events, backfill, note, severity, recorrelate)", cmd)
+		err = fmt.Errorf("unknown command %q (list, show, export, events, backfill, note, severity, merge, split, recorrelate)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hindsightctl: %v\n", err)
@@ -351,4 +355,62 @@ func (c *client) severity(ctx context.Context, args []string, out io.Writer) err
 		fmt.Fprintf(out, "severity of %s set to %s\n", id, cmp.Or(sev, "the suggestion"))
 	}
 	return err
+}
+
+// merge: hindsightctl merge INTO [--author A] FROM...
+func (c *client) merge(ctx context.Context, args []string, out io.Writer) error {
+	into, rest, err := oneArg(args, "incident to merge into")
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	author := fs.String("author", os.Getenv("USER"), "who merges")
+	if err := fs.Parse(rest); err != nil {
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: give the incidents to merge into %s", errUsage, into)
+	}
+	body, err := c.send(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(into)+"/merge", map[string]any{"from": fs.Args(), "author": *author})
+	if err != nil {
+		return err
+	}
+	var v struct {
+		ID       string   `json:"id"`
+		Services []string `json:"services"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("decode incident: %w", err)
+	}
+	fmt.Fprintf(out, "merged %s into %s (services: %s)\n", strings.Join(fs.Args(), ", "), v.ID, strings.Join(v.Services, ", "))
+	return nil
+}
+
+// split: hindsightctl split ID [--author A] ENTRY...
+func (c *client) split(ctx context.Context, args []string, out io.Writer) error {
+	id, rest, err := oneArg(args, "incident id")
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("split", flag.ContinueOnError)
+	author := fs.String("author", os.Getenv("USER"), "who splits")
+	if err := fs.Parse(rest); err != nil {
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: give the timeline entries (ent-...) to move to a new incident", errUsage)
+	}
+	body, err := c.send(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/split", map[string]any{"entries": fs.Args(), "author": *author})
+	if err != nil {
+		return err
+	}
+	var v struct {
+		ID       string `json:"id"`
+		Timeline []any  `json:"timeline"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("decode incident: %w", err)
+	}
+	fmt.Fprintf(out, "%s: %d entries moved there from %s\n", v.ID, len(v.Timeline), id)
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -100,6 +101,46 @@ func TestAgainstDaemon(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, `"summary": "rolled back"`)
 	require.Contains(t, out, `"effective": "SEV1"`)
+
+	// A second, unrelated incident, merged into the first and split off again.
+	other := strings.NewReplacer("checkout", "search", "d22af6f0ad867df4", "5e4c0ffee0ddba11", "463275d6c2eb39fd", "5e4c0ffee0ddba12").Replace(string(body))
+	resp, err = http.Post(base+"/api/v1/ingest/alertmanager", "application/json", strings.NewReader(other))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	code, out, _ = run("list")
+	require.Equal(t, 0, code)
+	var second string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "search") {
+			second = strings.Fields(l)[0]
+		}
+	}
+	require.NotEmpty(t, second, out)
+	code, out, errOut = run("merge", id, "--author", "dana", second)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "merged "+second+" into "+id+" (services: checkout, search)")
+	code, out, _ = run("show", second)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, `"merged_into": "`+id+`"`)
+	code, out, _ = run("show", id)
+	require.Equal(t, 0, code)
+	var merged struct {
+		Timeline []struct{ ID, Service string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &merged))
+	var entry string
+	for _, e := range merged.Timeline {
+		if e.Service == "search" {
+			entry = e.ID
+		}
+	}
+	code, out, errOut = run("split", id, entry)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "1 entries moved there from "+id)
+	code, _, errOut = run("merge", id)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "give the incidents to merge")
 
 	code, _, errOut = run("show", "inc-nope")
 	require.Equal(t, 1, code)

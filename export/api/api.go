@@ -88,8 +88,8 @@ func (a *API) Routes() map[string]http.HandlerFunc {
 		"POST /api/v1/incidents/{id}/notes":            a.addNote,
 		"PATCH /api/v1/incidents/{id}":                 a.patchIncident,
 		"PATCH /api/v1/incidents/{id}/entries/{entry}": a.patchEntry,
-		"POST /api/v1/incidents/{id}/merge":            a.notYet("merging incidents"),
-		"POST /api/v1/incidents/{id}/split":            a.notYet("splitting an incident"),
+		"POST /api/v1/incidents/{id}/merge":            a.merge,
+		"POST /api/v1/incidents/{id}/split":            a.split,
 		"POST /api/v1/recorrelate":                     a.recorrelate,
 	}
 }

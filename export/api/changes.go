@@ -60,25 +60,54 @@ func anchorEvent(inc *correlate.Incident, tl correlate.Timeline) string {
 // correct appends a person's correction to the log (it is an event like
 // any other) and answers with the incident as it is afterwards.
 func (a *API) correct(w http.ResponseWriter, r *http.Request, status int, source, kind, summary string, at time.Time, labels map[string]string) {
-	if a.sink == nil {
-		writeError(w, http.StatusNotImplemented, "changes are not enabled on this server")
-		return
-	}
-	id := r.PathValue("id")
-	inc, err := a.reader.Incident(r.Context(), id)
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	tl, err := a.reader.Timeline(r.Context(), id)
-	if err != nil {
-		a.fail(w, err)
+	inc, tl, ok := a.subject(w, r)
+	if !ok {
 		return
 	}
 	if entry := labels[correlate.LabelEntryID]; entry != "" && !slices.ContainsFunc(tl, func(e correlate.Entry) bool { return e.ID == entry }) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("entry %q is not on the timeline of %s", entry, id))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("entry %q is not on the timeline of %s", entry, inc.ID))
 		return
 	}
+	if _, ok := a.record(w, r, inc, tl, source, kind, summary, at, labels); !ok {
+		return
+	}
+	a.answer(w, r, status, inc.ID)
+}
+
+// subject reads the incident a change is about, with its timeline. A
+// merged incident cannot be changed: the answer names the one it joined.
+func (a *API) subject(w http.ResponseWriter, r *http.Request) (*correlate.Incident, correlate.Timeline, bool) {
+	if a.sink == nil {
+		writeError(w, http.StatusNotImplemented, "changes are not enabled on this server")
+		return nil, nil, false
+	}
+	inc, tl, err := a.incidentWithTimeline(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, err)
+		return nil, nil, false
+	}
+	if inc.MergedInto != "" {
+		writeError(w, http.StatusConflict, fmt.Sprintf("incident %s was merged into %s; change that one", inc.ID, inc.MergedInto))
+		return nil, nil, false
+	}
+	return inc, tl, true
+}
+
+func (a *API) incidentWithTimeline(ctx context.Context, id string) (*correlate.Incident, correlate.Timeline, error) {
+	inc, err := a.reader.Incident(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	tl, err := a.reader.Timeline(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inc, tl, nil
+}
+
+// record appends the correction event about inc and waits until the
+// projection reflects it. It answers the client itself when that fails.
+func (a *API) record(w http.ResponseWriter, r *http.Request, inc *correlate.Incident, tl correlate.Timeline, source, kind, summary string, at time.Time, labels map[string]string) (collector.Event, bool) {
 	labels[correlate.LabelIncidentID] = inc.ID
 	labels[correlate.LabelAnchorEvent] = anchorEvent(inc, tl)
 	now := time.Now().UTC()
@@ -99,14 +128,147 @@ func (a *API) correct(w http.ResponseWriter, r *http.Request, status int, source
 	if err := a.sink.Ingest(ctx, ev); err != nil {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "change not stored, retry later: "+err.Error())
-		return
+		return ev, false
 	}
-	v, err := a.view(r.Context(), inc.ID)
+	return ev, true
+}
+
+// answer writes the incident id as it is now.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, id string) {
+	v, err := a.view(r.Context(), id)
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
 	collector.WriteJSON(w, status, v)
+}
+
+func (a *API) merge(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		From   []string `json:"from"`
+		Author string   `json:"author"`
+	}
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(req.From) == 0 {
+		writeError(w, http.StatusBadRequest, "from: missing; name the incidents to merge into this one")
+		return
+	}
+	into, tl, ok := a.subject(w, r)
+	if !ok {
+		return
+	}
+	var ids, anchors []string
+	for _, id := range req.From {
+		if id == into.ID {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("from: %s is the incident merged into; an incident cannot be merged into itself", id))
+			return
+		}
+		if slices.Contains(ids, id) {
+			continue
+		}
+		inc, itl, err := a.incidentWithTimeline(r.Context(), id)
+		if errors.Is(err, correlate.ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("from: incident %q not found", id))
+			return
+		}
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		if inc.MergedInto != "" {
+			writeError(w, http.StatusConflict, fmt.Sprintf("from: incident %s was already merged into %s", id, inc.MergedInto))
+			return
+		}
+		ids = append(ids, id)
+		anchors = append(anchors, anchorEvent(inc, itl))
+	}
+	author := cmp.Or(req.Author, "someone")
+	labels := map[string]string{
+		correlate.LabelAuthor:      req.Author,
+		correlate.LabelFrom:        correlate.JoinList(ids),
+		correlate.LabelFromAnchors: correlate.JoinList(anchors),
+	}
+	if _, ok := a.record(w, r, into, tl, collector.SourceHindsight, correlate.KindIncidentMerged,
+		author+" merged "+strings.Join(ids, ", ")+" into this incident", time.Time{}, labels); !ok {
+		return
+	}
+	a.answer(w, r, http.StatusOK, into.ID)
+}
+
+// eventIncidents finds the incident an event landed on; the store
+// provides it.
+type eventIncidents interface {
+	IncidentOfEvent(eventID string) (string, bool)
+}
+
+func (a *API) split(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Entries []string `json:"entries"`
+		Author  string   `json:"author"`
+	}
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(req.Entries) == 0 {
+		writeError(w, http.StatusBadRequest, "entries: missing; name the timeline entries to move to a new incident")
+		return
+	}
+	src, tl, ok := a.subject(w, r)
+	if !ok {
+		return
+	}
+	var events []string
+	for _, id := range req.Entries {
+		i := slices.IndexFunc(tl, func(e correlate.Entry) bool { return e.ID == id })
+		if i < 0 {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("entries: %q is not on the timeline of %s", id, src.ID))
+			return
+		}
+		if !slices.Contains(events, tl[i].EventID) {
+			events = append(events, tl[i].EventID)
+		}
+	}
+	if moving := splitMoves(tl, events); moving == len(tl) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("entries: these would move all %d entries of %s (an alert or page moves with all its entries); nothing would remain", len(tl), src.ID))
+		return
+	}
+	author := cmp.Or(req.Author, "someone")
+	labels := map[string]string{correlate.LabelAuthor: req.Author, correlate.LabelEvents: correlate.JoinList(events)}
+	if _, ok := a.record(w, r, src, tl, collector.SourceHindsight, correlate.KindIncidentSplit,
+		fmt.Sprintf("%s split %d entries off this incident", author, len(events)), time.Time{}, labels); !ok {
+		return
+	}
+	id := src.ID
+	if l, ok := a.reader.(eventIncidents); ok {
+		if got, ok := l.IncidentOfEvent(events[0]); ok {
+			id = got
+		}
+	}
+	w.Header().Set("Location", "/api/v1/incidents/"+id)
+	a.answer(w, r, http.StatusCreated, id)
+}
+
+// splitMoves counts the entries a split of events moves: each alert and
+// page goes whole, as the correlator moves them.
+func splitMoves(tl correlate.Timeline, events []string) int {
+	fps, pages := map[string]bool{}, map[string]bool{}
+	for _, e := range tl {
+		if slices.Contains(events, e.EventID) {
+			fps[e.Ref.Fingerprint] = e.Ref.Fingerprint != ""
+			pages[e.Ref.PagerDutyIncidentID] = e.Ref.PagerDutyIncidentID != ""
+		}
+	}
+	n := 0
+	for _, e := range tl {
+		if slices.Contains(events, e.EventID) || fps[e.Ref.Fingerprint] || pages[e.Ref.PagerDutyIncidentID] {
+			n++
+		}
+	}
+	return n
 }
 
 func (a *API) addNote(w http.ResponseWriter, r *http.Request) {
@@ -207,12 +369,6 @@ func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	a.correct(w, r, http.StatusOK, collector.SourceHindsight, correlate.KindEntryUpdated,
 		"entry "+r.PathValue("entry")+" curated", time.Time{}, labels)
-}
-
-func (a *API) notYet(what string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotImplemented, what+" is not implemented yet; see the project's issues")
-	}
 }
 
 func (a *API) recorrelate(w http.ResponseWriter, r *http.Request) {
