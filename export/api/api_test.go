@@ -148,7 +148,7 @@ func TestCorrections(t *testing.T) {
 		{"POST", "/api/v1/incidents/" + id + "/notes", `{"text":`, "invalid JSON"},
 		{"PATCH", "/api/v1/incidents/" + id + "/entries/ent-nope", `{"pinned":true}`, "is not on the timeline"},
 		{"POST", "/api/v1/incidents/inc-nope/notes", `{"text":"x"}`, "not found"},
-		{"POST", "/api/v1/incidents/" + id + "/merge", `{"from":["inc-x"]}`, "not implemented yet"},
+		{"POST", "/api/v1/incidents/" + id + "/merge", `{"from":["inc-x"]}`, `incident "inc-x" not found`},
 	} {
 		code, b := f.do(t, tc.method, tc.path, tc.body)
 		require.GreaterOrEqual(t, code, 400, "%s %s %s", tc.method, tc.path, tc.body)
