@@ -45,6 +45,9 @@ type Reader interface {
 	// ScanEvents calls fn with logged events newest first (by position),
 	// starting after the opaque cursor, until fn returns false.
 	ScanEvents(ctx context.Context, cursor string, fn func(ev EventRecord, cursor string) bool) error
+	// SignatureIndex finds earlier incidents that look like one
+	// (FindRelated).
+	SignatureIndex
 }
 
 // EventRecord is a logged event with the incident it joined, if any.

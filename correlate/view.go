@@ -46,6 +46,9 @@ type View struct {
 	Reopens       int               `json:"reopens"`
 	Entries       int               `json:"entries"`
 	Timeline      Timeline          `json:"timeline,omitempty"`
+	// Related are earlier incidents that look like this one (FindRelated);
+	// the API fills them in for one incident and its post-mortem.
+	Related []RelatedIncident `json:"related,omitzero"`
 }
 
 // SeverityView is the suggested severity with its reasons; a human
