@@ -899,6 +899,16 @@ func (b *builder) impact() Impact {
 	for _, s := range b.services {
 		im.CustomerFacing = im.CustomerFacing || s.CustomerFacing
 	}
+	im.SeverityHistory, im.TimeAtSeverity = b.severityHistory()
+	if n := len(im.SeverityHistory); n > 0 {
+		sv := b.v.Severity
+		if last := im.SeverityHistory[n-1]; sv.Override != nil && sv.Effective != last.Level {
+			// Set during the review, after the incident: the history says
+			// what was in force while it lasted.
+			im.Notes = append(im.Notes, fact("Severity set to "+sv.Effective+" by a person after the incident ended; "+
+				"the time at each severity above is what was in force while it lasted.", ""))
+		}
+	}
 	for _, e := range b.v.Impact.Errors {
 		// Said plainly, so nobody mistakes a missing number for no impact.
 		im.Notes = append(im.Notes, fact("Not measured: "+oneLine(e), ""))
@@ -918,6 +928,23 @@ func (b *builder) impact() Impact {
 		slot("Customers affected: how many, which ones, what they saw, and any workaround."),
 		slot("Cost to the business: lost revenue, SLA credits, support load."))
 	return im
+}
+
+// severityHistory is the view's severity history as the draft shows it,
+// with the total time at each level, most severe first.
+func (b *builder) severityHistory() ([]SeverityPeriod, []SeverityTime) {
+	periods, totals := []SeverityPeriod{}, []SeverityTime{}
+	at := map[string]time.Duration{}
+	for _, p := range b.v.Severity.History {
+		d := p.Until.Sub(p.Since)
+		periods = append(periods, SeverityPeriod{Level: p.Level, Since: p.Since.UTC(), Until: p.Until.UTC(),
+			Duration: Duration(d), Reason: oneLine(p.Reason), SetByHand: p.Override})
+		at[p.Level] += d
+	}
+	for _, l := range sortedKeys(at) {
+		totals = append(totals, SeverityTime{Level: l, Duration: Duration(at[l])})
+	}
+	return periods, totals
 }
 
 func (b *builder) metrics() []Metric {
@@ -956,6 +983,36 @@ func groupThousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return sign + s
+}
+
+// ---- related incidents ----
+
+// related lists the earlier incidents the view carries. A view without
+// them (nil: not looked up, as for a draft made offline) keeps only the
+// slot.
+func (b *builder) related() Related {
+	r := Related{Incidents: []RelatedIncident{}, Notes: []Item{}}
+	for _, ri := range b.v.Related {
+		r.Incidents = append(r.Incidents, RelatedIncident{ID: ri.ID, Title: oneLine(ri.Title), StartedAt: timePtr(ri.StartedAt),
+			Score: ri.Score, URL: ri.PostmortemURL, Reasons: nonNil(slices.Clone(ri.Reasons))})
+	}
+	switch {
+	case b.v.Related == nil:
+		r.Notes = append(r.Notes, slot("Earlier incidents that look like this one (same services, alerts or suspected change), "+
+			"with links to their post-mortems and their open action items."))
+		return r
+	case len(r.Incidents) == 0:
+		r.Notes = append(r.Notes, fact("Hindsight found no earlier incident with the same alerts on the same services "+
+			"or the same suspected change.", ""))
+	default:
+		r.Notes = append(r.Notes,
+			suggest("These earlier incidents look like this one, for the reasons given; "+
+				"check that they are the same problem before drawing on them."),
+			slot("Open action items from the post-mortems of these incidents: which are still open, and would any have prevented this one?"))
+	}
+	r.Notes = append(r.Notes, slot("Earlier incidents Hindsight could not match (other alerts, other names for the same problem), "+
+		"with links to their post-mortems and their open action items."))
+	return r
 }
 
 // ---- what went well, what didn't ----

@@ -28,7 +28,9 @@
 //   - Text from events is plain text in the Draft. Each renderer escapes
 //     it for its format: Markdown escapes its syntax and table pipes and
 //     writes < > & as entities; HTML uses html/template. Links are kept only
-//     when they are absolute http(s) URLs.
+//     when they are absolute http(s) URLs; the one exception is the path of
+//     a related incident's post-mortem on the Hindsight API, which Hindsight
+//     makes itself (a link in HTML, a code span in Markdown).
 //   - Times are UTC; an unknown time or duration is nil (null in JSON,
 //     "unknown" in Markdown and HTML).
 //

@@ -293,8 +293,33 @@ type Impact struct {
 	Alerts       int `json:"alerts"`
 	AlertFirings int `json:"alert_firings"`
 	Pages        int `json:"pages"`
+	// TimeAtSeverity is the time spent at each effective severity, most
+	// severe first; SeverityHistory the periods it adds up from, oldest
+	// first. Both are empty when the view had no timeline to replay.
+	TimeAtSeverity  []SeverityTime   `json:"time_at_severity"`
+	SeverityHistory []SeverityPeriod `json:"severity_history"`
 	// Notes are further facts and the slots for people.
 	Notes []Item `json:"notes"`
+}
+
+// SeverityTime is the total time the incident spent at one effective
+// severity, which is what SLAs and incident reviews count.
+type SeverityTime struct {
+	Level    string   `json:"level"`
+	Duration Duration `json:"duration_seconds"`
+}
+
+// SeverityPeriod is a stretch of the incident at one effective severity,
+// so a reader sees when it escalated and why. Reason is Hindsight's
+// suggestion (the rule that matched) unless SetByHand says a person chose
+// the level.
+type SeverityPeriod struct {
+	Level     string    `json:"level"`
+	Since     time.Time `json:"since"`
+	Until     time.Time `json:"until"`
+	Duration  Duration  `json:"duration_seconds"`
+	Reason    string    `json:"reason"`
+	SetByHand bool      `json:"set_by_hand"`
 }
 
 // Metric is one number from an impact query. Display is the value as
@@ -307,18 +332,25 @@ type Metric struct {
 	Query   string  `json:"query"`
 }
 
-// Related is the incidents that look like this one. Hindsight does not
-// look them up yet, so Incidents is empty and Notes holds a slot.
+// Related is the earlier incidents that look like this one (the same
+// alerts on the same services, the same suspected deploy), best first, so
+// that their lessons and open action items are not forgotten; Notes say
+// what Hindsight found and hold the slots for people.
 type Related struct {
 	Incidents []RelatedIncident `json:"incidents"`
 	Notes     []Item            `json:"notes"`
 }
 
 // RelatedIncident is an earlier incident similar to this one, with why it
-// looks related and where its post-mortem is.
+// looks related and where its post-mortem is. URL is the path of its
+// post-mortem draft on the Hindsight API (/api/v1/incidents/{id}/postmortem).
 type RelatedIncident struct {
-	ID      string   `json:"id"`
-	Title   string   `json:"title"`
+	ID        string     `json:"id"`
+	Title     string     `json:"title"`
+	StartedAt *time.Time `json:"started_at"`
+	// Score, from 0 to 1, weighs the alerts and the suspected deploy the
+	// two incidents share (correlate.RelatedIncident).
+	Score   float64  `json:"score"`
 	URL     string   `json:"url"`
 	Reasons []string `json:"reasons"`
 }
@@ -377,11 +409,7 @@ func NewDraft(v *correlate.View, cfg *config.Config, generatedAt time.Time) *Dra
 	d.WentWell = b.wentWell()
 	d.WentBadly = b.wentBadly()
 	d.Lucky = []Item{slot("What went right by chance, and what would have made this much worse?")}
-	d.RelatedIncidents = Related{
-		Incidents: []RelatedIncident{},
-		Notes: []Item{slot("Earlier incidents that look like this one (same services, alerts or suspected change), " +
-			"with links to their post-mortems and their open action items. Hindsight does not look them up yet.")},
-	}
+	d.RelatedIncidents = b.related()
 	d.ActionItems = b.actionItems()
 	d.FiveWhys = b.fiveWhys()
 	d.LessonsLearned = []Item{slot("What did we learn? What would we do differently next time?")}

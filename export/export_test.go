@@ -121,6 +121,8 @@ func resolvedView() *correlate.View {
 		Severity: correlate.SeverityView{Suggested: "SEV2", Effective: "SEV2", Reasons: []string{
 			"SEV2: checkout customer-facing and alert HighErrorRate is page",
 			"SEV3: alert HighErrorRate is page",
+		}, History: []correlate.SeverityPeriod{
+			{Level: "SEV2", Since: t0, Until: end, Seconds: 1769, Reason: "checkout customer-facing and alert HighErrorRate is page"},
 		}},
 		Impact: correlate.Impact{
 			Summary:         "checkout affected for 29m29s; 3 alert(s) fired; customer-facing: checkout",
@@ -144,6 +146,11 @@ func resolvedView() *correlate.View {
 		},
 		Entries:  len(tl),
 		Timeline: tl,
+		Related: []correlate.RelatedIncident{{
+			ID: "inc-01JC9CHECKOUT", Title: "checkout: HighErrorRate after the v2.2.0 deploy", StartedAt: at("2026-10-02T09:12:00Z"), Score: 0.67,
+			Reasons:       []string{"same alerts: HighErrorRate on checkout, CheckoutLatencyHigh on checkout; 2 of the 2 alerts seen in either incident"},
+			PostmortemURL: "/api/v1/incidents/inc-01JC9CHECKOUT/postmortem",
+		}},
 	}
 }
 
@@ -291,6 +298,9 @@ func pagedView() *correlate.View {
 		Severity: correlate.SeverityView{Suggested: "SEV1", Effective: "SEV1", Reasons: []string{
 			"SEV2: checkout customer-facing and alert HighErrorRate is page",
 			"SEV1: PagerDuty priority P1 of #8812 sets at least SEV1 (pagerduty.priority_floor)",
+		}, History: []correlate.SeverityPeriod{
+			{Level: "SEV2", Since: t0, Until: lat("14:03:11"), Seconds: 60, Reason: "checkout customer-facing and alert HighErrorRate is page"},
+			{Level: "SEV1", Since: lat("14:03:11"), Until: end, Seconds: 1069, Reason: "PagerDuty priority P1 of #8812 sets at least SEV1 (pagerduty.priority_floor)"},
 		}},
 		Impact: correlate.Impact{Summary: "checkout affected for 18m49s; 3 alert(s) fired; customer-facing: checkout",
 			DurationSeconds: 1129, CustomerFacing: true, Metrics: []correlate.ImpactMetric{
@@ -371,6 +381,8 @@ func gapView() *correlate.View {
 		Severity: correlate.SeverityView{Suggested: "SEV2", Effective: "SEV2", Reasons: []string{
 			"SEV5: no severity rule matched",
 			"SEV2: PagerDuty priority P2 of #8830 sets at least SEV2 (pagerduty.priority_floor)",
+		}, History: []correlate.SeverityPeriod{
+			{Level: "SEV2", Since: t0, Until: end, Seconds: 2280, Reason: "PagerDuty priority P2 of #8830 sets at least SEV2 (pagerduty.priority_floor)"},
 		}},
 		Impact: correlate.Impact{Summary: "payments affected for 38m; 0 alert(s) fired; customer-facing: payments",
 			DurationSeconds: 2280, CustomerFacing: true, Metrics: []correlate.ImpactMetric{}},
@@ -387,7 +399,7 @@ func gapView() *correlate.View {
 		TimeToAcknowledgeSeconds: ptr(int64(960)), TimeToResolveSeconds: ptr(int64(2280)),
 		Escalations: 1, Responders: []string{"Kim Lead", "Sam Support"}, MonitoringGap: true,
 		Anchor: "payments", Alerts: []*correlate.AlertState{},
-		Entries: len(tl), Timeline: tl,
+		Entries: len(tl), Timeline: tl, Related: []correlate.RelatedIncident{},
 	}
 }
 
@@ -838,4 +850,32 @@ func TestPagedDeterministic(t *testing.T) {
 	for _, f := range Formats() {
 		require.Equal(t, render(t, f, NewDraft(withOther, testConfig(), gen)), render(t, f, NewDraft(shuffled, testConfig(), gen)), f)
 	}
+}
+
+// TestTimeAtSeverity: the Impact section totals the time at each level,
+// most severe first, lists the periods when the level changed, and says
+// so when a person set the severity only after the incident ended.
+func TestTimeAtSeverity(t *testing.T) {
+	v := pagedView()
+	v.Severity.History = append(v.Severity.History[:1:1], correlate.SeverityPeriod{
+		Level: "SEV1", Since: at("2026-11-20T14:03:11Z"), Until: at("2026-11-20T14:10:00Z"), Reason: "floor"},
+		correlate.SeverityPeriod{Level: "SEV2", Since: at("2026-11-20T14:10:00Z"), Until: at("2026-11-20T14:21:00Z"),
+			Reason: "set by hand (dana at 2026-11-20T14:10:00Z)", Override: true})
+	d := NewDraft(v, testConfig(), at("2026-11-20T14:45:00Z"))
+	require.Equal(t, []SeverityTime{
+		{Level: "SEV1", Duration: Duration(6*time.Minute + 49*time.Second)},
+		{Level: "SEV2", Duration: Duration(12 * time.Minute)},
+	}, d.Impact.TimeAtSeverity)
+	require.Len(t, d.Impact.SeverityHistory, 3)
+	require.True(t, d.Impact.SeverityHistory[2].SetByHand)
+	md := section(string(render(t, "markdown", d)), "Impact")
+	require.Contains(t, md, "- **Time at each severity:** SEV1 6m49s, SEV2 12m")
+	require.Contains(t, md, "| SEV2 | 2026-11-20 14:10:00 UTC | 2026-11-20 14:21:00 UTC | 11m | set by hand (dana at 2026-11-20T14:10:00Z) |")
+	require.NotContains(t, md, "after the incident ended")
+
+	// Set to SEV3 during the review, after the end.
+	sev3 := "SEV3"
+	v.Severity.Override, v.Severity.Effective = &sev3, sev3
+	md = section(string(render(t, "markdown", NewDraft(v, testConfig(), at("2026-11-20T16:00:00Z")))), "Impact")
+	require.Contains(t, md, "Severity set to SEV3 by a person after the incident ended")
 }

@@ -86,7 +86,13 @@ func sampleDraft() *Draft {
 	v := &correlate.View{
 		ID: "inc-sample", Title: "checkout: HighErrorRate", Status: correlate.StatusResolved,
 		StartedAt: t0, ResolvedAt: &end, Services: []string{"checkout"},
-		Severity:        correlate.SeverityView{Suggested: "SEV2", Effective: "SEV2", Reasons: []string{"SEV2: sample"}},
+		Severity: correlate.SeverityView{Suggested: "SEV2", Effective: "SEV2", Reasons: []string{"SEV2: sample"},
+			History: []correlate.SeverityPeriod{
+				{Level: "SEV3", Since: t0, Until: t0.Add(5 * time.Minute), Reason: "sample"},
+				{Level: "SEV2", Since: t0.Add(5 * time.Minute), Until: end, Reason: "sample", Override: true},
+			}},
+		Related: []correlate.RelatedIncident{{ID: "inc-older", Title: "older", StartedAt: t0.Add(-48 * time.Hour), Score: 0.5,
+			Reasons: []string{"sample"}, PostmortemURL: correlate.PostmortemPath("inc-older")}},
 		Impact:          correlate.Impact{Metrics: []correlate.ImpactMetric{{Name: "error_ratio", Service: "checkout", Value: 0.03, Query: "q"}}},
 		SuspectedCauses: []correlate.SuspectedCause{{EntryID: "ent-d", DeployID: "d-1", Score: 0.5, Reasons: []string{"sample"}}},
 		PagerDuty:       []correlate.PagerDutyLink{{IncidentID: "P1", URL: "https://pd.example/P1"}},
@@ -105,7 +111,6 @@ func sampleDraft() *Draft {
 	}
 	d := NewDraft(v, cfg, end)
 	d.Header.Responders = []string{"sample"}
-	d.RelatedIncidents.Incidents = []RelatedIncident{{ID: "inc-older", Title: "older", URL: "https://example/older", Reasons: []string{"sample"}}}
 	signed := end
 	d.Review.Reviewers[0] = Reviewer{Role: "Author", Name: "sample", SignedOff: true, SignedOffAt: &signed}
 	return d

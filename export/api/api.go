@@ -233,13 +233,32 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) view(ctx context.Context, id string) (*correlate.View, error) {
-	inc, err := a.reader.Incident(ctx, id)
+	_, v, err := a.load(ctx, id)
+	return v, err
+}
+
+// fullView is one incident as its own answer and its post-mortem show it:
+// the view with the earlier incidents that look like it.
+func (a *API) fullView(ctx context.Context, id string) (*correlate.View, error) {
+	inc, v, err := a.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	if v.Related, err = correlate.FindRelated(ctx, a.reader, inc, correlate.RelatedLimit); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// load reads an incident with its timeline and makes its view.
+func (a *API) load(ctx context.Context, id string) (*correlate.Incident, *correlate.View, error) {
+	inc, err := a.reader.Incident(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
 	tl, err := a.reader.Timeline(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if tl == nil {
 		tl = correlate.Timeline{}
@@ -257,11 +276,11 @@ func (a *API) view(ctx context.Context, id string) (*correlate.View, error) {
 		}
 		v.Impact.Errors = errs
 	}
-	return v, nil
+	return inc, v, nil
 }
 
 func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
-	v, err := a.view(r.Context(), r.PathValue("id"))
+	v, err := a.fullView(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -295,7 +314,7 @@ func (a *API) renderDraft(w http.ResponseWriter, r *http.Request, format string)
 		writeError(w, http.StatusBadRequest, "format: "+err.Error())
 		return
 	}
-	v, err := a.view(r.Context(), r.PathValue("id"))
+	v, err := a.fullView(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.fail(w, err)
 		return

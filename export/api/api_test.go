@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -269,4 +271,92 @@ func TestImpactInViewAndDraft(t *testing.T) {
 	require.Contains(t, string(md), "3.1%")
 	require.Contains(t, string(md), "Not measured")
 	require.Contains(t, string(md), "prometheus unreachable")
+}
+
+// amAlert is an Alertmanager notification with one critical alert on a
+// service.
+func amAlert(service, name, status string, start, end time.Time) string {
+	endText := "0001-01-01T00:00:00Z"
+	if !end.IsZero() {
+		endText = end.Format(time.RFC3339)
+	}
+	fp := fnv.New64a()
+	fp.Write([]byte(service + "/" + name))
+	return fmt.Sprintf(`{"version":"4","groupKey":"{}:{alertname=%s}","truncatedAlerts":0,"status":%q,"receiver":"hindsight",
+"groupLabels":{"alertname":%q},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am:9093",
+"alerts":[{"status":%q,"labels":{"alertname":%q,"service":%q,"severity":"critical"},"annotations":{"summary":"%s is failing"},
+"startsAt":%q,"endsAt":%q,"generatorURL":"http://prom/graph","fingerprint":"%016x"}]}`,
+		name, status, name, status, name, service, service, start.Format(time.RFC3339), endText, fp.Sum64())
+}
+
+// TestRelatedAndSeverityHistory: the same alert on the same service nine
+// days after a first incident is linked to it with the reason and its
+// post-mortem, in the incident JSON and in the draft; an unrelated
+// incident is not, the first incident lists no later one, and each
+// incident carries the time it spent at each severity.
+func TestRelatedAndSeverityHistory(t *testing.T) {
+	f := newFixture(t)
+	day := func(d int, hm string) time.Time {
+		at, err := time.Parse(time.RFC3339, fmt.Sprintf("2025-03-%02dT%s:00Z", d, hm))
+		require.NoError(t, err)
+		return at
+	}
+	ingest := func(service, name string, start, end time.Time) {
+		t.Helper()
+		for _, body := range []string{amAlert(service, name, "firing", start, time.Time{}), amAlert(service, name, "resolved", start, end)} {
+			code, b := f.do(t, "POST", "/api/v1/ingest/alertmanager", body)
+			require.Equal(t, http.StatusOK, code, string(b))
+		}
+	}
+	ingest("checkout", "HighErrorRate", day(1, "10:00"), day(1, "10:30"))
+	ingest("search", "IndexStale", day(5, "10:00"), day(5, "10:10"))
+	ingest("checkout", "HighErrorRate", day(10, "10:00"), day(10, "10:20"))
+	code, b := f.do(t, "GET", "/api/v1/incidents", "")
+	require.Equal(t, http.StatusOK, code, string(b))
+	var list struct{ Incidents []correlate.View }
+	require.NoError(t, json.Unmarshal(b, &list))
+	ids := map[string]string{}
+	for _, v := range list.Incidents {
+		ids[v.Services[0]+v.StartedAt.Format(" 2")] = v.ID
+	}
+	first, unrelated, second := ids["checkout 1"], ids["search 5"], ids["checkout 10"]
+	require.NotEmpty(t, first)
+	require.NotEmpty(t, unrelated)
+	require.NotEmpty(t, second)
+
+	code, b = f.do(t, "GET", "/api/v1/incidents/"+second, "")
+	require.Equal(t, http.StatusOK, code, string(b))
+	var raw struct {
+		Related  []map[string]any `json:"related"`
+		Severity struct {
+			History []map[string]any `json:"history"`
+		} `json:"severity"`
+	}
+	require.NoError(t, json.Unmarshal(b, &raw))
+	require.Equal(t, []map[string]any{{
+		"id": first, "title": "checkout: HighErrorRate", "started_at": "2025-03-01T10:00:00Z", "score": 0.67,
+		"reasons":        []any{"same alerts: HighErrorRate on checkout; 1 of the 1 alerts seen in either incident"},
+		"postmortem_url": "/api/v1/incidents/" + first + "/postmortem",
+	}}, raw.Related)
+	require.Equal(t, []map[string]any{{
+		"level": "SEV3", "since": "2025-03-10T10:00:00Z", "until": "2025-03-10T10:20:00Z", "seconds": 1200.0,
+		"reason": "alert HighErrorRate is critical",
+	}}, raw.Severity.History)
+
+	v := f.incident(t, first)
+	require.NotNil(t, v.Related)
+	require.Empty(t, v.Related, "a later incident is never related to an earlier one")
+	require.Len(t, v.Severity.History, 1)
+	require.Equal(t, int64(1800), v.Severity.History[0].Seconds)
+	require.Empty(t, f.incident(t, unrelated).Related)
+
+	code, b = f.do(t, "GET", "/api/v1/incidents/"+second+"/postmortem?format=markdown", "")
+	require.Equal(t, http.StatusOK, code, string(b))
+	md := string(b)
+	rel := md[strings.Index(md, "## Related incidents"):strings.Index(md, "## Action items")]
+	require.Contains(t, rel, "checkout: HighErrorRate ("+first+") | 2025-03-01 10:00:00 UTC | same alerts: HighErrorRate on checkout")
+	require.Contains(t, rel, "`/api/v1/incidents/"+first+"/postmortem`")
+	require.NotContains(t, rel, unrelated)
+	require.Contains(t, rel, "Open action items from the post-mortems of these incidents")
+	require.Contains(t, md, "- **Time at each severity:** SEV3 20m")
 }
