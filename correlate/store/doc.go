@@ -17,6 +17,8 @@
 //	o <incident id>                    incident is live (can still be joined)
 //	f <fingerprint>                    correlate.Episode JSON of a live episode
 //	g <event id>                       correlate.Deploy JSON of a recent deploy step
+//	r 's' <sig hash:16> <started_at:8> <id>  signature index of related incidents (related.go)
+//	r 'i' <incident id>                what the incident is indexed under (related.go)
 //
 // Appends go through one committer goroutine that gathers concurrent
 // requests into one transaction, so they share one fsync (group commit).
