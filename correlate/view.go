@@ -39,13 +39,16 @@ type View struct {
 	Escalations              int      `json:"escalations"`
 	Responders               []string `json:"responders"`
 	// MonitoringGap: a page was raised before any alert fired.
-	MonitoringGap bool              `json:"monitoring_gap"`
-	Anchor        string            `json:"anchor"`
-	GroupLabels   map[string]string `json:"group_labels,omitempty"`
-	Alerts        []*AlertState     `json:"alerts"`
-	Reopens       int               `json:"reopens"`
-	Entries       int               `json:"entries"`
-	Timeline      Timeline          `json:"timeline,omitempty"`
+	MonitoringGap bool `json:"monitoring_gap"`
+	// MergedInto names the incident this one was merged into (its status
+	// is then "merged"); a client follows it.
+	MergedInto  string            `json:"merged_into,omitempty"`
+	Anchor      string            `json:"anchor"`
+	GroupLabels map[string]string `json:"group_labels,omitempty"`
+	Alerts      []*AlertState     `json:"alerts"`
+	Reopens     int               `json:"reopens"`
+	Entries     int               `json:"entries"`
+	Timeline    Timeline          `json:"timeline,omitempty"`
 	// Related are earlier incidents that look like this one (FindRelated);
 	// the API fills them in for one incident and its post-mortem.
 	Related []RelatedIncident `json:"related,omitzero"`
@@ -231,6 +234,9 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 		}
 	}
 	v.Impact = impact(inc, cfg, end)
+	if inc.MergedInto != "" {
+		v.Status, v.MergedInto, v.ResolvedAt = StatusMerged, inc.MergedInto, nil
+	}
 	if tl != nil {
 		v.Severity.History = SeverityHistory(inc, tl, cfg, end)
 	}
