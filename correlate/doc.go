@@ -21,6 +21,28 @@
 //   - An ingest call returns only after the projection has caught up with
 //     the events it appended (read-your-writes).
 //
+// Placing an alert firing, in order, the first rule that matches wins and
+// its reason is recorded on the entry:
+//
+//  1. its own episode: the same fingerprint firing, re-firing within
+//     reopen_within, or flapping (flap_firings within flap_window);
+//  2. its partition (service, or alert name without one, and the group_by
+//     labels) owned by an incident that is open, or resolved within
+//     reopen_within; late arrivals within window;
+//  3. an open incident a page on the same service opened;
+//  4. topology: an open incident whose anchor is one dependency hop away,
+//     started within window; joining upstream re-anchors only when the new
+//     anchor explains every member, so A-B-C never chains;
+//  5. the storm guard: storm_incidents incidents opened within storm_window
+//     in the same group_by labels are merged into the first, which new
+//     alerts there join while the storm goes on;
+//  6. a new incident anchored on the alert's service.
+//
+// Rules 2 to 5 skip incidents past max_span or holding max_alerts.
+// People's merges and splits are events like any other: they move
+// entries, alerts with their episodes, pages and partitions, and name the
+// incidents by an event they hold so that they survive a recorrelation.
+//
 // The EventLog interface is deliberately small (append; read in order
 // from a position) so that a replicated log, such as a JetStream stream
 // shared by several replicas, can replace the local Badger log without
