@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -73,6 +74,11 @@ var families = []Family{
 	{"deploy-coincidental", 12, "10", "A service fails on its own 1-10 minutes after a deploy of a service it does not depend on (unrelated, or one of its dependents). No cause.", genDeployCoincidental},
 	{"pagerduty", 15, "13", "Pages raised by Alertmanager (incident_key = sha256(groupKey)) and by another integration on a mapped PagerDuty service, acknowledged and resolved, for one or two concurrent incidents.", genPagerDuty},
 	{"monitoring-gap", 15, "14", "A page nobody's alert raised: alone (mapped or unmapped PagerDuty service) beside an unrelated alerting incident, or first, with the service's alerts catching up 2-8 minutes later (one incident).", genMonitoringGap},
+	{"deploy-preexisting", 12, "11", "A service's alert is already firing when its own deploy starts (since 15-100 minutes), or fires and resolves 3-6 times, 2-10 minutes apart, in the 0.5-2h before and again 1-4 minutes after the deploy, or fired 1.5-2h before and fires again 1-10 minutes after it. Truth: no cause (the errors predate the deploy); one incident, except that a re-fire after 90+ quiet minutes is a new incident, as in refire.", genPreexisting},
+	{"deploy-two", 12, "12", "Two deploys 1-20 minutes before the first symptom: the failing service's and its dependency's (either may be the later), or the service's and an unrelated service's in its namespace. Truth: the failing service's own deploy, except where the dependency itself fails first or with it and is rolled back, which ends the incident: then the dependency's deploy.", genTwoDeploys},
+	{"am-restart", 12, "16", "A service's fault or a datastore outage (with dependents), sometimes beside an unrelated fault, in a cluster whose Alertmanager is simulated per aggregation group (group_wait, group_interval, notification log). 3-12 minutes in it restarts (down 20s-3m, log lost: every group re-sends its firing alerts, same fingerprints and startsAt; notifications due while it was down arrive together; a group left with only resolved alerts never sends them) or reloads (groups re-created and flushed at once). 1-2 new alerts join the same group afterwards. Truth: by fault, as if nothing restarted.", genAMRestart},
+	{"coarse-groupby", 12, "17", "3-6 services with no dependency between them fail on their own within 15-45 minutes in one cluster, whose Alertmanager has one route grouping by cluster only: one group, notified every group_interval with all its alerts, carries them all (and the background there). Truth: one incident per fault; the shared groupKey is not evidence.", genCoarse},
+	{"maintenance", 12, "19", "A service's fault or a datastore outage while a planned maintenance drains 2-4 nodes of the same cluster (from 15 minutes before to 10 after): KubeNodeUnschedulable (info) and KubePodNotReady / KubeDeploymentReplicasMismatch (warning) of rescheduled pods of unrelated services; no silence, the node alerts silenced beforehand, or a silence added 3-8 minutes in, which mutes later notifications and the resolutions. Truth: the maintenance is one incident of its own, not part of the fault.", genMaintenance},
 }
 
 // Generate builds the corpus: every family's variants, each from its own
@@ -119,6 +125,16 @@ type builder struct {
 	lateness time.Duration
 	dupProb  float64
 	resend   bool
+	// am, when set, is the cluster whose Alertmanager is simulated group
+	// by group (aggregation groups, group_interval, restarts): its alerts
+	// are held in sent and delivered by flushAM. coarse routes that
+	// cluster's alerts into one group per cluster (group_by: [cluster]).
+	am     string
+	coarse bool
+	sent   []*sentAlert
+	// mute, when set, says whether a silence mutes a notification of
+	// these labels sent at a time: the notification is not delivered.
+	mute func(labels map[string]string, at time.Time) bool
 }
 
 type pending struct {
@@ -357,8 +373,15 @@ func (b *builder) alert(a alertSpec) amAlert {
 		return ev
 	}
 
+	if cl == b.am {
+		b.hold(a, labels, ann, fp, &out)
+		return out
+	}
 	fire := decode("firing")
 	out.flushed = b.delay(a.start, groupWait, groupWait+time.Minute)
+	if b.mute != nil && b.mute(labels, out.flushed) {
+		return out
+	}
 	b.add(LabelledEvent{Incident: a.inc, Event: fire}, out.flushed)
 	if b.resend {
 		// Alertmanager repeats the group's firing alerts on every change
@@ -375,6 +398,9 @@ func (b *builder) alert(a alertSpec) amAlert {
 	}
 	if !a.end.IsZero() {
 		out.resolvedFlush = b.delay(a.end, 5*time.Second, groupInterval)
+		if b.mute != nil && b.mute(labels, out.resolvedFlush) {
+			return out
+		}
 		b.add(LabelledEvent{Incident: a.inc, Event: decode("resolved")}, out.resolvedFlush)
 	}
 	return out
@@ -567,7 +593,23 @@ func (b *builder) span() (time.Time, time.Time) {
 			hi = at
 		}
 	}
+	for _, sa := range b.sent { // alerts held for the simulated Alertmanager
+		if lo.IsZero() || sa.start.Before(lo) {
+			lo = sa.start
+		}
+		hi = maxTime(hi, sa.start, sa.end)
+	}
 	return lo, hi
+}
+
+func maxTime(ts ...time.Time) time.Time {
+	var m time.Time
+	for _, t := range ts {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
 }
 
 // noise adds n background incidents: one service failing briefly on its
@@ -1183,5 +1225,492 @@ func genMonitoringGap(b *builder, v int) {
 		b.page(p)
 		b.fault(p.inc, x, "", downAlerts[kindHTTP], T.Add(lag), end, b.intn(1, 3))
 	}
+	b.noise(b.intn(1, 2))
+}
+
+// The Alertmanager simulated group by group (builder.am): the am-restart
+// and coarse-groupby families.
+
+// sentAlert is an alert episode held for the simulated Alertmanager.
+type sentAlert struct {
+	inc                string
+	labels, ann        map[string]string
+	fp                 string
+	start, end         time.Time
+	receiver, groupKey string
+	groupLabels        map[string]string
+	// amFire and amEnd are when Alertmanager learned of the firing and of
+	// the resolution (Prometheus evaluates the rule and sends within a
+	// minute); amEnd is zero while it fires.
+	amFire, amEnd time.Time
+}
+
+// hold keeps an alert of the simulated cluster for flushAM, routed by the
+// usual routes or, when coarse, by the one route grouping by cluster.
+func (b *builder) hold(a alertSpec, labels, ann map[string]string, fp string, out *amAlert) {
+	sa := &sentAlert{inc: a.inc, labels: labels, ann: ann, fp: fp, start: a.start, end: a.end}
+	if b.coarse {
+		sa.receiver = "platform-oncall"
+		sa.groupLabels = map[string]string{"cluster": labels["cluster"]}
+		sa.groupKey = "{}:" + model.LabelSet{"cluster": model.LabelValue(labels["cluster"])}.String()
+	} else {
+		sa.receiver = "team-slack"
+		if a.def.severity == "critical" {
+			sa.receiver = "oncall"
+		}
+		sa.groupLabels = map[string]string{"alertname": a.def.name, "service": labels["service"]}
+		sa.groupKey = out.groupKey
+	}
+	out.groupKey = sa.groupKey
+	sa.amFire = a.start.Add(b.between(0, time.Minute))
+	if !a.end.IsZero() {
+		sa.amEnd = a.end.Add(b.between(0, time.Minute))
+	}
+	b.sent = append(b.sent, sa)
+}
+
+// amRestart is an Alertmanager restart or configuration reload.
+type amRestart struct {
+	// at is when Alertmanager stopped (restart) or reloaded; back is when
+	// Prometheus's alerts reached it again (equal to at for a reload).
+	at, back time.Time
+	// reload keeps the notification log: a reload re-creates every
+	// aggregation group and flushes it at once, but only a group that
+	// changed since its last notification notifies (prometheus/
+	// alertmanager#3037, #3410, PR #3074). A restart loses the log (an
+	// emptyDir volume), so every group with a firing alert notifies again
+	// and a group left with only resolved alerts never does.
+	reload bool
+}
+
+// flushAM delivers the held alerts the way Alertmanager notifies them:
+// per aggregation group (receiver and groupKey), the first notification
+// group_wait after the group is created, then at most one every
+// group_interval and only when the group changed, each notification
+// carrying every firing alert of the group and those resolved since the
+// last one. rs, if not nil, restarts or reloads Alertmanager once.
+func (b *builder) flushAM(rs *amRestart) {
+	if rs != nil {
+		for _, sa := range b.sent {
+			// What Prometheus sent while Alertmanager was down reaches it
+			// when it is back.
+			if !sa.amFire.Before(rs.at) && sa.amFire.Before(rs.back) {
+				sa.amFire = rs.back
+			}
+			if !sa.amEnd.IsZero() && !sa.amEnd.Before(rs.at) && sa.amEnd.Before(rs.back) {
+				sa.amEnd = rs.back
+			}
+		}
+	}
+	var keys []string
+	groups := map[string][]*sentAlert{}
+	for _, sa := range b.sent {
+		k := sa.receiver + "|" + sa.groupKey
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], sa)
+	}
+	for _, k := range keys {
+		b.simulateGroup(groups[k], rs)
+	}
+	b.sent = nil
+}
+
+// simulateGroup runs one aggregation group and delivers its notifications.
+func (b *builder) simulateGroup(als []*sentAlert, rs *amRestart) {
+	als = slices.Clone(als)
+	slices.SortStableFunc(als, func(x, y *sentAlert) int { return x.amFire.Compare(y.amFire) })
+	// The notification log's entry: what the last notification held.
+	var logged map[string]string // fingerprint -> "firing" or "resolved"
+	inserted := map[*sentAlert]bool{}
+	deleted := map[*sentAlert]bool{}
+	restarted := rs == nil
+	alive := false
+	var next time.Time
+	insertUpTo := func(t time.Time) {
+		for _, sa := range als {
+			if !sa.amFire.After(t) {
+				inserted[sa] = true
+			}
+		}
+	}
+	for range 10000 {
+		var arrival *sentAlert
+		for _, sa := range als {
+			if !inserted[sa] {
+				arrival = sa
+				break
+			}
+		}
+		switch {
+		case !restarted && ((alive && rs.at.Before(next)) || (!alive && (arrival == nil || !arrival.amFire.Before(rs.at)))):
+			// Alertmanager restarts or reloads before the group's next
+			// flush. The group is re-created when the alerts come back and
+			// flushes at once: its alerts are older than group_wait.
+			restarted = true
+			if !rs.reload {
+				logged = nil
+			}
+			if alive {
+				next = rs.back.Add(b.between(0, 2*time.Second))
+			}
+			continue
+		case !alive && arrival == nil:
+			return
+		case !alive:
+			alive = true
+			inserted[arrival] = true
+			next = arrival.amFire.Add(groupWait)
+			if arrival.start.Add(groupWait).Before(arrival.amFire) {
+				next = arrival.amFire // an old alert: flush at once
+			}
+			continue
+		}
+		// Flush at next.
+		t := next
+		insertUpTo(t)
+		var firing, resolved []*sentAlert
+		for _, sa := range als {
+			if !inserted[sa] || deleted[sa] {
+				continue
+			}
+			if !sa.amEnd.IsZero() && !sa.amEnd.After(t) {
+				resolved = append(resolved, sa)
+			} else {
+				firing = append(firing, sa)
+			}
+		}
+		if len(firing)+len(resolved) == 0 {
+			alive = false
+			continue
+		}
+		needs := false
+		if logged == nil {
+			needs = len(firing) > 0
+		} else {
+			for _, sa := range firing {
+				needs = needs || logged[sa.fp] != "firing"
+			}
+			for _, sa := range resolved {
+				needs = needs || logged[sa.fp] != "resolved"
+			}
+		}
+		if needs {
+			b.notify(firing, resolved, t.Add(b.between(0, 2*time.Second)))
+			logged = map[string]string{}
+			for _, sa := range firing {
+				logged[sa.fp] = "firing"
+			}
+			for _, sa := range resolved {
+				logged[sa.fp] = "resolved"
+			}
+		}
+		for _, sa := range resolved {
+			deleted[sa] = true
+		}
+		if len(firing) == 0 {
+			alive = false // the group is empty and goes away
+			continue
+		}
+		next = t.Add(groupInterval)
+	}
+	panic("simulateGroup does not end")
+}
+
+// notify delivers one webhook notification of a group, carrying its
+// firing and resolved alerts, decoded as the receiver decodes it.
+func (b *builder) notify(firing, resolved []*sentAlert, at time.Time) {
+	all := append(slices.Clone(firing), resolved...)
+	g := all[0]
+	var raws []json.RawMessage
+	common := maps.Clone(g.labels)
+	commonAnn := maps.Clone(g.ann)
+	for i, sa := range all {
+		status, end := "firing", "0001-01-01T00:00:00Z"
+		if i >= len(firing) {
+			status, end = "resolved", sa.end.Format(time.RFC3339)
+		}
+		raw, err := json.Marshal(alertmanager.Alert{
+			Status: status, Labels: sa.labels, Annotations: sa.ann,
+			StartsAt: sa.start.Format(time.RFC3339), EndsAt: end, Fingerprint: sa.fp,
+		})
+		if err != nil {
+			panic(err)
+		}
+		raws = append(raws, raw)
+		maps.DeleteFunc(common, func(k, v string) bool { return sa.labels[k] != v })
+		maps.DeleteFunc(commonAnn, func(k, v string) bool { return sa.ann[k] != v })
+	}
+	status := "resolved"
+	if len(firing) > 0 {
+		status = "firing"
+	}
+	body, err := json.Marshal(alertmanager.Message{
+		Receiver: g.receiver, Status: status, Alerts: raws,
+		GroupLabels: g.groupLabels, CommonLabels: common, CommonAnnotations: commonAnn, Version: "4", GroupKey: g.groupKey,
+	})
+	if err != nil {
+		panic(err)
+	}
+	_, evs, err := alertmanager.Decode(body)
+	if err != nil {
+		panic(fmt.Sprintf("generated webhook does not decode: %v", err))
+	}
+	for i, ev := range evs {
+		ev.Service = b.cfg.ServiceFor(ev.Labels)
+		b.add(LabelledEvent{Incident: all[i].inc, Event: ev}, at)
+	}
+}
+
+// Alerts of a node drain.
+var (
+	nodeUnschedulable = alertDef{name: "KubeNodeUnschedulable", severity: "info", summary: "node cordoned (unschedulable) for 5m"}
+	replicasMismatch  = alertDef{name: "KubeDeploymentReplicasMismatch", severity: "warning", summary: "deployment has not matched the expected number of replicas for 5m"}
+)
+
+// focalFault generates a service's own fault (v even) or a datastore
+// outage with its dependents (v odd) from T, and returns the failing
+// service and its primary alert.
+func (b *builder) focalFault(v int, T time.Time, length time.Duration, n int) (string, alertDef, string) {
+	if v%2 == 0 {
+		svc := pick(b, serviceNames(httpOrWorker))
+		inc := b.incident(svc + ": fails on its own")
+		b.fault(inc, svc, "", downAlerts[svcOf(svc).kind], T, T.Add(length), n)
+		return svc, downAlerts[svcOf(svc).kind][0], inc
+	}
+	roots := serviceNames(func(s svcDef) bool { return isDatastore(s.name) && len(dependents(s.name)) >= 2 })
+	root := pick(b, roots)
+	deps := b.shuffled(dependents(root))
+	deps = deps[:b.intn(2, min(4, len(deps)))]
+	inc := b.incident(fmt.Sprintf("%s outage; dependents %s alert", root, strings.Join(deps, ", ")))
+	b.outage(inc, root, "", deps, T, length, b.chance(0.65))
+	return root, downAlerts[svcOf(root).kind][0], inc
+}
+
+func genPreexisting(b *builder, v int) {
+	svc := pick(b, serviceNames(func(s svcDef) bool { return s.kind == kindHTTP }))
+	def := pick(b, []alertDef{errorRate, latencyP99})
+	D := b.t0 // the deploy starts
+	took := b.between(2*time.Minute, 4*time.Minute)
+	fin := D.Add(took)
+	switch v % 3 {
+	case 0:
+		pre := b.between(15*time.Minute, 100*time.Minute)
+		inc := b.incident(fmt.Sprintf("%s: %s firing since %s before its deploy, which does not help; no cause", svc, def.name, formatMinutes(pre)))
+		e := fin.Add(b.between(5*time.Minute, 30*time.Minute))
+		b.alert(alertSpec{inc: inc, svc: svc, def: def, start: D.Add(-pre), end: e})
+		if b.chance(0.5) {
+			other := crashLoop
+			if def.name == latencyP99.name {
+				other = pick(b, []alertDef{crashLoop, errorRate})
+			}
+			s := fin.Add(b.between(time.Minute, 8*time.Minute))
+			b.alert(alertSpec{inc: inc, svc: svc, def: other, inst: 1, start: s, end: e.Add(b.between(0, 3*time.Minute))})
+		}
+	case 1:
+		n := b.intn(3, 6)
+		inc := b.incident("")
+		e := D.Add(-b.between(0, 2*time.Minute))
+		var first time.Time
+		for range n {
+			first = e.Add(-b.between(2*time.Minute, 8*time.Minute))
+			b.alert(alertSpec{inc: inc, svc: svc, def: def, start: first, end: e})
+			e = first.Add(-b.between(2*time.Minute, 10*time.Minute))
+		}
+		s := fin.Add(b.between(time.Minute, 4*time.Minute))
+		b.alert(alertSpec{inc: inc, svc: svc, def: def, start: s, end: s.Add(b.between(5*time.Minute, 20*time.Minute))})
+		b.truth(inc).Notes = fmt.Sprintf("%s: %s fires and resolves %d times, 2-10 minutes apart, in the %s before its deploy, and again %s after it finished; no cause", svc, def.name, n, formatMinutes(D.Sub(first)), s.Sub(fin))
+	default:
+		post := fin.Add(b.between(time.Minute, 10*time.Minute))
+		gap := b.between(90*time.Minute, 100*time.Minute)
+		e1 := post.Add(-gap)
+		s1 := e1.Add(-b.between(5*time.Minute, 10*time.Minute))
+		i1 := b.incident(fmt.Sprintf("%s: %s fires %s before its deploy started and resolves (a fault of its own)", svc, def.name, formatMinutes(D.Sub(s1))))
+		i2 := b.incident(fmt.Sprintf("%s: the same %s fires again %s after the deploy; it fired before the deploy, so no cause", svc, def.name, post.Sub(fin)))
+		b.alert(alertSpec{inc: i1, svc: svc, def: def, start: s1, end: e1})
+		b.alert(alertSpec{inc: i2, svc: svc, def: def, start: post, end: post.Add(b.between(5*time.Minute, 25*time.Minute))})
+	}
+	b.deploy(svc, "", rollout(D, took, deploy.StatusSucceeded)...)
+	b.noise(b.intn(1, 2))
+}
+
+func genTwoDeploys(b *builder, v int) {
+	T := b.t0
+	length := b.between(8*time.Minute, 30*time.Minute)
+	httpDeps := func(s string) []string {
+		var out []string
+		for _, d := range svcOf(s).deps {
+			if svcOf(d).kind == kindHTTP {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	withHTTPDep := serviceNames(func(s svcDef) bool { return len(httpDeps(s.name)) > 0 })
+	ago := func(d time.Duration) []deployStep {
+		took := b.between(2*time.Minute, 4*time.Minute)
+		return rollout(T.Add(-d-took), took, deploy.StatusSucceeded)
+	}
+	switch v % 3 {
+	case 0:
+		svc := pick(b, withHTTPDep)
+		dep := pick(b, httpDeps(svc))
+		d, od := b.between(time.Minute, 12*time.Minute), b.between(time.Minute, 20*time.Minute)
+		inc := b.incident(fmt.Sprintf("%s: its own deploy %s before breaks it; its dependency %s deployed %s before, harmless", svc, d, dep, od))
+		b.deploy(svc, inc, ago(d)...)
+		b.deploy(dep, "", ago(od)...)
+		b.fault(inc, svc, "", downAlerts[kindHTTP], T, T.Add(length), b.intn(1, 3))
+	case 1:
+		svc := pick(b, withHTTPDep)
+		dep := pick(b, httpDeps(svc))
+		d, od := b.between(time.Minute, 12*time.Minute), b.between(time.Minute, 20*time.Minute)
+		back := b.between(5*time.Minute, 15*time.Minute)
+		depFirst := b.chance(0.7)
+		note := fmt.Sprintf("%s: a deploy of its dependency %s %s before breaks %s (rolled back %s in, which ends it); %s's own deploy %s before is harmless", svc, dep, d, dep, back, svc, od)
+		if !depFirst {
+			note += "; " + svc + " alerts first"
+		}
+		inc := b.incident(note)
+		took := b.between(2*time.Minute, 4*time.Minute)
+		b.deploy(dep, inc, deployStep{deploy.StatusStarted, T.Add(-d - took)},
+			deployStep{deploy.StatusSucceeded, T.Add(-d)}, deployStep{deploy.StatusRolledBack, T.Add(back)})
+		b.deploy(svc, "", ago(od)...)
+		end := T.Add(back + b.between(time.Minute, 4*time.Minute))
+		dS, sS := T, T.Add(b.between(30*time.Second, 4*time.Minute))
+		if !depFirst {
+			dS, sS = T.Add(b.between(time.Minute, 3*time.Minute)), T
+		}
+		b.fault(inc, dep, "", downAlerts[kindHTTP], dS, end, b.intn(1, 2))
+		b.fault(inc, svc, "", symptomAlerts[kindHTTP], sS, end.Add(b.between(0, 2*time.Minute)), b.intn(1, 2))
+	default:
+		var pairs [][2]string
+		for _, s := range serviceNames(func(s svcDef) bool { return s.kind == kindHTTP }) {
+			for _, x := range serviceNames(func(x svcDef) bool { return x.kind == kindHTTP || x.kind == kindWorker }) {
+				if svcOf(s).ns == svcOf(x).ns && !related(s, x) {
+					pairs = append(pairs, [2]string{s, x})
+				}
+			}
+		}
+		p := pick(b, pairs)
+		svc, x := p[0], p[1]
+		d, xd := b.between(time.Minute, 12*time.Minute), b.between(time.Minute, 15*time.Minute)
+		inc := b.incident(fmt.Sprintf("%s: its own deploy %s before breaks it; %s (same namespace, unrelated) deployed %s before, harmless", svc, d, x, xd))
+		b.deploy(svc, inc, ago(d)...)
+		b.deploy(x, "", ago(xd)...)
+		b.reserve(b.cluster, x)
+		b.reserve(b.other, x)
+		b.fault(inc, svc, "", downAlerts[kindHTTP], T, T.Add(length), b.intn(1, 3))
+	}
+	b.noise(b.intn(1, 2))
+}
+
+func genAMRestart(b *builder, v int) {
+	b.am = b.cluster
+	T := b.t0
+	length := b.between(15*time.Minute, 40*time.Minute)
+	svc, def, inc := b.focalFault(v, T, length, b.intn(2, 4))
+	R := T.Add(b.between(3*time.Minute, 12*time.Minute))
+	reload := v%3 == 1
+	rs := &amRestart{at: R, back: R, reload: reload}
+	what := "reloads its configuration"
+	if !reload {
+		down := b.between(20*time.Second, 3*time.Minute)
+		rs.back = R.Add(down + b.between(5*time.Second, time.Minute))
+		what = "restarts (down " + down.String() + ", notification log lost)"
+	}
+	t := b.truth(inc)
+	t.Notes += fmt.Sprintf("; Alertmanager %s %s in", what, R.Sub(T))
+	// New alerts for the same group after the restart: the same alert on
+	// other instances.
+	for i := range b.intn(1, 2) {
+		s := R.Add(b.between(0, 8*time.Minute))
+		b.alert(alertSpec{inc: inc, svc: svc, def: def, inst: 6 + i, start: s, end: T.Add(length + b.between(0, 3*time.Minute))})
+	}
+	if v%4 >= 2 {
+		var cands []string
+		for _, s := range serviceNames(httpOrWorker) {
+			if b.free(b.cluster, s) {
+				cands = append(cands, s)
+			}
+		}
+		if len(cands) > 0 {
+			x := pick(b, cands)
+			i2 := b.incident(x + ": fails on its own at the same time")
+			s := T.Add(b.between(-3*time.Minute, 8*time.Minute))
+			b.fault(i2, x, "", downAlerts[svcOf(x).kind], s, s.Add(b.between(8*time.Minute, 30*time.Minute)), b.intn(1, 3))
+		}
+	}
+	b.noise(b.intn(1, 3))
+	b.flushAM(rs)
+}
+
+func genCoarse(b *builder, v int) {
+	b.am = b.cluster
+	b.coarse = true
+	T := b.t0
+	k := b.intn(3, 6)
+	span := b.between(15*time.Minute, 45*time.Minute)
+	for i, svc := range b.unrelatedSet(k, nil) {
+		s := T
+		if i > 0 {
+			s = T.Add(b.between(0, span))
+		}
+		inc := b.incident(svc + ": fails on its own; its alerts share the cluster's one Alertmanager group with the other faults")
+		b.fault(inc, svc, "", downAlerts[svcOf(svc).kind], s, s.Add(b.between(5*time.Minute, 30*time.Minute)), b.intn(1, 4))
+	}
+	b.noise(b.intn(1, 3))
+	b.flushAM(nil)
+}
+
+func genMaintenance(b *builder, v int) {
+	T := b.t0
+	length := b.between(10*time.Minute, 35*time.Minute)
+	b.focalFault(v, T, length, b.intn(1, 3))
+	M := T.Add(b.between(-15*time.Minute, 10*time.Minute))
+	nodes := b.intn(2, 4)
+	var cands []string
+	for _, s := range serviceNames(httpOrWorker) {
+		if b.free(b.cluster, s) {
+			cands = append(cands, s)
+		}
+	}
+	cl := b.cluster
+	drain := []string{nodeUnschedulable.name, podNotReady.name, replicasMismatch.name}
+	var silence string
+	switch v % 3 {
+	case 0:
+		silence = "no silence"
+	case 1:
+		silence = "the node alerts silenced beforehand"
+		at := M.Add(-10 * time.Minute)
+		b.mute = func(l map[string]string, t time.Time) bool {
+			return l["cluster"] == cl && l["alertname"] == nodeUnschedulable.name && !t.Before(at)
+		}
+	default:
+		late := b.between(3*time.Minute, 8*time.Minute)
+		silence = "a silence added " + late.String() + " in: later notifications, resolutions included, are muted"
+		at := M.Add(late)
+		b.mute = func(l map[string]string, t time.Time) bool {
+			return l["cluster"] == cl && slices.Contains(drain, l["alertname"]) && !t.Before(at)
+		}
+	}
+	mi := b.incident(fmt.Sprintf("maintenance: planned drain of %d nodes in %s, pods of unrelated services rescheduled (%s); not part of the incident", nodes, cl, silence))
+	t := M
+	inst := map[string]int{}
+	for i := range nodes {
+		node := fmt.Sprintf("ip-10-%d-%d-%d.compute.internal", 10+b.r.IntN(4), b.r.IntN(256), 2+b.r.IntN(250))
+		b.alert(alertSpec{inc: mi, def: nodeUnschedulable, node: node, inst: i, start: t, end: t.Add(b.between(8*time.Minute, 20*time.Minute))})
+		if len(cands) > 0 {
+			for range b.intn(1, 2) {
+				svc := pick(b, cands)
+				s := t.Add(b.between(30*time.Second, 3*time.Minute))
+				b.alert(alertSpec{inc: mi, svc: svc, def: pick(b, []alertDef{podNotReady, replicasMismatch}), inst: inst[svc], start: s, end: s.Add(b.between(3*time.Minute, 10*time.Minute))})
+				inst[svc]++
+			}
+		}
+		t = t.Add(b.between(4*time.Minute, 10*time.Minute))
+	}
+	b.mute = nil
 	b.noise(b.intn(1, 2))
 }

@@ -192,6 +192,69 @@ func TestFamiliesCoverTheirCase(t *testing.T) {
 		"deploy-cause": func(t *testing.T, sc *Scenario) {
 			require.NotEmpty(t, focal(sc)[0].Cause)
 		},
+		"deploy-preexisting": func(t *testing.T, sc *Scenario) {
+			// The deployed service's alert fired before the deploy started,
+			// within 2h.
+			var svc string
+			var deployed time.Time
+			for _, le := range sc.Events {
+				if le.Event.Source == collector.SourceDeploy && svc == "" {
+					svc, deployed = le.Event.Service, le.Event.At
+				}
+			}
+			before := false
+			for _, le := range sc.Events {
+				ev := le.Event
+				before = before || (ev.Kind == collector.KindAlertFiring && ev.Service == svc && ev.At.Before(deployed) && deployed.Sub(ev.At) <= 2*time.Hour)
+			}
+			require.True(t, before, "the alert fired in the 2h before the deploy")
+			for _, ti := range sc.Incidents {
+				require.Empty(t, ti.Cause)
+			}
+		},
+		"deploy-two": func(t *testing.T, sc *Scenario) {
+			deploys := map[string]bool{}
+			for _, le := range sc.Events {
+				if le.Event.Source == collector.SourceDeploy {
+					deploys[le.Event.Ref.DeployID] = true
+				}
+			}
+			require.GreaterOrEqual(t, len(deploys), 2)
+			require.True(t, deploys[focal(sc)[0].Cause], "the cause is one of the deploys")
+		},
+		"am-restart": func(t *testing.T, sc *Scenario) {
+			ids := map[string]int{}
+			for _, le := range sc.Events {
+				ids[le.Event.ID]++
+			}
+			dup := false
+			for _, n := range ids {
+				dup = dup || n > 1
+			}
+			require.True(t, dup, "the re-flush re-sends alerts already delivered")
+		},
+		"coarse-groupby": func(t *testing.T, sc *Scenario) {
+			// One groupKey carries the alerts of three true incidents or more.
+			incs := map[string]map[string]bool{}
+			for _, le := range sc.Events {
+				if ev := le.Event; ev.Alert != nil {
+					if incs[ev.Alert.GroupKey] == nil {
+						incs[ev.Alert.GroupKey] = map[string]bool{}
+					}
+					incs[ev.Alert.GroupKey][le.Incident] = true
+				}
+			}
+			most := 0
+			for _, m := range incs {
+				most = max(most, len(m))
+			}
+			require.GreaterOrEqual(t, most, 3)
+		},
+		"maintenance": func(t *testing.T, sc *Scenario) {
+			f := focal(sc)
+			require.Len(t, f, 2)
+			require.True(t, strings.HasPrefix(f[1].Notes, "maintenance"))
+		},
 		"monitoring-gap": func(t *testing.T, sc *Scenario) {
 			first := map[string]string{}
 			for _, le := range sc.Events {
@@ -204,8 +267,8 @@ func TestFamiliesCoverTheirCase(t *testing.T) {
 	}
 	for _, sc := range generated() {
 		for _, ti := range sc.Incidents {
-			if sc.Family != "deploy-cause" {
-				require.Empty(t, ti.Cause, "%s: only deploy-cause scenarios have a cause", sc.ID)
+			if sc.Family != "deploy-cause" && sc.Family != "deploy-two" {
+				require.Empty(t, ti.Cause, "%s: only deploy-cause and deploy-two scenarios have a cause", sc.ID)
 			}
 		}
 		if check := checks[sc.Family]; check != nil {
