@@ -156,6 +156,8 @@ type Correlator struct {
 	watermark time.Time
 	seq       uint64
 	changes   *Changes
+	// sw indexes what the periodic sweep may forget.
+	sw sweepIndex
 }
 
 // NewCorrelator restores a correlator from persisted state.
@@ -173,6 +175,7 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		byGroup:     map[string]map[string]bool{},
 		watermark:   st.Checkpoint.Watermark,
 		seq:         st.Checkpoint.Seq,
+		sw:          newSweepIndex(),
 	}
 	for _, inc := range st.Live {
 		c.live[inc.ID] = inc
@@ -187,9 +190,17 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		for _, h := range inc.GroupKeyHashes {
 			c.groupKeys[h] = inc.ID
 		}
+		c.touch(inc)
 	}
 	for _, ep := range st.Episodes {
 		c.episodes[ep.Fingerprint] = ep
+		c.fileEpisode(ep)
+		if !ep.Firing {
+			c.queueEnded(ep)
+		}
+		if c.live[ep.IncidentID] == nil {
+			c.sw.orphans = append(c.sw.orphans, ep)
+		}
 	}
 	steps := slices.Clone(st.DeploySteps)
 	slices.SortFunc(steps, func(a, b *Deploy) int { return int(a.Seq) - int(b.Seq) })
@@ -416,6 +427,7 @@ func (c *Correlator) newIncident(seq uint64, ev *collector.Event, key, service s
 	c.setAnchor(inc, anchor)
 	c.index(inc)
 	c.claim(key, inc)
+	c.touch(inc)
 	return inc
 }
 
@@ -731,11 +743,20 @@ func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.T
 		ep = &Episode{Fingerprint: fp}
 		c.episodes[fp] = ep
 	}
-	ep.IncidentID = incID
+	if ep.IncidentID != incID {
+		if ep.IncidentID != "" {
+			c.unfileEpisode(ep.IncidentID)
+		}
+		ep.IncidentID = incID
+		c.fileEpisode(ep)
+	}
 	ep.Firing = firing
 	ep.StartsAt = start
 	if !end.IsZero() {
 		ep.LastEnd = end
+	}
+	if !firing {
+		c.queueEnded(ep)
 	}
 	c.changes.Episodes[fp] = ep
 }
@@ -770,6 +791,7 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 	}()
 	inc.Entries++
 	inc.LastSeq = seq
+	c.touch(inc)
 	c.changes.Incidents[inc.ID] = inc
 	c.changes.Entries = append(c.changes.Entries, Entry{
 		ID:          EntryID(ev.ID),
@@ -788,47 +810,6 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 		Alert:       ev.Alert,
 		Annotations: ev.Annotations,
 	})
-}
-
-// sweep forgets what no future event can join: incidents with nothing
-// firing, settled for longer than every window, and their episodes.
-func (c *Correlator) sweep() {
-	h := c.s.horizon()
-	for id, inc := range c.live {
-		if inc.Firing() > 0 || c.watermark.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= h {
-			continue
-		}
-		delete(c.live, id)
-		c.unindex(inc)
-		for _, k := range inc.Keys {
-			if c.byKey[k] == id {
-				delete(c.byKey, k)
-			}
-		}
-		for _, p := range inc.PagerDuty {
-			if c.pdIncidents[p.IncidentID] == id {
-				delete(c.pdIncidents, p.IncidentID)
-			}
-		}
-		for _, h := range inc.GroupKeyHashes {
-			if c.groupKeys[h] == id {
-				delete(c.groupKeys, h)
-			}
-		}
-		c.changes.ForgottenIncidents = append(c.changes.ForgottenIncidents, id)
-	}
-	for fp, ep := range c.episodes {
-		if _, ok := c.live[ep.IncidentID]; ok && (ep.Firing || c.watermark.Sub(ep.LastEnd) <= h) {
-			continue
-		}
-		delete(c.episodes, fp)
-		delete(c.changes.Episodes, fp)
-		c.changes.ForgottenEpisodes = append(c.changes.ForgottenEpisodes, fp)
-	}
-	c.forgetDeploys(h)
-	slices.Sort(c.changes.ForgottenIncidents)
-	slices.Sort(c.changes.ForgottenEpisodes)
-	slices.Sort(c.changes.ForgottenSteps)
 }
 
 func maxTime(a, b time.Time) time.Time {
