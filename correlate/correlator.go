@@ -136,10 +136,13 @@ type Correlator struct {
 	// it without a lock on the hot path.
 	next atomic.Pointer[settings]
 
-	s        settings
-	live     map[string]*Incident
-	byKey    map[string]string // partition key -> newest incident id
-	episodes map[string]*Episode
+	s     settings
+	live  map[string]*Incident
+	byKey map[string]string // partition key -> newest incident id
+	// keysShared is set when a restored state lists a partition key in
+	// the Keys of more than one incident (claim then searches Keys).
+	keysShared bool
+	episodes   map[string]*Episode
 	// deploys is the state of each recent deploy by id, deploySteps its
 	// steps in event-time order.
 	deploys     map[string]*Deploy
@@ -182,6 +185,9 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		c.setAnchor(inc, inc.Anchor)
 		c.index(inc)
 		for _, k := range inc.Keys {
+			if _, ok := c.byKey[k]; ok {
+				c.keysShared = true
+			}
 			c.byKey[k] = inc.ID
 		}
 		for _, p := range inc.PagerDuty {
@@ -469,12 +475,21 @@ func (c *Correlator) setAnchor(inc *Incident, anchor string) {
 // owner is recorded in the incident (Keys), so a restart restores exactly
 // the same mapping.
 func (c *Correlator) claim(key string, inc *Incident) {
-	if old := c.live[c.byKey[key]]; old != nil && old != inc {
+	owner := c.byKey[key]
+	if old := c.live[owner]; old != nil && old != inc {
 		old.Keys = slices.DeleteFunc(old.Keys, func(k string) bool { return k == key })
 		c.changes.Incidents[old.ID] = old
 	}
 	c.byKey[key] = inc.ID
-	if !slices.Contains(inc.Keys, key) {
+	// A key is in the Keys of the live incident byKey names and of no
+	// other, so inc lists it exactly when it owned it already. Storm
+	// incidents list thousands of keys; only a restored state in which two
+	// incidents list one key needs the search.
+	if owner == inc.ID {
+		if c.keysShared && !slices.Contains(inc.Keys, key) {
+			inc.Keys = append(inc.Keys, key)
+		}
+	} else if !c.keysShared || !slices.Contains(inc.Keys, key) {
 		inc.Keys = append(inc.Keys, key)
 	}
 	c.changes.Incidents[inc.ID] = inc
@@ -774,10 +789,13 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 	}
 	started := inc.StartedAt
 	grew := inc.Entries == 0
-	if service != "" && !slices.Contains(inc.Services, service) {
-		inc.Services = append(inc.Services, service)
-		slices.Sort(inc.Services)
-		grew = true
+	if service != "" {
+		// Services is kept sorted (this is its only writer), so a binary
+		// search finds it: storms gather thousands of services.
+		if i, found := slices.BinarySearch(inc.Services, service); !found {
+			inc.Services = slices.Insert(inc.Services, i, service)
+			grew = true
+		}
 	}
 	defer func() {
 		// Deploys relate to an incident by its services and first alert:
