@@ -213,7 +213,7 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 	for _, s := range steps {
 		c.addStep(s)
 	}
-	c.resetChanges()
+	c.resetChanges(nil)
 	return c
 }
 
@@ -223,14 +223,19 @@ func (c *Correlator) SetConfig(cfg *config.Config) {
 	c.next.Store(&s)
 }
 
-func (c *Correlator) resetChanges() {
-	c.changes = &Changes{
-		Checkpoint:  Checkpoint{Seq: c.seq, Watermark: c.watermark},
-		Incidents:   map[string]*Incident{},
-		Episodes:    map[string]*Episode{},
-		DeploySteps: map[string]*Deploy{},
-		Alerts:      map[string]map[string]*AlertState{},
+// resetChanges starts a new set of changes. The maps are sized like the
+// last set's (prev, if any): batches are alike, and growing a map entry by
+// entry costs more than correlating.
+func (c *Correlator) resetChanges(prev *Changes) {
+	ch := &Changes{Checkpoint: Checkpoint{Seq: c.seq, Watermark: c.watermark}}
+	if prev == nil {
+		prev = ch
 	}
+	ch.Incidents = make(map[string]*Incident, len(prev.Incidents))
+	ch.Episodes = make(map[string]*Episode, len(prev.Episodes))
+	ch.DeploySteps = make(map[string]*Deploy, len(prev.DeploySteps))
+	ch.Alerts = make(map[string]map[string]*AlertState, len(prev.Alerts))
+	c.changes = ch
 }
 
 // Flush returns what changed since the last Flush, with the checkpoint
@@ -238,7 +243,7 @@ func (c *Correlator) resetChanges() {
 func (c *Correlator) Flush() *Changes {
 	ch := c.changes
 	ch.Checkpoint = Checkpoint{Seq: c.seq, Watermark: c.watermark}
-	c.resetChanges()
+	c.resetChanges(ch)
 	return ch
 }
 
@@ -288,14 +293,19 @@ func (c *Correlator) Apply(le LoggedEvent) {
 func (c *Correlator) partition(service string, ev *collector.Event) (string, map[string]string) {
 	var b strings.Builder
 	if service != "" {
-		b.WriteString("service=" + service)
+		b.WriteString("service=")
+		b.WriteString(service)
 	} else {
-		b.WriteString("alertname=" + alertName(ev))
+		b.WriteString("alertname=")
+		b.WriteString(alertName(ev))
 	}
 	var gl map[string]string
 	for _, l := range c.s.groupBy {
 		v := ev.Labels[l]
-		fmt.Fprintf(&b, "|%s=%s", l, v)
+		b.WriteByte('|')
+		b.WriteString(l)
+		b.WriteByte('=')
+		b.WriteString(v)
 		if v != "" {
 			if gl == nil {
 				gl = map[string]string{}
@@ -392,11 +402,7 @@ func describeKey(service string, ev *collector.Event, gl map[string]string) stri
 	if len(gl) == 0 {
 		return "the same " + s
 	}
-	parts := make([]string, 0, len(gl))
-	for _, k := range slices.Sorted(maps.Keys(gl)) {
-		parts = append(parts, k+"="+gl[k])
-	}
-	return "the same " + s + " and " + strings.Join(parts, ", ")
+	return "the same " + s + " and " + labelsText(gl)
 }
 
 // reopen notes that a resolved incident fires again.
@@ -655,6 +661,11 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 }
 
 func labelsText(gl map[string]string) string {
+	if len(gl) == 1 { // the usual case (group_by: [cluster])
+		for k, v := range gl {
+			return k + "=" + v
+		}
+	}
 	parts := make([]string, 0, len(gl))
 	for _, k := range slices.Sorted(maps.Keys(gl)) {
 		parts = append(parts, k+"="+gl[k])
