@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -345,11 +346,12 @@ func (c *Correlator) service(ev *collector.Event) string {
 }
 
 // place finds or creates the incident a firing that started at t joins,
-// and says why.
-func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t time.Time) (*Incident, []string) {
+// and says why. ep is the alert's episode, if any (the caller has looked
+// it up already).
+func (c *Correlator) place(seq uint64, ev *collector.Event, ep *Episode, service string, t time.Time) (*Incident, []string) {
 	fp := ev.Ref.Fingerprint
 	// 1. The alert's own episode: it fired again soon after resolving.
-	if ep := c.episodes[fp]; ep != nil {
+	if ep != nil {
 		if inc := c.live[ep.IncidentID]; inc != nil {
 			if ep.Firing {
 				return inc, []string{"joined: the same alert (fingerprint " + fp + ") is already firing in this incident"}
@@ -690,7 +692,8 @@ func labelsText(gl map[string]string) string {
 func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	service := c.service(ev)
 	t := ev.At
-	if ep := c.episodes[ev.Ref.Fingerprint]; ep != nil && !ep.Firing && ep.StartsAt.Equal(t) {
+	ep := c.episodes[ev.Ref.Fingerprint]
+	if ep != nil && !ep.Firing && ep.StartsAt.Equal(t) {
 		if inc := c.live[ep.IncidentID]; inc != nil {
 			// Delivered after its own resolution: history, not news. The
 			// alert stays resolved.
@@ -699,7 +702,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 			return
 		}
 	}
-	inc, reasons := c.place(seq, ev, service, t)
+	inc, reasons := c.place(seq, ev, ep, service, t)
 	a := c.alertState(inc, ev, service)
 	inc.setFiring(a, true)
 	a.StartsAt = t
@@ -708,7 +711,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	if a.FirstStart.IsZero() || t.Before(a.FirstStart) {
 		a.FirstStart = t
 	}
-	c.setEpisode(ev.Ref.Fingerprint, inc.ID, true, t, time.Time{})
+	c.setEpisode(ep, ev.Ref.Fingerprint, inc.ID, true, t, time.Time{})
 	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
 }
@@ -722,14 +725,15 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 	}
 	var inc *Incident
 	var reasons []string
-	if ep := c.episodes[fp]; ep != nil && c.live[ep.IncidentID] != nil && ep.StartsAt.Equal(start) {
+	ep := c.episodes[fp]
+	if ep != nil && c.live[ep.IncidentID] != nil && ep.StartsAt.Equal(start) {
 		inc = c.live[ep.IncidentID]
-		reasons = []string{fmt.Sprintf("resolves: %s (fingerprint %s), firing since %s, %s",
-			alertName(ev), fp, start.UTC().Format(time.RFC3339), fmtDur(ev.At.Sub(start)))}
+		reasons = []string{"resolves: " + alertName(ev) + " (fingerprint " + fp + "), firing since " +
+			start.UTC().Format(time.RFC3339) + ", " + fmtDur(ev.At.Sub(start))}
 	} else {
 		// Never seen firing (Hindsight was down, the firing was sent before
 		// the receiver existed, or it arrives later): place it by its start.
-		inc, reasons = c.place(seq, ev, service, start)
+		inc, reasons = c.place(seq, ev, ep, service, start)
 		reasons = append(reasons, "the alert was not seen firing; placed by its start "+start.UTC().Format(time.RFC3339))
 	}
 	a := c.alertState(inc, ev, service)
@@ -748,7 +752,7 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 	if start.Before(inc.StartedAt) {
 		inc.StartedAt = start
 	}
-	c.setEpisode(fp, inc.ID, false, start, ev.At)
+	c.setEpisode(ep, fp, inc.ID, false, start, ev.At)
 	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
 }
@@ -777,8 +781,9 @@ func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service stri
 	return a
 }
 
-func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.Time) {
-	ep := c.episodes[fp]
+// setEpisode records an alert's episode; ep is c.episodes[fp], which the
+// caller has looked up already (nil for a new one).
+func (c *Correlator) setEpisode(ep *Episode, fp, incID string, firing bool, start, end time.Time) {
 	if ep == nil {
 		ep = &Episode{Fingerprint: fp}
 		c.episodes[fp] = ep
@@ -863,32 +868,33 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // fmtDur renders a duration the way an on-call engineer reads it: 3m,
-// 1h4m, 45s.
+// 1h4m, 45s. It is in most reasons, so it does without fmt.
 func fmtDur(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
 	d = d.Round(time.Second)
+	itoa := strconv.Itoa
 	switch {
 	case d == 0:
 		return "0s"
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
+		return itoa(int(d.Seconds())) + "s"
 	case d < time.Hour:
 		if s := int(d.Seconds()) % 60; s != 0 {
-			return fmt.Sprintf("%dm%ds", int(d.Minutes()), s)
+			return itoa(int(d.Minutes())) + "m" + itoa(s) + "s"
 		}
-		return fmt.Sprintf("%dm", int(d.Minutes()))
+		return itoa(int(d.Minutes())) + "m"
 	default:
 		h := int(d.Hours())
 		m := int(d.Minutes()) % 60
 		if d >= 48*time.Hour {
-			return fmt.Sprintf("%dd%dh", h/24, h%24)
+			return itoa(h/24) + "d" + itoa(h%24) + "h"
 		}
 		if m == 0 {
-			return fmt.Sprintf("%dh", h)
+			return itoa(h) + "h"
 		}
-		return fmt.Sprintf("%dh%dm", h, m)
+		return itoa(h) + "h" + itoa(m) + "m"
 	}
 }
 
