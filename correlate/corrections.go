@@ -122,6 +122,7 @@ func (c *Correlator) revive(id string) *Incident {
 	c.live[id] = inc
 	c.setAnchor(inc, inc.Anchor)
 	c.index(inc)
+	c.touch(inc)
 	return inc
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -160,10 +161,13 @@ type Correlator struct {
 	// it without a lock on the hot path.
 	next atomic.Pointer[settings]
 
-	s        settings
-	live     map[string]*Incident
-	byKey    map[string]string // partition key -> newest incident id
-	episodes map[string]*Episode
+	s     settings
+	live  map[string]*Incident
+	byKey map[string]string // partition key -> newest incident id
+	// keysShared is set when a restored state lists a partition key in
+	// the Keys of more than one incident (claim then searches Keys).
+	keysShared bool
+	episodes   map[string]*Episode
 	// deploys is the state of each recent deploy by id, deploySteps its
 	// steps in event-time order.
 	deploys     map[string]*Deploy
@@ -180,6 +184,10 @@ type Correlator struct {
 	watermark time.Time
 	seq       uint64
 	changes   *Changes
+	// entriesHint is how many entries the last batch had.
+	entriesHint int
+	// sw indexes what the periodic sweep may forget.
+	sw sweepIndex
 }
 
 // NewCorrelator restores a correlator from persisted state.
@@ -197,12 +205,16 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		byGroup:     map[string]map[string]bool{},
 		watermark:   st.Checkpoint.Watermark,
 		seq:         st.Checkpoint.Seq,
+		sw:          newSweepIndex(),
 	}
 	for _, inc := range st.Live {
 		c.live[inc.ID] = inc
 		c.setAnchor(inc, inc.Anchor)
 		c.index(inc)
 		for _, k := range inc.Keys {
+			if _, ok := c.byKey[k]; ok {
+				c.keysShared = true
+			}
 			c.byKey[k] = inc.ID
 		}
 		for _, p := range inc.PagerDuty {
@@ -211,16 +223,24 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		for _, h := range inc.GroupKeyHashes {
 			c.groupKeys[h] = inc.ID
 		}
+		c.touch(inc)
 	}
 	for _, ep := range st.Episodes {
 		c.episodes[ep.Fingerprint] = ep
+		c.fileEpisode(ep)
+		if !ep.Firing {
+			c.queueEnded(ep)
+		}
+		if c.live[ep.IncidentID] == nil {
+			c.sw.orphans = append(c.sw.orphans, ep)
+		}
 	}
 	steps := slices.Clone(st.DeploySteps)
 	slices.SortFunc(steps, func(a, b *Deploy) int { return int(a.Seq) - int(b.Seq) })
 	for _, s := range steps {
 		c.addStep(s)
 	}
-	c.resetChanges()
+	c.resetChanges(nil)
 	return c
 }
 
@@ -230,14 +250,31 @@ func (c *Correlator) SetConfig(cfg *config.Config) {
 	c.next.Store(&s)
 }
 
-func (c *Correlator) resetChanges() {
-	c.changes = &Changes{
-		Checkpoint:  Checkpoint{Seq: c.seq, Watermark: c.watermark},
-		Incidents:   map[string]*Incident{},
-		Episodes:    map[string]*Episode{},
-		DeploySteps: map[string]*Deploy{},
-		Alerts:      map[string]map[string]*AlertState{},
+// resetChanges starts a new set of changes. The maps are sized like the
+// last set's (prev, if any): batches are alike, and growing a map entry by
+// entry costs more than correlating.
+func (c *Correlator) resetChanges(prev *Changes) {
+	ch := &Changes{Checkpoint: Checkpoint{Seq: c.seq, Watermark: c.watermark}}
+	if prev == nil {
+		prev = ch
 	}
+	ch.Incidents = make(map[string]*Incident, len(prev.Incidents))
+	ch.Episodes = make(map[string]*Episode, len(prev.Episodes))
+	ch.DeploySteps = make(map[string]*Deploy, len(prev.DeploySteps))
+	ch.Alerts = make(map[string]map[string]*AlertState, len(prev.Alerts))
+	c.entriesHint = len(prev.Entries)
+	c.changes = ch
+}
+
+// appendEntry adds an entry to the changes. The first one of a batch
+// makes room for as many as the last batch had (Entries stays nil in a
+// batch without any): an Entry is large, and copying it as the slice
+// grows was a tenth of the cost per event.
+func (c *Correlator) appendEntry(e Entry) {
+	if c.changes.Entries == nil {
+		c.changes.Entries = make([]Entry, 0, max(c.entriesHint, 1))
+	}
+	c.changes.Entries = append(c.changes.Entries, e)
 }
 
 // Flush returns what changed since the last Flush, with the checkpoint
@@ -245,7 +282,7 @@ func (c *Correlator) resetChanges() {
 func (c *Correlator) Flush() *Changes {
 	ch := c.changes
 	ch.Checkpoint = Checkpoint{Seq: c.seq, Watermark: c.watermark}
-	c.resetChanges()
+	c.resetChanges(ch)
 	return ch
 }
 
@@ -295,14 +332,19 @@ func (c *Correlator) Apply(le LoggedEvent) {
 func (c *Correlator) partition(service string, ev *collector.Event) (string, map[string]string) {
 	var b strings.Builder
 	if service != "" {
-		b.WriteString("service=" + service)
+		b.WriteString("service=")
+		b.WriteString(service)
 	} else {
-		b.WriteString("alertname=" + alertName(ev))
+		b.WriteString("alertname=")
+		b.WriteString(alertName(ev))
 	}
 	var gl map[string]string
 	for _, l := range c.s.groupBy {
 		v := ev.Labels[l]
-		fmt.Fprintf(&b, "|%s=%s", l, v)
+		b.WriteByte('|')
+		b.WriteString(l)
+		b.WriteByte('=')
+		b.WriteString(v)
 		if v != "" {
 			if gl == nil {
 				gl = map[string]string{}
@@ -328,11 +370,12 @@ func (c *Correlator) service(ev *collector.Event) string {
 }
 
 // place finds or creates the incident a firing that started at t joins,
-// and says why.
-func (c *Correlator) place(seq uint64, ev *collector.Event, service string, t time.Time) (*Incident, []string) {
+// and says why. ep is the alert's episode, if any (the caller has looked
+// it up already).
+func (c *Correlator) place(seq uint64, ev *collector.Event, ep *Episode, service string, t time.Time) (*Incident, []string) {
 	fp := ev.Ref.Fingerprint
 	// 1. The alert's own episode: it fired again soon after resolving.
-	if ep := c.episodes[fp]; ep != nil {
+	if ep != nil {
 		if inc := c.live[ep.IncidentID]; inc != nil {
 			if ep.Firing {
 				return inc, []string{"joined: the same alert (fingerprint " + fp + ") is already firing in this incident"}
@@ -411,11 +454,7 @@ func describeKey(service string, ev *collector.Event, gl map[string]string) stri
 	if len(gl) == 0 {
 		return "the same " + s
 	}
-	parts := make([]string, 0, len(gl))
-	for _, k := range slices.Sorted(maps.Keys(gl)) {
-		parts = append(parts, k+"="+gl[k])
-	}
-	return "the same " + s + " and " + strings.Join(parts, ", ")
+	return "the same " + s + " and " + labelsText(gl)
 }
 
 // reopen notes that a resolved incident fires again.
@@ -452,6 +491,7 @@ func (c *Correlator) newIncident(seq uint64, ev *collector.Event, key, service s
 	c.setAnchor(inc, anchor)
 	c.index(inc)
 	c.claim(key, inc)
+	c.touch(inc)
 	return inc
 }
 
@@ -493,12 +533,21 @@ func (c *Correlator) setAnchor(inc *Incident, anchor string) {
 // owner is recorded in the incident (Keys), so a restart restores exactly
 // the same mapping.
 func (c *Correlator) claim(key string, inc *Incident) {
-	if old := c.live[c.byKey[key]]; old != nil && old != inc {
+	owner := c.byKey[key]
+	if old := c.live[owner]; old != nil && old != inc {
 		old.Keys = slices.DeleteFunc(old.Keys, func(k string) bool { return k == key })
 		c.changes.Incidents[old.ID] = old
 	}
 	c.byKey[key] = inc.ID
-	if !slices.Contains(inc.Keys, key) {
+	// A key is in the Keys of the live incident byKey names and of no
+	// other, so inc lists it exactly when it owned it already. Storm
+	// incidents list thousands of keys; only a restored state in which two
+	// incidents list one key needs the search.
+	if owner == inc.ID {
+		if c.keysShared && !slices.Contains(inc.Keys, key) {
+			inc.Keys = append(inc.Keys, key)
+		}
+	} else if !c.keysShared || !slices.Contains(inc.Keys, key) {
 		inc.Keys = append(inc.Keys, key)
 	}
 	c.changes.Incidents[inc.ID] = inc
@@ -712,6 +761,11 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 }
 
 func labelsText(gl map[string]string) string {
+	if len(gl) == 1 { // the usual case (group_by: [cluster])
+		for k, v := range gl {
+			return k + "=" + v
+		}
+	}
 	parts := make([]string, 0, len(gl))
 	for _, k := range slices.Sorted(maps.Keys(gl)) {
 		parts = append(parts, k+"="+gl[k])
@@ -722,7 +776,8 @@ func labelsText(gl map[string]string) string {
 func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	service := c.service(ev)
 	t := ev.At
-	if ep := c.episodes[ev.Ref.Fingerprint]; ep != nil && !ep.Firing && ep.StartsAt.Equal(t) {
+	ep := c.episodes[ev.Ref.Fingerprint]
+	if ep != nil && !ep.Firing && ep.StartsAt.Equal(t) {
 		if inc := c.live[ep.IncidentID]; inc != nil {
 			// Delivered after its own resolution: history, not news. The
 			// alert stays resolved.
@@ -731,7 +786,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 			return
 		}
 	}
-	inc, reasons := c.place(seq, ev, service, t)
+	inc, reasons := c.place(seq, ev, ep, service, t)
 	a := c.alertState(inc, ev, service)
 	inc.setFiring(a, true)
 	a.StartsAt = t
@@ -740,7 +795,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	if a.FirstStart.IsZero() || t.Before(a.FirstStart) {
 		a.FirstStart = t
 	}
-	c.noteFiring(c.setEpisode(ev.Ref.Fingerprint, inc.ID, true, t, time.Time{}), a, t)
+	c.noteFiring(c.setEpisode(ep, ev.Ref.Fingerprint, inc.ID, true, t, time.Time{}), a, t)
 	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
 }
@@ -754,14 +809,15 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 	}
 	var inc *Incident
 	var reasons []string
-	if ep := c.episodes[fp]; ep != nil && c.live[ep.IncidentID] != nil && ep.StartsAt.Equal(start) {
+	ep := c.episodes[fp]
+	if ep != nil && c.live[ep.IncidentID] != nil && ep.StartsAt.Equal(start) {
 		inc = c.live[ep.IncidentID]
-		reasons = []string{fmt.Sprintf("resolves: %s (fingerprint %s), firing since %s, %s",
-			alertName(ev), fp, start.UTC().Format(time.RFC3339), fmtDur(ev.At.Sub(start)))}
+		reasons = []string{"resolves: " + alertName(ev) + " (fingerprint " + fp + "), firing since " +
+			start.UTC().Format(time.RFC3339) + ", " + fmtDur(ev.At.Sub(start))}
 	} else {
 		// Never seen firing (Hindsight was down, the firing was sent before
 		// the receiver existed, or it arrives later): place it by its start.
-		inc, reasons = c.place(seq, ev, service, start)
+		inc, reasons = c.place(seq, ev, ep, service, start)
 		reasons = append(reasons, "the alert was not seen firing; placed by its start "+start.UTC().Format(time.RFC3339))
 	}
 	a := c.alertState(inc, ev, service)
@@ -780,7 +836,7 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 	if start.Before(inc.StartedAt) {
 		inc.StartedAt = start
 	}
-	c.setEpisode(fp, inc.ID, false, start, ev.At)
+	c.setEpisode(ep, fp, inc.ID, false, start, ev.At)
 	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
 }
@@ -809,17 +865,28 @@ func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service stri
 	return a
 }
 
-func (c *Correlator) setEpisode(fp, incID string, firing bool, start, end time.Time) *Episode {
-	ep := c.episodes[fp]
+// setEpisode records an alert's episode and returns it; ep is
+// c.episodes[fp], which the caller has looked up already (nil for a new
+// one).
+func (c *Correlator) setEpisode(ep *Episode, fp, incID string, firing bool, start, end time.Time) *Episode {
 	if ep == nil {
 		ep = &Episode{Fingerprint: fp}
 		c.episodes[fp] = ep
 	}
-	ep.IncidentID = incID
+	if ep.IncidentID != incID {
+		if ep.IncidentID != "" {
+			c.unfileEpisode(ep.IncidentID)
+		}
+		ep.IncidentID = incID
+		c.fileEpisode(ep)
+	}
 	ep.Firing = firing
 	ep.StartsAt = start
 	if !end.IsZero() {
 		ep.LastEnd = end
+	}
+	if !firing {
+		c.queueEnded(ep)
 	}
 	c.changes.Episodes[fp] = ep
 	return ep
@@ -838,10 +905,13 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 	}
 	started := inc.StartedAt
 	grew := inc.Entries == 0
-	if service != "" && !slices.Contains(inc.Services, service) {
-		inc.Services = append(inc.Services, service)
-		slices.Sort(inc.Services)
-		grew = true
+	if service != "" {
+		// Services is kept sorted (this is its only writer), so a binary
+		// search finds it: storms gather thousands of services.
+		if i, found := slices.BinarySearch(inc.Services, service); !found {
+			inc.Services = slices.Insert(inc.Services, i, service)
+			grew = true
+		}
 	}
 	defer func() {
 		// Deploys relate to an incident by its services and first alert:
@@ -855,8 +925,9 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 	}()
 	inc.Entries++
 	inc.LastSeq = seq
+	c.touch(inc)
 	c.changes.Incidents[inc.ID] = inc
-	c.changes.Entries = append(c.changes.Entries, Entry{
+	c.appendEntry(Entry{
 		ID:          EntryID(ev.ID),
 		IncidentID:  inc.ID,
 		Seq:         seq,
@@ -875,47 +946,6 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 	})
 }
 
-// sweep forgets what no future event can join: incidents with nothing
-// firing, settled for longer than every window, and their episodes.
-func (c *Correlator) sweep() {
-	h := c.s.horizon()
-	for id, inc := range c.live {
-		if inc.Firing() > 0 || c.watermark.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= h {
-			continue
-		}
-		delete(c.live, id)
-		c.unindex(inc)
-		for _, k := range inc.Keys {
-			if c.byKey[k] == id {
-				delete(c.byKey, k)
-			}
-		}
-		for _, p := range inc.PagerDuty {
-			if c.pdIncidents[p.IncidentID] == id {
-				delete(c.pdIncidents, p.IncidentID)
-			}
-		}
-		for _, h := range inc.GroupKeyHashes {
-			if c.groupKeys[h] == id {
-				delete(c.groupKeys, h)
-			}
-		}
-		c.changes.ForgottenIncidents = append(c.changes.ForgottenIncidents, id)
-	}
-	for fp, ep := range c.episodes {
-		if _, ok := c.live[ep.IncidentID]; ok && (ep.Firing || c.watermark.Sub(ep.LastEnd) <= h) {
-			continue
-		}
-		delete(c.episodes, fp)
-		delete(c.changes.Episodes, fp)
-		c.changes.ForgottenEpisodes = append(c.changes.ForgottenEpisodes, fp)
-	}
-	c.forgetDeploys(h)
-	slices.Sort(c.changes.ForgottenIncidents)
-	slices.Sort(c.changes.ForgottenEpisodes)
-	slices.Sort(c.changes.ForgottenSteps)
-}
-
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -924,32 +954,33 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // fmtDur renders a duration the way an on-call engineer reads it: 3m,
-// 1h4m, 45s.
+// 1h4m, 45s. It is in most reasons, so it does without fmt.
 func fmtDur(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
 	d = d.Round(time.Second)
+	itoa := strconv.Itoa
 	switch {
 	case d == 0:
 		return "0s"
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
+		return itoa(int(d.Seconds())) + "s"
 	case d < time.Hour:
 		if s := int(d.Seconds()) % 60; s != 0 {
-			return fmt.Sprintf("%dm%ds", int(d.Minutes()), s)
+			return itoa(int(d.Minutes())) + "m" + itoa(s) + "s"
 		}
-		return fmt.Sprintf("%dm", int(d.Minutes()))
+		return itoa(int(d.Minutes())) + "m"
 	default:
 		h := int(d.Hours())
 		m := int(d.Minutes()) % 60
 		if d >= 48*time.Hour {
-			return fmt.Sprintf("%dd%dh", h/24, h%24)
+			return itoa(h/24) + "d" + itoa(h%24) + "h"
 		}
 		if m == 0 {
-			return fmt.Sprintf("%dh", h)
+			return itoa(h) + "h"
 		}
-		return fmt.Sprintf("%dh%dm", h, m)
+		return itoa(h) + "h" + itoa(m) + "m"
 	}
 }
 

@@ -291,3 +291,41 @@ func TestSeverityDefaults(t *testing.T) {
 		require.Equal(t, "SEV3", sv.Suggested, "critical alert on a service that is not customer-facing")
 	}
 }
+
+// TestFmtDur pins fmtDur (built without fmt, for speed) to the
+// fmt-based rendering reasons have always used.
+func TestFmtDur(t *testing.T) {
+	want := func(d time.Duration) string {
+		if d < 0 {
+			d = -d
+		}
+		d = d.Round(time.Second)
+		switch {
+		case d == 0:
+			return "0s"
+		case d < time.Minute:
+			return fmt.Sprintf("%ds", int(d.Seconds()))
+		case d < time.Hour:
+			if s := int(d.Seconds()) % 60; s != 0 {
+				return fmt.Sprintf("%dm%ds", int(d.Minutes()), s)
+			}
+			return fmt.Sprintf("%dm", int(d.Minutes()))
+		default:
+			h := int(d.Hours())
+			m := int(d.Minutes()) % 60
+			if d >= 48*time.Hour {
+				return fmt.Sprintf("%dd%dh", h/24, h%24)
+			}
+			if m == 0 {
+				return fmt.Sprintf("%dh", h)
+			}
+			return fmt.Sprintf("%dh%dm", h, m)
+		}
+	}
+	for d := -3 * time.Hour; d < 100*time.Hour; d += 7*time.Second + 300*time.Millisecond {
+		require.Equal(t, want(d), fmtDur(d), "%v", d)
+	}
+	for _, d := range []time.Duration{0, 499 * time.Millisecond, 500 * time.Millisecond, time.Minute, time.Hour, 48 * time.Hour, 1<<63 - 1, -1 << 63} {
+		require.Equal(t, want(d), fmtDur(d), "%v", d)
+	}
+}

@@ -170,7 +170,7 @@ func (c *Correlator) addDeployEntry(inc *Incident, d *Deploy, why string) {
 		inc.LastSeq = d.Seq
 	}
 	c.changes.Incidents[inc.ID] = inc
-	c.changes.Entries = append(c.changes.Entries, d.entry(inc.ID, []string{why}))
+	c.appendEntry(d.entry(inc.ID, []string{why}))
 	c.rankSuspects(inc)
 }
 

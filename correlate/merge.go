@@ -173,7 +173,9 @@ func (c *Correlator) moveAlert(from, to *Incident, fp string) {
 	}
 	dirty[fp] = a
 	if ep := c.episodes[fp]; ep != nil && ep.IncidentID == from.ID {
+		c.unfileEpisode(from.ID)
 		ep.IncidentID = to.ID
+		c.fileEpisode(ep)
 		c.changes.Episodes[fp] = ep
 	}
 }
@@ -244,6 +246,7 @@ func (c *Correlator) settle(inc *Incident) {
 	}
 	inc.GroupKeyHashes = hashes
 	inc.MonitoringGap = monitoringGap(inc)
+	c.touch(inc)
 	c.changes.Incidents[inc.ID] = inc
 	c.attachDeploys(inc)
 	if len(inc.DeployEntries) > 0 || len(inc.Suspects) > 0 {
@@ -307,26 +310,10 @@ func (c *Correlator) merge(into, from *Incident, why string) {
 	c.settle(into)
 }
 
-// forget takes an incident out of memory and its indexes.
+// forget takes a merged incident out of memory and its indexes; its
+// record is written once more, with MergedInto.
 func (c *Correlator) forget(inc *Incident) {
-	delete(c.live, inc.ID)
-	c.unindex(inc)
-	for _, k := range inc.Keys {
-		if c.byKey[k] == inc.ID {
-			delete(c.byKey, k)
-		}
-	}
-	for _, p := range inc.PagerDuty {
-		if c.pdIncidents[p.IncidentID] == inc.ID {
-			delete(c.pdIncidents, p.IncidentID)
-		}
-	}
-	for _, h := range inc.GroupKeyHashes {
-		if c.groupKeys[h] == inc.ID {
-			delete(c.groupKeys, h)
-		}
-	}
-	c.changes.ForgottenIncidents = append(c.changes.ForgottenIncidents, inc.ID)
+	c.forgetIncident(inc)
 	c.changes.Incidents[inc.ID] = inc
 }
 
