@@ -282,6 +282,13 @@ func (c *Correlator) appendEntry(e Entry) {
 func (c *Correlator) Flush() *Changes {
 	ch := c.changes
 	ch.Checkpoint = Checkpoint{Seq: c.seq, Watermark: c.watermark}
+	// The store deletes what was forgotten after it writes what changed.
+	// An episode forgotten by a sweep and begun again later in the batch
+	// (the same alert firing anew), or an incident revived, is in memory
+	// at the end of the batch and must stay in the store too, or a restart
+	// would not resume where an uninterrupted run is.
+	ch.ForgottenEpisodes = slices.DeleteFunc(ch.ForgottenEpisodes, func(fp string) bool { return c.episodes[fp] != nil })
+	ch.ForgottenIncidents = slices.DeleteFunc(ch.ForgottenIncidents, func(id string) bool { return c.live[id] != nil })
 	c.resetChanges(ch)
 	return ch
 }

@@ -93,3 +93,28 @@ func TestSweepForgetsWhatAFullScanWould(t *testing.T) {
 	require.Greater(t, forgottenEps, 200, "the log must make the sweep forget episodes")
 	require.NotZero(t, c.Live())
 }
+
+// TestForgottenThenBackInOneBatch: an episode the sweep forgets and that
+// begins again before the batch is flushed is in memory, so the flush
+// must not tell the store to delete it (the store deletes after it
+// writes); otherwise a restart would lose it.
+func TestForgottenThenBackInOneBatch(t *testing.T) {
+	cfg := config.Default()
+	c := NewCorrelator(cfg, State{})
+	first := firing("checkout", "a", t0)
+	c.Apply(LoggedEvent{Seq: 1, Event: first})
+	c.Apply(LoggedEvent{Seq: 2, Event: resolved("checkout", "a", t0, t0.Add(time.Minute))})
+	c.Flush()
+	// Much later: something else moves the watermark, the sweep at the
+	// next multiple of sweepEvery forgets the old incident and episode, and
+	// the same alert fires again in the same batch.
+	later := t0.Add(6 * time.Hour)
+	c.Apply(LoggedEvent{Seq: sweepEvery, Event: firing("search", "b", later)})
+	again := firing("checkout", "a", later.Add(time.Minute))
+	c.Apply(LoggedEvent{Seq: sweepEvery + 1, Event: again})
+	ch := c.Flush()
+	fp := again.Ref.Fingerprint
+	require.NotNil(t, ch.Episodes[fp], "the new episode is written")
+	require.NotContains(t, ch.ForgottenEpisodes, fp, "and not deleted after")
+	require.Len(t, ch.ForgottenIncidents, 1, "the old incident is forgotten")
+}
