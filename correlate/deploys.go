@@ -18,6 +18,12 @@ const (
 	pointsProximityMax = 30.0
 	proximityScale     = 15 * time.Minute
 	pointsBadStatus    = 10.0
+	// pointsPreexisting is taken off a deploy when an alert of the
+	// incident on the deploy's service already fired within
+	// preexistingWindow before it: the problem was there before the change
+	// (research/correlation.md §7.5, "as Watchdog").
+	pointsPreexisting = 40.0
+	preexistingWindow = 2 * time.Hour
 	// suspectThreshold is the score (0..100 before scaling) a deploy needs
 	// to be named a suspect.
 	suspectThreshold = 35.0
@@ -269,6 +275,11 @@ func (c *Correlator) rankSuspects(inc *Incident) {
 			}
 			reasons = append(reasons, fmt.Sprintf("it %s %s (+%.0f)", strings.ReplaceAll(d.Status, "_", " "), when, pointsBadStatus))
 		}
+		if a, at, ok := c.firedBefore(inc, d.Service, live.At); ok {
+			score -= pointsPreexisting
+			reasons = append(reasons, fmt.Sprintf("but %s on %s already fired %s before it, at %s (pre-existing, −%.0f)",
+				a.Name, d.Service, fmtDur(live.At.Sub(at)), at.UTC().Format(time.RFC3339), pointsPreexisting))
+		}
 		cands = append(cands, cand{d: live, score: score, reasons: reasons})
 	}
 	if n := len(cands); n > 1 {
@@ -310,4 +321,39 @@ func (c *Correlator) anyStepOn(inc *Incident, deployID string) bool {
 		}
 	}
 	return false
+}
+
+// FiringHistory is what a Lookup may also answer: whether an alert
+// (fingerprint) began firing in [from, to), and when. The Badger store
+// keeps every firing start; the correlator adds this batch's.
+type FiringHistory interface {
+	FiredBetween(fingerprint string, from, to time.Time) (time.Time, bool)
+}
+
+// firedBefore finds an alert of inc on service that fired within
+// preexistingWindow before t, from the whole log so far (committed and
+// this batch), so that live traffic and a replay agree.
+func (c *Correlator) firedBefore(inc *Incident, service string, t time.Time) (*AlertState, time.Time, bool) {
+	from := t.Add(-preexistingWindow)
+	hist, _ := c.lookup.(FiringHistory)
+	for _, a := range inc.AlertList() {
+		if a.Service != service {
+			continue
+		}
+		var found time.Time
+		for _, e := range c.changes.Entries {
+			if s := e.Ref.StartsAt; e.Ref.Fingerprint == a.Fingerprint && s != nil && !s.Before(from) && s.Before(t) {
+				found = minTime(found, *s)
+			}
+		}
+		if hist != nil {
+			if s, ok := hist.FiredBetween(a.Fingerprint, from, t); ok {
+				found = minTime(found, s)
+			}
+		}
+		if !found.IsZero() {
+			return a, found, true
+		}
+	}
+	return nil, time.Time{}, false
 }

@@ -176,3 +176,40 @@ func TestSuspectRanking(t *testing.T) {
 		})
 	}
 }
+
+// TestPreexistingAlertIsNotBlamedOnADeploy: the alert fired well before
+// the deploy (an earlier incident, long forgotten by the correlator), then
+// fires again just after it. The deploy is not named, with the reason; the
+// answer is the same whether the earlier firing was committed long ago or
+// is still in the batch.
+func TestPreexistingAlertIsNotBlamedOnADeploy(t *testing.T) {
+	cfg := config.Default()
+	min := time.Minute
+	before := firing("checkout", "a", m(0))
+	evs := []collector.Event{
+		before, resolved("checkout", "a", m(0), m(10*min)),
+		firing("search", "x", m(80*min)), // moves the watermark: the sweep forgets the first incident
+		deployEv("d-1", "checkout", "succeeded", m(90*min)),
+		firing("checkout", "a", m(95*min)),
+	}
+	for _, batch := range []int{1, 100} {
+		p := replay(t, cfg, batch, evs...)
+		inc := incidentOf(t, p, evs[4].ID)
+		require.NotEqual(t, incidentOf(t, p, before.ID).ID, inc.ID, "90m later: another incident")
+		require.Empty(t, inc.Suspects, "batch %d", batch)
+	}
+	// Without the earlier firing the same deploy is the suspect.
+	p := replay(t, cfg, 1, evs[2:]...)
+	inc := incidentOf(t, p, evs[4].ID)
+	require.Equal(t, []string{"d-1"}, suspectIDs(inc))
+
+	// A deploy in progress at the first symptom that then failed still
+	// scores enough to be named (40+30+10-40): the reason says what was
+	// taken off.
+	evs[3] = deployEv("d-1", "checkout", "started", m(90*min))
+	evs = append(evs, deployEv("d-1", "checkout", "failed", m(100*min)))
+	p = replay(t, cfg, 1, evs...)
+	inc = incidentOf(t, p, evs[4].ID)
+	require.Len(t, inc.Suspects, 1)
+	require.Contains(t, inc.Suspects[0].Reasons, "but HighErrorRate on checkout already fired 1h30m before it, at "+m(0).UTC().Format(time.RFC3339)+" (pre-existing, −40)")
+}

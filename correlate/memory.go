@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // MemoryProjection keeps a projection in memory the way the Badger store
@@ -18,6 +19,7 @@ type MemoryProjection struct {
 	alerts    map[string]map[string]*AlertState // id -> fingerprint -> alert
 	entries   map[string]map[uint64]Entry       // id -> seq -> entry
 	eventInc  map[string]string                 // event id -> incident id
+	firings   map[string][]time.Time            // fingerprint -> firing starts
 	cp        Checkpoint
 }
 
@@ -28,6 +30,7 @@ func NewMemoryProjection() *MemoryProjection {
 		alerts:    map[string]map[string]*AlertState{},
 		entries:   map[string]map[uint64]Entry{},
 		eventInc:  map[string]string{},
+		firings:   map[string][]time.Time{},
 	}
 }
 
@@ -62,6 +65,9 @@ func (m *MemoryProjection) Commit(ch *Changes) error {
 		e.Reasons = slices.Clone(e.Reasons)
 		m.entries[e.IncidentID][e.Seq] = e
 		m.eventInc[e.EventID] = e.IncidentID
+		if fp, s := e.Ref.Fingerprint, e.Ref.StartsAt; fp != "" && s != nil && !slices.ContainsFunc(m.firings[fp], s.Equal) {
+			m.firings[fp] = append(m.firings[fp], *s)
+		}
 	}
 	m.cp = ch.Checkpoint
 	return nil
@@ -96,6 +102,17 @@ func (m *MemoryProjection) StoredTimeline(id string) Timeline {
 	tl := slices.Collect(maps.Values(m.entries[id]))
 	slices.SortFunc(tl, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
 	return tl
+}
+
+// FiredBetween implements FiringHistory.
+func (m *MemoryProjection) FiredBetween(fp string, from, to time.Time) (time.Time, bool) {
+	var first time.Time
+	for _, s := range m.firings[fp] {
+		if !s.Before(from) && s.Before(to) && (first.IsZero() || s.Before(first)) {
+			first = s
+		}
+	}
+	return first, !first.IsZero()
 }
 
 // Incidents returns every incident that was not merged into another, with

@@ -19,6 +19,7 @@
 //	g <event id>                       correlate.Deploy JSON of a recent deploy step
 //	r 's' <sig hash:16> <started_at:8> <id>  signature index of related incidents (related.go)
 //	r 'i' <incident id>                what the incident is indexed under (related.go)
+//	h <fingerprint> 0x00 <starts_at:8>  a firing start of the alert, for pre-existing alerts (firings.go)
 //
 // Appends go through one committer goroutine that gathers concurrent
 // requests into one transaction, so they share one fsync (group commit).

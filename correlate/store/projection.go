@@ -148,6 +148,9 @@ func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
 		if err := s.indexRelated(txn, ch); err != nil {
 			return err
 		}
+		if err := indexFirings(txn, ch); err != nil {
+			return err
+		}
 		return setJSON(txn, keyCheckpoint, ch.Checkpoint)
 	})
 	if err != nil {
@@ -400,7 +403,7 @@ func (s *DB) StoredIncident(id string) (*correlate.Incident, bool) {
 
 // projectionPrefixes are the tables the projection owns; dropping them
 // (and the checkpoint) leaves the event log alone.
-var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}, {pRelated}}
+var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}, {pRelated}, {pFiring}}
 
 // ResetProjection implements correlate.ProjectionStore: it drops every
 // incident and the checkpoint, so the projection is rebuilt from the log.
