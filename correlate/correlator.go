@@ -161,13 +161,10 @@ type Correlator struct {
 	// it without a lock on the hot path.
 	next atomic.Pointer[settings]
 
-	s     settings
-	live  map[string]*Incident
-	byKey map[string]string // partition key -> newest incident id
-	// keysShared is set when a restored state lists a partition key in
-	// the Keys of more than one incident (claim then searches Keys).
-	keysShared bool
-	episodes   map[string]*Episode
+	s        settings
+	live     map[string]*Incident
+	byKey    map[string]string // partition key -> newest incident id
+	episodes map[string]*Episode
 	// deploys is the state of each recent deploy by id, deploySteps its
 	// steps in event-time order.
 	deploys     map[string]*Deploy
@@ -211,10 +208,12 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		c.live[inc.ID] = inc
 		c.setAnchor(inc, inc.Anchor)
 		c.index(inc)
+		// Keys are kept sorted so that claims search them by bisection;
+		// a state written before that is sorted here.
+		if !slices.IsSorted(inc.Keys) {
+			slices.Sort(inc.Keys)
+		}
 		for _, k := range inc.Keys {
-			if _, ok := c.byKey[k]; ok {
-				c.keysShared = true
-			}
 			c.byKey[k] = inc.ID
 		}
 		for _, p := range inc.PagerDuty {
@@ -402,7 +401,7 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, ep *Episode, service
 	// 2. An incident of the same service and group_by labels.
 	key, groupLabels := c.partition(service, ev)
 	var full string
-	if inc := c.live[c.byKey[key]]; inc != nil {
+	if inc := c.live[c.byKey[key]]; inc != nil && !c.joinable(inc, t) {
 		full = c.notJoinable(inc, t)
 	}
 	if inc := c.live[c.byKey[key]]; inc != nil && full == "" {
@@ -540,24 +539,30 @@ func (c *Correlator) setAnchor(inc *Incident, anchor string) {
 // owner is recorded in the incident (Keys), so a restart restores exactly
 // the same mapping.
 func (c *Correlator) claim(key string, inc *Incident) {
-	owner := c.byKey[key]
-	if old := c.live[owner]; old != nil && old != inc {
-		old.Keys = slices.DeleteFunc(old.Keys, func(k string) bool { return k == key })
+	if old := c.live[c.byKey[key]]; old != nil && old != inc {
+		old.Keys = removeKey(old.Keys, key)
 		c.changes.Incidents[old.ID] = old
 	}
 	c.byKey[key] = inc.ID
-	// A key is in the Keys of the live incident byKey names and of no
-	// other, so inc lists it exactly when it owned it already. Storm
-	// incidents list thousands of keys; only a restored state in which two
-	// incidents list one key needs the search.
-	if owner == inc.ID {
-		if c.keysShared && !slices.Contains(inc.Keys, key) {
-			inc.Keys = append(inc.Keys, key)
-		}
-	} else if !c.keysShared || !slices.Contains(inc.Keys, key) {
-		inc.Keys = append(inc.Keys, key)
-	}
+	inc.Keys = addKey(inc.Keys, key)
 	c.changes.Incidents[inc.ID] = inc
+}
+
+// addKey and removeKey keep an incident's Keys sorted: storm incidents
+// hold thousands, and a claim moves one of them at every new partition.
+func addKey(keys []string, k string) []string {
+	i, ok := slices.BinarySearch(keys, k)
+	if ok {
+		return keys
+	}
+	return slices.Insert(keys, i, k)
+}
+
+func removeKey(keys []string, k string) []string {
+	if i, ok := slices.BinarySearch(keys, k); ok {
+		return slices.Delete(keys, i, i+1)
+	}
+	return keys
 }
 
 // topologyJoin finds the open incident a firing of service at t joins
@@ -584,7 +589,7 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 	}
 	downstream := false // best's anchor is a dependency of service
 	for _, inc := range cands {
-		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) || c.notJoinable(inc, t) != "" {
+		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) || !c.joinable(inc, t) {
 			continue
 		}
 		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
@@ -654,7 +659,7 @@ func (c *Correlator) pageFirstJoin(service string, t time.Time) (*Incident, []st
 	var best *Incident
 	for id := range c.byAnchor[service] {
 		inc := c.live[id]
-		if inc == nil || len(inc.Alerts) > 0 || len(inc.PagerDuty) == 0 || inc.ResolvedAsOf(t, c.s.resolveAfter) || c.notJoinable(inc, t) != "" {
+		if inc == nil || len(inc.Alerts) > 0 || len(inc.PagerDuty) == 0 || inc.ResolvedAsOf(t, c.s.resolveAfter) || !c.joinable(inc, t) {
 			continue
 		}
 		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
@@ -671,10 +676,18 @@ func (c *Correlator) pageFirstJoin(service string, t time.Time) (*Incident, []st
 		service, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
 }
 
-// notJoinable says why inc takes no new alerts at t: it began more than
-// correlation.max_span ago, or holds correlation.max_alerts alerts.
-// Its own alerts still come back to it (their episodes).
+// joinable reports whether inc takes new alerts at t: not when it began
+// more than correlation.max_span ago or holds correlation.max_alerts
+// alerts. Its own alerts still come back to it (their episodes).
+func (c *Correlator) joinable(inc *Incident, t time.Time) bool {
+	return (c.s.maxSpan <= 0 || t.Sub(inc.StartedAt) <= c.s.maxSpan) && (c.s.maxAlerts <= 0 || len(inc.Alerts) < c.s.maxAlerts)
+}
+
+// notJoinable says why inc is not joinable at t, or "".
 func (c *Correlator) notJoinable(inc *Incident, t time.Time) string {
+	if c.joinable(inc, t) {
+		return ""
+	}
 	if c.s.maxSpan > 0 && t.Sub(inc.StartedAt) > c.s.maxSpan {
 		return fmt.Sprintf("%s began %s earlier, past correlation.max_span %s", inc.ID, fmtDur(t.Sub(inc.StartedAt)), fmtDur(c.s.maxSpan))
 	}
@@ -728,15 +741,22 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 	n := 0
 	for id := range c.byGroup[labelsText(gl)] {
 		inc := c.live[id]
-		if inc == nil || !sameLabels(inc.GroupLabels, gl) || inc.ResolvedAsOf(t, c.s.resolveAfter) || c.notJoinable(inc, t) != "" {
+		if inc == nil {
 			continue
 		}
-		// A storm already called goes on while it is active.
-		if inc.Storm && t.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= c.s.window &&
-			(storm == nil || inc.StartedAt.Before(storm.StartedAt) || (inc.StartedAt.Equal(storm.StartedAt) && inc.ID < storm.ID)) {
+		// A storm already called goes on while it is active; otherwise
+		// only incidents that started within storm_window count. The
+		// cheap time tests come first: a busy group holds many incidents.
+		going := inc.Storm && t.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= c.s.window
+		d := t.Sub(inc.StartedAt)
+		recent := d >= 0 && d <= c.s.stormWindow
+		if (!going && !recent) || !c.joinable(inc, t) || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) {
+			continue
+		}
+		if going && (storm == nil || inc.StartedAt.Before(storm.StartedAt) || (inc.StartedAt.Equal(storm.StartedAt) && inc.ID < storm.ID)) {
 			storm = inc
 		}
-		if d := t.Sub(inc.StartedAt); d < 0 || d > c.s.stormWindow {
+		if !recent {
 			continue
 		}
 		n++
