@@ -78,6 +78,13 @@ func (c *Correlator) timelineOf(id string) Timeline {
 		}
 	}
 	slices.SortStableFunc(tl, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	// One event is one entry per incident: a deploy step both incidents of
+	// a merge had is kept once (the later copy, as the store keeps it).
+	for i := len(tl) - 1; i > 0; i-- {
+		if tl[i-1].Seq == tl[i].Seq {
+			tl = slices.Delete(tl, i-1, i)
+		}
+	}
 	return tl
 }
 

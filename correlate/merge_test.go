@@ -178,3 +178,27 @@ func TestCorrectionsSurviveRecorrelation(t *testing.T) {
 	require.Equal(t, incidentOf(t, p2, a1.ID).ID, incidentOf(t, p2, b1.ID).ID, "merge kept")
 	require.NotEqual(t, incidentOf(t, p2, p1.ID).ID, incidentOf(t, p2, c1.ID).ID, "split kept")
 }
+
+// TestMergeSharedDeploy: a deploy on the timelines of both incidents is
+// one entry after the merge.
+func TestMergeSharedDeploy(t *testing.T) {
+	cfg := topologyConfig() // checkout and search depend on postgres
+	min := time.Minute
+	d := deployEv("d-9", "postgres", "succeeded", m(0))
+	c1 := firing("checkout", "c", m(2*min), "cluster", "eu")
+	s1 := firing("search", "s", m(3*min), "cluster", "eu")
+	for _, batch := range []int{1, 100} {
+		p := replay(t, cfg, batch, d, c1, s1)
+		a, b := incidentOf(t, p, c1.ID), incidentOf(t, p, s1.ID)
+		require.NotEqual(t, a.ID, b.ID)
+		require.Len(t, p.StoredTimeline(a.ID), 2, "the deploy and the alert")
+		require.Len(t, p.StoredTimeline(b.ID), 2)
+		merge := correction(KindIncidentMerged, a.ID, c1.ID, m(5*min), map[string]string{LabelFrom: b.ID, LabelFromAnchors: s1.ID})
+		p = replay(t, cfg, batch, d, c1, s1, merge)
+		inc := incidentOf(t, p, c1.ID)
+		tl := p.StoredTimeline(inc.ID)
+		require.Equal(t, []string{d.ID, c1.ID, s1.ID, merge.ID}, eventIDs(tl), "batch %d", batch)
+		require.Equal(t, len(tl), inc.Entries)
+		require.Equal(t, []string{"d-9"}, suspectIDs(inc))
+	}
+}
