@@ -592,12 +592,24 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) || !c.joinable(inc, t) {
 			continue
 		}
+		down := slices.Contains(deps, inc.Anchor)
+		var still *AlertState // the anchor's alert still firing, for a late dependent
 		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
-			continue
+			// Past the window only a dependent joins, and only while the
+			// anchor itself is still failing (a slow burn: the disk fills
+			// for hours and its dependents degrade late).
+			if !down || d < 0 {
+				continue
+			}
+			if still = anchorFiring(inc); still == nil {
+				continue
+			}
 		}
 		var r string
-		down := slices.Contains(deps, inc.Anchor)
 		switch {
+		case down && still != nil:
+			r = fmt.Sprintf("%s depends on %s, the incident's anchor, whose alert %s has been firing since %s",
+				service, inc.Anchor, still.Name, still.StartsAt.UTC().Format(time.RFC3339))
 		case down:
 			r = fmt.Sprintf("%s depends on %s, the incident's anchor", service, inc.Anchor)
 		case slices.Contains(c.s.cfg.Service(inc.Anchor).DependsOn, service) && c.explainsAll(service, inc):
@@ -618,13 +630,29 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 	if best == nil {
 		return nil, nil
 	}
-	reasons := []string{fmt.Sprintf("joined through the dependency graph: %s, %s after the incident's first event (within correlation.window %s)",
-		rel, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
+	within := "within correlation.window " + fmtDur(c.s.window)
+	if t.Sub(best.StartedAt) > c.s.window {
+		within = "within correlation.max_span " + fmtDur(c.s.maxSpan)
+	}
+	reasons := []string{fmt.Sprintf("joined through the dependency graph: %s, %s after the incident's first event (%s)",
+		rel, fmtDur(t.Sub(best.StartedAt)), within)}
 	if !downstream {
 		reasons = append(reasons, fmt.Sprintf("re-anchored on %s: %s depends on it, so it is the likelier origin", service, best.Anchor))
 		c.setAnchor(best, service)
 	}
 	return best, reasons
+}
+
+// anchorFiring returns an alert on inc's anchor that is firing, the
+// earliest, or nil.
+func anchorFiring(inc *Incident) *AlertState {
+	var out *AlertState
+	for _, a := range inc.Alerts {
+		if a.Firing && a.Service == inc.Anchor && (out == nil || a.StartsAt.Before(out.StartsAt) || (a.StartsAt.Equal(out.StartsAt) && a.Fingerprint < out.Fingerprint)) {
+			out = a
+		}
+	}
+	return out
 }
 
 // explainsAll reports whether every service of inc is service or depends

@@ -31,8 +31,9 @@
 //     reopen_within; late arrivals within window;
 //  3. an open incident a page on the same service opened;
 //  4. topology: an open incident whose anchor is one dependency hop away,
-//     started within window; joining upstream re-anchors only when the new
-//     anchor explains every member, so A-B-C never chains;
+//     started within window (or, for a dependent, whose anchor still has
+//     an alert firing: a slow burn); joining upstream re-anchors only when
+//     the new anchor explains every member, so A-B-C never chains;
 //  5. the storm guard: storm_incidents incidents opened within storm_window
 //     in the same group_by labels are merged into the first, which new
 //     alerts there join while the storm goes on;

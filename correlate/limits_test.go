@@ -65,3 +65,13 @@ func TestLimitsAndFlapping(t *testing.T) {
 		require.Contains(t, p.StoredTimeline(incidentOf(t, p, evs[7].ID).ID)[0].Reasons[0], "past correlation.max_span 30m")
 	})
 }
+
+func TestSlowBurnReason(t *testing.T) {
+	cfg := topologyConfig()
+	_, entries := project(t, cfg, firing("postgres", "a", m(0)), firing("checkout", "a", m(100*time.Minute)))
+	require.Equal(t, "joined through the dependency graph: checkout depends on postgres, the incident's anchor, whose alert HighErrorRate has been firing since "+
+		m(0).Format(time.RFC3339)+", 1h40m after the incident's first event (within correlation.max_span 12h)", entries[1].Reasons[0])
+	cfg.Correlation.MaxSpan = model.Duration(90 * time.Minute)
+	incs, _ := project(t, cfg, firing("postgres", "a", m(0)), firing("checkout", "a", m(100*time.Minute)))
+	require.Len(t, incs, 2, "past max_span the incident takes no new alerts")
+}

@@ -86,10 +86,27 @@ func TestTopology(t *testing.T) {
 			want: map[string][]string{"postgres": {"checkout", "postgres"}, "db2": {"api", "db2"}},
 		},
 		{
-			name: "a dependent alerting long after the database incident started is not joined",
+			name: "a dependent alerting long after the database incident started joins while the database still fails (slow burn)",
 			events: []collector.Event{
 				firing("postgres", "a", m(0)),
 				firing("checkout", "a", m(45*min)),
+			},
+			want: map[string][]string{"postgres": {"checkout", "postgres"}},
+		},
+		{
+			name: "a dependent alerting past the window after the database stopped failing is not joined",
+			events: []collector.Event{
+				firing("postgres", "a", m(0)),
+				resolved("postgres", "a", m(0), m(40*min)),
+				firing("checkout", "a", m(43*min)), // the incident waits resolve_after, but postgres no longer fires
+			},
+			want: map[string][]string{"postgres": {"postgres"}, "checkout": {"checkout"}},
+		},
+		{
+			name: "an upstream service alerting past the window does not re-anchor a long incident",
+			events: []collector.Event{
+				firing("checkout", "a", m(0)),
+				firing("postgres", "a", m(45*min)),
 			},
 			want: map[string][]string{"postgres": {"postgres"}, "checkout": {"checkout"}},
 		},
