@@ -19,6 +19,7 @@ import (
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/alertmanager"
+	"github.com/hindsight-ops/hindsight/collector/collectortest"
 	"github.com/hindsight-ops/hindsight/config"
 )
 
@@ -232,8 +233,8 @@ func TestHandlerBadInput(t *testing.T) {
 			if tc.limit > 0 {
 				cfg.API.MaxBodyBytes = config.Bytes(tc.limit)
 			}
-			sink := &recorder{}
-			f := newFixture(t, cfg, sink.sink())
+			sink := &collectortest.Sink{}
+			f := newFixture(t, cfg, sink)
 
 			ct := tc.contentType
 			switch ct {
@@ -254,8 +255,8 @@ func TestHandlerBadInput(t *testing.T) {
 			for _, want := range tc.want {
 				require.Contains(t, msg, want)
 			}
-			require.Zero(t, sink.callCount(), "the sink was called for a rejected request")
-			require.Empty(t, sink.stored())
+			require.Zero(t, sink.Calls(), "the sink was called for a rejected request")
+			require.Empty(t, sink.Events())
 
 			reason := tc.reason
 			if reason == "" {
@@ -271,8 +272,8 @@ func TestHandlerSuccess(t *testing.T) {
 	t.Run("samples", func(t *testing.T) {
 		for _, name := range samples {
 			t.Run(name, func(t *testing.T) {
-				sink := &recorder{}
-				f := newFixture(t, nil, sink.sink())
+				sink := &collectortest.Sink{}
+				f := newFixture(t, nil, sink)
 				body := readSample(t, name)
 				_, want, err := alertmanager.Decode(body)
 				require.NoError(t, err)
@@ -287,8 +288,8 @@ func TestHandlerSuccess(t *testing.T) {
 				require.EqualValues(t, 2, v["accepted"])
 				require.Empty(t, w.Header().Get("Retry-After"))
 
-				require.Equal(t, 1, sink.callCount(), "one notification, one Ingest call")
-				got := sink.stored()
+				require.Equal(t, 1, sink.Calls(), "one notification, one Ingest call")
+				got := sink.Events()
 				require.Equal(t, ids(want), ids(got))
 				for i, ev := range got {
 					require.NoError(t, ev.Validate())
@@ -325,11 +326,11 @@ func TestHandlerSuccess(t *testing.T) {
 			mk(map[string]any{"instance": "i", "team": "t"}),
 			mk(map[string]any{"job": "job", "service": "svc"}),
 		}
-		sink := &recorder{}
-		f := newFixture(t, nil, sink.sink())
+		sink := &collectortest.Sink{}
+		f := newFixture(t, nil, sink)
 		w := f.post(marshal(t, doc))
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-		got := sink.stored()
+		got := sink.Events()
 		require.Len(t, got, 5)
 		var services []string
 		for _, ev := range got {
@@ -345,9 +346,9 @@ func TestHandlerSuccess(t *testing.T) {
 		var mu sync.Mutex
 		current := def
 		reg := prometheus.NewRegistry()
-		sink := &recorder{}
+		sink := &collectortest.Sink{}
 		h := alertmanager.NewHandler(func() *config.Config { mu.Lock(); defer mu.Unlock(); return current },
-			sink.sink(), collector.NewMetrics(reg, collector.SourceAlertmanager), slog.New(slog.DiscardHandler), reg)
+			sink, collector.NewMetrics(reg, collector.SourceAlertmanager), slog.New(slog.DiscardHandler), reg)
 		body := readSample(t, sampleFiring)
 
 		w := httptest.NewRecorder()
@@ -360,35 +361,35 @@ func TestHandlerSuccess(t *testing.T) {
 		h.ServeHTTP(w, newRequest("application/json", body))
 		require.Equal(t, http.StatusOK, w.Code)
 
-		got := sink.stored()
+		got := sink.Events()
 		require.Len(t, got, 4)
 		require.Equal(t, "checkout", got[0].Service)
 		require.Equal(t, "prod", got[2].Service, "a reloaded config applies to the next request")
 	})
 
 	t.Run("redelivery is accepted again", func(t *testing.T) {
-		sink := &recorder{}
-		f := newFixture(t, nil, sink.sink())
+		sink := &collectortest.Sink{}
+		f := newFixture(t, nil, sink)
 		body := readSample(t, sampleFiring)
 		for range 3 {
 			w := f.post(body)
 			require.Equal(t, http.StatusOK, w.Code)
 		}
-		got := sink.stored()
+		got := sink.Events()
 		require.Len(t, got, 6)
 		require.Equal(t, ids(got[:2]), ids(got[2:4]))
 		require.Equal(t, ids(got[:2]), ids(got[4:]))
 	})
 
 	t.Run("sender gone does not abandon the write", func(t *testing.T) {
-		sink := &recorder{}
-		f := newFixture(t, nil, sink.sink())
+		sink := &collectortest.Sink{}
+		f := newFixture(t, nil, sink)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		w := f.serve(newRequest("application/json", readSample(t, sampleFiring)).WithContext(ctx))
 		require.Equal(t, http.StatusOK, w.Code)
-		require.Len(t, sink.stored(), 2)
-		require.NoError(t, sink.ctxErr[0], "the sink got the request's cancelled context")
+		require.Len(t, sink.Events(), 2)
+		require.NoError(t, sink.CtxErrs()[0], "the sink got the request's cancelled context")
 	})
 
 	t.Run("sink context has a deadline", func(t *testing.T) {
@@ -403,8 +404,8 @@ func TestHandlerSuccess(t *testing.T) {
 	})
 
 	t.Run("concurrent", func(t *testing.T) {
-		sink := &recorder{}
-		f := newFixture(t, nil, sink.sink())
+		sink := &collectortest.Sink{}
+		f := newFixture(t, nil, sink)
 		body := readSample(t, sampleFiring)
 		var wg sync.WaitGroup
 		codes := make([]int, 16)
@@ -416,7 +417,7 @@ func TestHandlerSuccess(t *testing.T) {
 			require.Equal(t, http.StatusOK, c)
 		}
 		distinct := map[string]bool{}
-		for _, ev := range sink.stored() {
+		for _, ev := range sink.Events() {
 			distinct[ev.ID] = true
 		}
 		require.Len(t, distinct, 2)
@@ -425,13 +426,13 @@ func TestHandlerSuccess(t *testing.T) {
 }
 
 func TestHandlerStoreUnavailable(t *testing.T) {
-	for name, sink := range map[string]*recorder{
-		"ErrUnavailable":    unavailable(),
-		"generic error":     {err: errors.New("disk I/O error")},
-		"deadline exceeded": {err: context.DeadlineExceeded},
+	for name, sink := range map[string]*collectortest.Sink{
+		"ErrUnavailable":    collectortest.Unavailable(),
+		"generic error":     {Err: errors.New("disk I/O error")},
+		"deadline exceeded": {Err: context.DeadlineExceeded},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, nil, sink.sink())
+			f := newFixture(t, nil, sink)
 			w := f.post(readSample(t, sampleFiring))
 
 			require.Equal(t, http.StatusServiceUnavailable, w.Code, "Alertmanager retries 5xx only")
@@ -443,7 +444,7 @@ func TestHandlerStoreUnavailable(t *testing.T) {
 			msg := errorMessage(t, w)
 			require.Contains(t, msg, "retry")
 
-			require.Equal(t, 1, sink.callCount())
+			require.Equal(t, 1, sink.Calls())
 			require.Equal(t, 1.0, f.rejected(collector.ReasonUnavailable))
 			require.Equal(t, 0.0, f.rejected(collector.ReasonBadRequest))
 			require.Equal(t, 0.0, f.received(), "nothing acknowledged")
@@ -451,17 +452,15 @@ func TestHandlerStoreUnavailable(t *testing.T) {
 	}
 
 	t.Run("retry after recovery is stored with the same IDs", func(t *testing.T) {
-		sink := unavailable()
-		f := newFixture(t, nil, sink.sink())
+		sink := collectortest.Unavailable()
+		f := newFixture(t, nil, sink)
 		body := readSample(t, sampleFiring)
 		require.Equal(t, http.StatusServiceUnavailable, f.post(body).Code)
-		sink.mu.Lock()
-		sink.err = nil
-		sink.mu.Unlock()
+		sink.SetErr(nil)
 		require.Equal(t, http.StatusOK, f.post(body).Code)
 		_, want, err := alertmanager.Decode(body)
 		require.NoError(t, err)
-		require.Equal(t, ids(want), ids(sink.stored()))
+		require.Equal(t, ids(want), ids(sink.Events()))
 	})
 }
 
@@ -493,8 +492,8 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, labels map[st
 }
 
 func TestHandlerMetrics(t *testing.T) {
-	sink := &recorder{}
-	f := newFixture(t, nil, sink.sink())
+	sink := &collectortest.Sink{}
+	f := newFixture(t, nil, sink)
 	const (
 		receivedName = "hindsight_collector_events_received_total"
 		rejectedName = "hindsight_collector_requests_rejected_total"
@@ -540,7 +539,7 @@ func TestHandlerMetrics(t *testing.T) {
 }
 
 func TestHandlerMetricsUnavailable(t *testing.T) {
-	f := newFixture(t, nil, unavailable().sink())
+	f := newFixture(t, nil, collectortest.Unavailable())
 	require.Equal(t, http.StatusServiceUnavailable, f.post(readSample(t, sampleFiring)).Code)
 	require.Equal(t, 1.0, gathered(t, f.reg, "hindsight_collector_requests_rejected_total",
 		map[string]string{"source": "alertmanager", "reason": "unavailable"}))

@@ -1,12 +1,9 @@
 package alertmanager_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,47 +45,6 @@ func marshal(tb testing.TB, v any) []byte {
 	b, err := json.Marshal(v)
 	require.NoError(tb, err)
 	return b
-}
-
-// recorder is a fake collector.Sink that keeps every event it is handed,
-// or fails every call with err when err is set.
-type recorder struct {
-	mu     sync.Mutex
-	err    error
-	calls  int
-	events []collector.Event
-	ctxErr []error // ctx.Err() as seen by each call
-}
-
-func (r *recorder) sink() collector.SinkFunc {
-	return func(ctx context.Context, evs ...collector.Event) error {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.calls++
-		r.ctxErr = append(r.ctxErr, ctx.Err())
-		if r.err != nil {
-			return r.err
-		}
-		r.events = append(r.events, evs...)
-		return nil
-	}
-}
-
-func (r *recorder) stored() []collector.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]collector.Event(nil), r.events...)
-}
-
-func (r *recorder) callCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls
-}
-
-// unavailable is a sink that always fails as a full or closed store does.
-func unavailable() *recorder {
-	return &recorder{err: fmt.Errorf("badger: write txn: %w", collector.ErrUnavailable)}
 }
 
 func ids(evs []collector.Event) []string {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/collectortest"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
 )
 
@@ -120,17 +121,17 @@ func TestExternalRedeliveryAfterConsumerStop(t *testing.T) {
 	first.stop(t)
 	require.Zero(t, first.count(deploy.ResultAcked))
 
-	sink := newRecorder()
+	sink := &collectortest.Sink{}
 	second := startConsumer(t, opts, sink)
-	again := sink.next(t, 15*time.Second)
+	again := sink.Next(t, 15*time.Second)
 	require.Equal(t, ev.ID, again.ID, "the same event arrives again; the store keeps it once")
 	require.Eventually(t, func() bool { return second.count(deploy.ResultAcked) == 1 }, 5*time.Second, 20*time.Millisecond)
 	second.stop(t)
 
 	// Acked by the second consumer: a third one gets nothing.
-	sink3 := newRecorder()
+	sink3 := &collectortest.Sink{}
 	third := startConsumer(t, opts, sink3)
-	sink3.none(t, 2500*time.Millisecond)
+	sink3.None(t, 2500*time.Millisecond)
 	third.stop(t)
 }
 
@@ -138,18 +139,18 @@ func TestExternalRedeliveryAfterConsumerStop(t *testing.T) {
 func TestExternalServerRestart(t *testing.T) {
 	s := startNATSServer(t)
 	opts := externalOptions(s)
-	sink := newRecorder()
+	sink := &collectortest.Sink{}
 	r := startConsumer(t, opts, sink)
 	js := publisher(t, s.url())
 	publish(t, js, "deploys.checkout", deployBody("d-before", "succeeded"))
-	require.Equal(t, "d-before", sink.next(t, 10*time.Second).Ref.DeployID)
+	require.Equal(t, "d-before", sink.Next(t, 10*time.Second).Ref.DeployID)
 	require.Eventually(t, func() bool { return r.count(deploy.ResultAcked) == 1 }, 5*time.Second, 20*time.Millisecond)
 
 	s.kill()
 	s.start(t)
 
 	publish(t, js, "deploys.checkout", deployBody("d-after", "succeeded"))
-	require.Equal(t, "d-after", sink.next(t, 45*time.Second).Ref.DeployID)
+	require.Equal(t, "d-after", sink.Next(t, 45*time.Second).Ref.DeployID)
 	require.Eventually(t, func() bool { return r.count(deploy.ResultAcked) == 2 }, 5*time.Second, 20*time.Millisecond)
 	r.stop(t)
 }
@@ -159,7 +160,7 @@ func TestExternalStreamMustExist(t *testing.T) {
 	s := startNATSServer(t)
 	opts := externalOptions(s)
 	opts.CreateStream = false
-	sink := newRecorder()
+	sink := &collectortest.Sink{}
 	r := startConsumer(t, opts, sink)
 	time.Sleep(500 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/collectortest"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
 	"github.com/hindsight-ops/hindsight/config"
 )
@@ -80,12 +81,12 @@ func TestHandlerSuccess(t *testing.T) {
 		{name: "github ping", ct: "application/json", body: []byte(`{"zen": "hi"}`), headers: []string{"X-GitHub-Event", "ping"}, n: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := newRecorder()
+			sink := &collectortest.Sink{}
 			f := newFixture(t, nil, sink)
 			w := f.post(t, tc.query, tc.ct, tc.body, tc.headers...)
 			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 			require.JSONEq(t, fmt.Sprintf(`{"status": "success", "accepted": %d}`, tc.n), w.Body.String())
-			evs := sink.stored()
+			evs := sink.Events()
 			require.Len(t, evs, tc.n)
 			for _, ev := range evs {
 				require.False(t, ev.ReceivedAt.IsZero())
@@ -124,27 +125,27 @@ func TestHandlerBadInput(t *testing.T) {
 			status: 415, reason: collector.ReasonMediaType, want: "is not application/json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := newRecorder()
+			sink := &collectortest.Sink{}
 			f := newFixture(t, tc.cfg, sink)
 			w := f.post(t, tc.query, tc.ct, tc.body)
 			require.Equal(t, tc.status, w.Code, w.Body.String())
 			require.Contains(t, errorOf(t, w), tc.want)
 			require.Empty(t, w.Header().Get("Retry-After"), "bad input is not retried")
-			require.Zero(t, sink.callCount(), "nothing reaches the sink")
+			require.Zero(t, sink.Calls(), "nothing reaches the sink")
 			require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Rejected.WithLabelValues(collector.SourceDeploy, tc.reason)))
 		})
 	}
 }
 
 func TestHandlerUnavailable(t *testing.T) {
-	sink := newRecorder()
-	sink.fail = func(int) error { return fmt.Errorf("write: %w", collector.ErrUnavailable) }
+	sink := &collectortest.Sink{}
+	sink.Fail = func(int) error { return fmt.Errorf("write: %w", collector.ErrUnavailable) }
 	f := newFixture(t, nil, sink)
 	w := f.post(t, "", "application/json", readSample(t, sampleCanonical))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "5", w.Header().Get("Retry-After"))
 	require.Contains(t, errorOf(t, w), "event store unavailable")
-	require.Empty(t, sink.stored())
+	require.Empty(t, sink.Events())
 	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonUnavailable)))
 	require.Zero(t, testutil.ToFloat64(f.metrics.Received.WithLabelValues(collector.SourceDeploy)))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/collectortest"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
 	"github.com/hindsight-ops/hindsight/config"
 )
@@ -177,7 +178,7 @@ func TestEmbeddedJetStream(t *testing.T) {
 		t.Skip("starts a NATS server")
 	}
 	ns := startEmbedded(t)
-	sink := newRecorder()
+	sink := &collectortest.Sink{}
 	r := startConsumer(t, embeddedOptions(ns), sink)
 	js := publisher(t, ns.ClientURL())
 
@@ -186,7 +187,7 @@ func TestEmbeddedJetStream(t *testing.T) {
 	}
 	got := map[string]bool{}
 	for range 3 {
-		ev := sink.next(t, 10*time.Second)
+		ev := sink.Next(t, 10*time.Second)
 		require.Equal(t, deploy.KindSucceeded, ev.Kind)
 		require.False(t, ev.ReceivedAt.IsZero())
 		got[ev.Ref.DeployID] = true
@@ -198,16 +199,16 @@ func TestEmbeddedJetStream(t *testing.T) {
 	publish(t, js, "deploys.checkout", []byte(`{"id": "d-x", "service": "checkout", "status": "done", "at": "2026-11-20T13:58:40Z"}`))
 	require.Eventually(t, func() bool { return r.count(deploy.ResultTerminated) == 1 }, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, 1.0, testutil.ToFloat64(r.metrics.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonBadRequest)))
-	sink.none(t, 2500*time.Millisecond) // past AckWait (1s) twice
+	sink.None(t, 2500*time.Millisecond) // past AckWait (1s) twice
 	require.Equal(t, 4.0, r.count(deploy.ResultReceived), "the terminated message was not redelivered")
 	require.Equal(t, 1.0, r.count(deploy.ResultTerminated))
 
 	// The same id + status twice is the same event (the store keeps one).
 	publish(t, js, "deploys.checkout", deployBody("d-0", "succeeded"))
-	again := sink.next(t, 10*time.Second)
+	again := sink.Next(t, 10*time.Second)
 	require.Equal(t, collector.EventID("deploy", "d-0", "succeeded"), again.ID)
-	first := sink.stored()[0]
-	for _, ev := range sink.stored() {
+	first := sink.Events()[0]
+	for _, ev := range sink.Events() {
 		if ev.Ref.DeployID == "d-0" {
 			first = ev
 			break
@@ -224,8 +225,8 @@ func TestEmbeddedRedeliveryAfterSinkErrors(t *testing.T) {
 		t.Skip("starts a NATS server")
 	}
 	ns := startEmbedded(t)
-	sink := newRecorder()
-	sink.fail = func(call int) error {
+	sink := &collectortest.Sink{}
+	sink.Fail = func(call int) error {
 		if call <= 2 {
 			return fmt.Errorf("disk full: %w", collector.ErrUnavailable)
 		}
@@ -235,22 +236,22 @@ func TestEmbeddedRedeliveryAfterSinkErrors(t *testing.T) {
 	js := publisher(t, ns.ClientURL())
 	publish(t, js, "deploys.checkout", deployBody("d-retry", "started"))
 
-	ev := sink.next(t, 15*time.Second)
+	ev := sink.Next(t, 15*time.Second)
 	require.Equal(t, "d-retry", ev.Ref.DeployID)
-	require.Equal(t, 3, sink.callCount())
+	require.Equal(t, 3, sink.Calls())
 	require.Eventually(t, func() bool { return r.count(deploy.ResultAcked) == 1 }, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, 2.0, r.count(deploy.ResultNakd))
 	require.Equal(t, 3.0, r.count(deploy.ResultReceived))
 	// Acked: it does not come back.
-	sink.none(t, 2500*time.Millisecond)
-	require.Equal(t, 3, sink.callCount())
+	sink.None(t, 2500*time.Millisecond)
+	require.Equal(t, 3, sink.Calls())
 	r.stop(t)
 }
 
 func TestEmbeddedMetricsPreinitialised(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := collector.NewMetrics(reg, collector.SourceDeploy)
-	deploy.NewConsumer(deploy.ConsumerOptions{}, newRecorder(), m, testLogger(t), reg)
+	deploy.NewConsumer(deploy.ConsumerOptions{}, &collectortest.Sink{}, m, testLogger(t), reg)
 	for _, res := range []string{deploy.ResultReceived, deploy.ResultAcked, deploy.ResultAckFailed, deploy.ResultTerminated, deploy.ResultNakd, deploy.ResultLost} {
 		require.Equal(t, 0.0, testutil.ToFloat64(prometheusCounter(reg, res)), res)
 	}
@@ -265,7 +266,7 @@ func TestEmbeddedPlainSubscription(t *testing.T) {
 		t.Skip("starts a NATS server")
 	}
 	ns := startEmbedded(t)
-	sink := newRecorder()
+	sink := &collectortest.Sink{}
 	opts := embeddedOptions(ns)
 	opts.NATS.Stream = ""
 	opts.CreateStream = false
@@ -280,7 +281,7 @@ func TestEmbeddedPlainSubscription(t *testing.T) {
 		msg, err := nc.Request("deploys.checkout", deployBody("d-plain", "failed"), 200*time.Millisecond)
 		return err == nil && string(msg.Data) == `{"status":"success"}`
 	}, 10*time.Second, 50*time.Millisecond)
-	ev := sink.next(t, 5*time.Second)
+	ev := sink.Next(t, 5*time.Second)
 	require.Equal(t, deploy.KindFailed, ev.Kind)
 	msg, err := nc.Request("deploys.checkout", []byte(`{}`), 2*time.Second)
 	require.NoError(t, err)

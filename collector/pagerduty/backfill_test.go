@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/collectortest"
 	"github.com/hindsight-ops/hindsight/collector/pagerduty"
 	"github.com/hindsight-ops/hindsight/config"
 )
@@ -233,7 +234,7 @@ func webhookID(t *testing.T, body []byte) string {
 
 func TestBackfill(t *testing.T) {
 	s := newPDServer(t)
-	sink := &recorder{}
+	sink := &collectortest.Sink{}
 	b := newBackfiller(t, s, sink)
 
 	start := time.Now()
@@ -251,7 +252,7 @@ func TestBackfill(t *testing.T) {
 	require.Zero(t, s.callsTo("Q4STALE"), "an open incident untouched since the window began is not read")
 
 	var inc4711, inc4712 []collector.Event
-	for _, ev := range sink.stored() {
+	for _, ev := range sink.Events() {
 		require.NoError(t, ev.Validate())
 		require.Equal(t, collector.SourcePagerDuty, ev.Source)
 		require.WithinDuration(t, time.Now(), ev.ReceivedAt, time.Minute)
@@ -325,7 +326,7 @@ func TestBackfill(t *testing.T) {
 func TestBackfillRereadsIncidentsClosedSinceLastRun(t *testing.T) {
 	s := newPDServer(t)
 	s.throttle = 0
-	b := newBackfiller(t, s, &recorder{})
+	b := newBackfiller(t, s, &collectortest.Sink{})
 	_, err := b.Run(context.Background(), windowStart, windowEnd)
 	require.NoError(t, err)
 	require.Equal(t, 2, s.callsTo("Q3PAYMENTS0001"), "two pages")
@@ -356,7 +357,7 @@ func TestBackfillRateLimitWaitEndsWithContext(t *testing.T) {
 	s := newPDServer(t)
 	s.throttle = 1000
 	s.reset = "30"
-	b := newBackfiller(t, s, &recorder{})
+	b := newBackfiller(t, s, &collectortest.Sink{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -371,7 +372,7 @@ func TestBackfillErrors(t *testing.T) {
 	t.Run("unauthorized is not retried", func(t *testing.T) {
 		s := newPDServer(t)
 		b := pagerduty.NewBackfiller(gopd.NewClient("tok-must-not-leak", gopd.WithAPIEndpoint(s.srv.URL)),
-			func() *config.Config { return testConfig() }, &recorder{}, slog.New(slog.DiscardHandler))
+			func() *config.Config { return testConfig() }, &collectortest.Sink{}, slog.New(slog.DiscardHandler))
 		st, err := b.Run(context.Background(), windowStart, windowEnd)
 		require.Error(t, err)
 		ae, ok := errors.AsType[gopd.APIError](err)
@@ -383,24 +384,24 @@ func TestBackfillErrors(t *testing.T) {
 	t.Run("store unavailable", func(t *testing.T) {
 		s := newPDServer(t)
 		s.throttle = 0
-		sink := &recorder{err: collector.ErrUnavailable}
+		sink := &collectortest.Sink{Err: collector.ErrUnavailable}
 		_, err := newBackfiller(t, s, sink).Run(context.Background(), windowStart, windowEnd)
 		require.ErrorIs(t, err, collector.ErrUnavailable)
 	})
 	t.Run("empty window", func(t *testing.T) {
 		s := newPDServer(t)
-		_, err := newBackfiller(t, s, &recorder{}).Run(context.Background(), windowEnd, windowStart)
+		_, err := newBackfiller(t, s, &collectortest.Sink{}).Run(context.Background(), windowEnd, windowStart)
 		require.ErrorContains(t, err, "is not after since")
 	})
 	t.Run("a client made elsewhere still honours ratelimit-reset", func(t *testing.T) {
 		s := newPDServer(t)
-		sink := &recorder{}
+		sink := &collectortest.Sink{}
 		b := pagerduty.NewBackfiller(gopd.NewClient(apiToken, gopd.WithAPIEndpoint(s.srv.URL)),
 			func() *config.Config { return testConfig() }, sink, slog.New(slog.DiscardHandler))
 		st, err := b.Run(context.Background(), windowStart, windowEnd)
 		require.NoError(t, err)
 		require.Equal(t, 1, st.Retries)
-		require.Len(t, sink.stored(), 6)
+		require.Len(t, sink.Events(), 6)
 	})
 }
 
@@ -413,12 +414,12 @@ func TestPoller(t *testing.T) {
 	cfg.PagerDuty.APITokenFile = tokenFile
 	cfg.PagerDuty.APIURL = s.srv.URL
 	cfg.PagerDuty.PollInterval = model.Duration(time.Hour)
-	sink := &recorder{}
+	sink := &collectortest.Sink{}
 	p := pagerduty.NewPoller(func() *config.Config { return cfg }, sink, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx) }()
-	require.Eventually(t, func() bool { return len(sink.stored()) == 6 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(sink.Events()) == 6 }, 5*time.Second, 10*time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 	require.False(t, s.authFailed)
@@ -427,23 +428,23 @@ func TestPoller(t *testing.T) {
 func TestBackfillRetries5xx(t *testing.T) {
 	s := newPDServer(t)
 	s.throttle, s.unavail = 0, 1
-	sink := &recorder{}
+	sink := &collectortest.Sink{}
 	st, err := newBackfiller(t, s, sink).Run(context.Background(), windowStart, windowEnd)
 	require.NoError(t, err)
 	require.Equal(t, 1, st.Retries)
-	require.Len(t, sink.stored(), 6)
+	require.Len(t, sink.Events(), 6)
 }
 
 func TestRunEvery(t *testing.T) {
 	s := newPDServer(t)
 	s.throttle = 0
-	sink := &recorder{}
+	sink := &collectortest.Sink{}
 	b := newBackfiller(t, s, sink)
 	require.Error(t, b.RunEvery(context.Background(), 0))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- b.RunEvery(ctx, time.Hour) }()
-	require.Eventually(t, func() bool { return len(sink.stored()) == 6 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(sink.Events()) == 6 }, 5*time.Second, 10*time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 }
@@ -453,7 +454,7 @@ func TestPollerBadTokenFile(t *testing.T) {
 	cfg.PagerDuty.APITokenFile = filepath.Join(t.TempDir(), "missing")
 	cfg.PagerDuty.PollInterval = model.Duration(time.Hour)
 	logs := &syncBuffer{}
-	p := pagerduty.NewPoller(func() *config.Config { return cfg }, &recorder{}, slog.New(slog.NewTextHandler(logs, nil)))
+	p := pagerduty.NewPoller(func() *config.Config { return cfg }, &collectortest.Sink{}, slog.New(slog.NewTextHandler(logs, nil)))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, p.Run(ctx), context.DeadlineExceeded)
@@ -462,7 +463,7 @@ func TestPollerBadTokenFile(t *testing.T) {
 
 func TestPollerIdlesWithoutConfig(t *testing.T) {
 	cfg := testConfig()
-	p := pagerduty.NewPoller(func() *config.Config { return cfg }, &recorder{}, slog.New(slog.DiscardHandler))
+	p := pagerduty.NewPoller(func() *config.Config { return cfg }, &collectortest.Sink{}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, p.Run(ctx), context.DeadlineExceeded)

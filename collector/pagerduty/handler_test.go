@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/collectortest"
 	"github.com/hindsight-ops/hindsight/collector/pagerduty"
 	"github.com/hindsight-ops/hindsight/config"
 )
@@ -25,7 +26,7 @@ const path = "/api/v1/ingest/pagerduty"
 
 type fixture struct {
 	h       http.Handler
-	sink    *recorder
+	sink    *collectortest.Sink
 	metrics *collector.Metrics
 	logs    *syncBuffer
 	bodies  []string // every response body, to check for leaked secrets
@@ -33,7 +34,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg *config.Config) *fixture {
 	t.Helper()
-	f := &fixture{sink: &recorder{}, logs: &syncBuffer{}}
+	f := &fixture{sink: &collectortest.Sink{}, logs: &syncBuffer{}}
 	f.metrics = collector.NewMetrics(prometheus.NewRegistry(), collector.SourcePagerDuty)
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.h = pagerduty.NewHandler(func() *config.Config { return cfg }, f.sink, f.metrics, logger)
@@ -91,7 +92,7 @@ func TestHandlerSignedSamples(t *testing.T) {
 				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 				require.JSONEq(t, `{"status":"success","accepted":1}`, w.Body.String())
 
-				stored := f.sink.stored()
+				stored := f.sink.Events()
 				require.Len(t, stored, 1)
 				_, want, err := pagerduty.Decode(body)
 				require.NoError(t, err)
@@ -112,13 +113,13 @@ func TestHandlerSignedSamples(t *testing.T) {
 func TestHandlerMapsService(t *testing.T) {
 	f := newFixture(t, testConfig(secretNew))
 	f.post(t, readSample(t, sampleTriggered), sampleHeaders(t, sampleTriggered))
-	require.Equal(t, "checkout", f.sink.stored()[0].Service)
+	require.Equal(t, "checkout", f.sink.Events()[0].Service)
 
 	// Unmapped PagerDuty service: no service.
 	body := variant(t, nil, map[string]any{"service": map[string]any{"id": "PNOPE", "summary": "other"}})
 	w := f.post(t, body, map[string]string{"X-PagerDuty-Signature": sign(body, secretNew)})
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	require.Empty(t, f.sink.stored()[1].Service)
+	require.Empty(t, f.sink.Events()[1].Service)
 }
 
 func TestHandlerWrongSignature(t *testing.T) {
@@ -135,8 +136,8 @@ func TestHandlerWrongSignature(t *testing.T) {
 	w := f2.post(t, tampered, sampleHeaders(t, sampleTriggered))
 	require.Equal(t, http.StatusForbidden, w.Code)
 
-	require.Zero(t, f.sink.callCount())
-	require.Zero(t, f2.sink.callCount())
+	require.Zero(t, f.sink.Calls())
+	require.Zero(t, f2.sink.Calls())
 	require.Equal(t, 3.0, f.rejected(collector.ReasonUnauthorized))
 	require.Equal(t, 1.0, f2.rejected(collector.ReasonUnauthorized))
 	f.noSecretLeaked(t)
@@ -164,7 +165,7 @@ func TestHandlerMalformedSignatureHeader(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, w.Code)
 		require.Contains(t, errorOf(t, w), "the body is empty")
 	})
-	require.Zero(t, f.sink.callCount())
+	require.Zero(t, f.sink.Calls())
 	require.Equal(t, 6.0, f.rejected(collector.ReasonBadRequest))
 	f.noSecretLeaked(t)
 }
@@ -182,7 +183,7 @@ func TestHandlerRotation(t *testing.T) {
 				w := f.post(t, readSample(t, sample), sampleHeaders(t, sample))
 				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 			}
-			require.Len(t, f.sink.stored(), 3)
+			require.Len(t, f.sink.Events(), 3)
 			f.noSecretLeaked(t)
 		})
 	}
@@ -212,7 +213,7 @@ func TestHandlerUnsigned(t *testing.T) {
 		w := f.post(t, readSample(t, sample), nil) // no signature at all
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	}
-	require.Len(t, f.sink.stored(), 3)
+	require.Len(t, f.sink.Events(), 3)
 
 	g := newFixture(t, testConfig(secretNew))
 	require.NotContains(t, g.logs.String(), "signatures are not checked")
@@ -224,7 +225,7 @@ func TestHandlerPing(t *testing.T) {
 	w := f.post(t, body, map[string]string{"X-PagerDuty-Signature": sign(body, secretNew)})
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	require.JSONEq(t, `{"status":"success","accepted":0}`, w.Body.String())
-	require.Zero(t, f.sink.callCount(), "a ping is not stored")
+	require.Zero(t, f.sink.Calls(), "a ping is not stored")
 
 	// A ping is still checked.
 	w = f.post(t, body, map[string]string{"X-PagerDuty-Signature": sign(body, secretWrong)})
@@ -245,7 +246,7 @@ func TestHandlerMalformedBody(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, w.Code)
 		require.Contains(t, errorOf(t, w), tc.want)
 	}
-	require.Zero(t, f.sink.callCount())
+	require.Zero(t, f.sink.Calls())
 	require.Equal(t, 3.0, f.rejected(collector.ReasonBadRequest))
 }
 
@@ -261,7 +262,7 @@ func TestHandlerContentTypeAndSize(t *testing.T) {
 	rw := httptest.NewRecorder()
 	f.h.ServeHTTP(rw, r)
 	require.Equal(t, http.StatusUnsupportedMediaType, rw.Code)
-	require.Zero(t, f.sink.callCount())
+	require.Zero(t, f.sink.Calls())
 
 	// Over the 2 MiB that signatures can be checked on.
 	big := testConfig(secretNew)
@@ -275,7 +276,7 @@ func TestHandlerContentTypeAndSize(t *testing.T) {
 
 func TestHandlerStoreUnavailable(t *testing.T) {
 	f := newFixture(t, testConfig(secretNew))
-	f.sink.err = fmt.Errorf("badger: %w", collector.ErrUnavailable)
+	f.sink.SetErr(fmt.Errorf("badger: %w", collector.ErrUnavailable))
 	w := f.post(t, readSample(t, sampleTriggered), sampleHeaders(t, sampleTriggered))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "5", w.Header().Get("Retry-After"))

@@ -3,7 +3,6 @@ package pagerduty_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -112,38 +111,6 @@ func testConfig(secrets ...string) *config.Config {
 		cfg.PagerDuty.WebhookSecrets = append(cfg.PagerDuty.WebhookSecrets, commoncfg.Secret(s))
 	}
 	return cfg
-}
-
-// recorder is a fake collector.Sink that keeps every event it is handed,
-// or fails every call with err when err is set.
-type recorder struct {
-	mu     sync.Mutex
-	err    error
-	calls  int
-	events []collector.Event
-}
-
-func (r *recorder) Ingest(_ context.Context, evs ...collector.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls++
-	if r.err != nil {
-		return r.err
-	}
-	r.events = append(r.events, evs...)
-	return nil
-}
-
-func (r *recorder) stored() []collector.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]collector.Event(nil), r.events...)
-}
-
-func (r *recorder) callCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger used from several
