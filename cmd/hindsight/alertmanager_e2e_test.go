@@ -59,8 +59,8 @@ type amGettable struct {
 // delivers them, and Hindsight builds one incident with the fingerprints
 // Alertmanager reports, resolves it and drafts its post-mortem.
 func TestAlertmanagerEndToEnd(t *testing.T) {
-	needBinary(t)
-	d := startDaemon(t, t.TempDir(), "correlation:\n  resolve_after: 1s\n")
+	skipShort(t)
+	d := startInProcess(t, t.TempDir(), "correlation:\n  resolve_after: 1s\n")
 	am := startAlertmanager(t, d.URL+"/api/v1/ingest/alertmanager")
 
 	const runbook = "https://runbooks.example.internal/checkout/high-error-rate"

@@ -99,27 +99,15 @@ func tryDeployEvents(base string) ([]apiEvent, error) {
 	return nil, fmt.Errorf("event pagination does not end")
 }
 
-// waitForStream waits until the daemon's consumer has created its
-// JetStream stream. The daemon reports ready before that (the consumer
-// sets the stream up in the background), and a core publish in between
-// is dropped without a trace: no stream and no subscriber take it. That
-// is a bug of the daemon (see the report); the tests log it and wait, so
-// that they check what comes after.
-func waitForStream(t *testing.T, js jetstream.JetStream) {
+// requireStream requires the daemon's JetStream stream to exist: the
+// daemon reports ready only once it does, or a core publish right after
+// /-/ready would be dropped without a trace (no stream, no subscriber).
+func requireStream(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	_, err := js.Stream(ctx, "DEPLOYS")
-	cancel()
-	if err == nil {
-		return
-	}
-	t.Logf("BUG: /-/ready answered 200 before the JetStream stream DEPLOYS existed (%v): a plain publish now would be lost", err)
-	eventually(t, readyTimeout, "the stream DEPLOYS to exist", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.Stream(ctx, "DEPLOYS")
-		return err
-	})
+	require.NoError(t, err, "/-/ready answered 200 before the JetStream stream DEPLOYS existed")
 }
 
 type deployKey struct{ DeployID, Kind string }
@@ -163,15 +151,14 @@ func markdownSection(draft, name string) string {
 // succeeded 5m before the alert is the top suspect. Messages that are not
 // deploy events are terminated, counted and not stored.
 func TestDeploysOverNATSEndToEnd(t *testing.T) {
-	needBinary(t)
-	natsURL, natsFlag := natsAddress(t)
-	d := startDaemon(t, t.TempDir(), `services:
+	skipShort(t)
+	d := startInProcess(t, t.TempDir(), `services:
   checkout:
     customer_facing: true
     tier: 1
-`, natsFlag)
-	nc, js := connectNATS(t, natsURL)
-	waitForStream(t, js)
+`)
+	nc, js := connectNATS(t, d.inproc.NATSURL())
+	requireStream(t, js)
 	ctx, cancel := context.WithTimeout(context.Background(), pollTimeout)
 	defer cancel()
 
@@ -343,7 +330,7 @@ func TestDeploysSurviveCrash(t *testing.T) {
 	// Publish in the background, one PubAck at a time; stop at the first
 	// failure (the kill).
 	_, js := connectNATS(t, natsURL, nats.NoReconnect())
-	waitForStream(t, js)
+	requireStream(t, js)
 	var (
 		mu     sync.Mutex
 		acked  = make([]bool, total)

@@ -1,10 +1,12 @@
 package main
 
-// The shared harness of the daemon's tests. TestMain builds the hindsight
-// binary once; subprocess tests start it with startDaemon, which gives
-// each daemon a free port, its own log file (printed when the test
-// fails) and a storage path under the test's directory, so a restart on
-// the same directory finds the same data.
+// The shared harness of the daemon's tests. Most tests run the daemon in
+// the test's process with startInProcess (cmd/internal/daemon, through
+// daemontest). Tests that kill the process or send it signals need the
+// binary: TestMain builds it once, and startDaemon starts it with a free
+// port, its own log file (printed when the test fails) and a storage
+// path under the test's directory, so a restart on the same directory
+// finds the same data.
 
 import (
 	"bufio"
@@ -28,6 +30,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/cmd/internal/daemon"
+	"github.com/hindsight-ops/hindsight/cmd/internal/daemon/daemontest"
 )
 
 const (
@@ -111,7 +116,8 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// daemonProc is a running hindsight subprocess.
+// daemonProc is a running daemon: a hindsight subprocess, or one in the
+// test's process (inproc set), which cannot be killed or signalled.
 type daemonProc struct {
 	t          *testing.T
 	URL        string
@@ -121,11 +127,30 @@ type daemonProc struct {
 	ConfigFile string
 	LogFile    string
 
+	inproc  *daemontest.Daemon
 	cmd     *exec.Cmd
 	logf    *os.File
 	done    chan struct{}
 	waitErr error
 	once    sync.Once
+}
+
+// skipShort skips tests that take long or start external programs.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test; skipped with -short")
+	}
+}
+
+// startInProcess runs the daemon in the test's process with its storage
+// in dir/data and, when cfgYAML is not empty, the configuration in
+// dir/hindsight.yml; it returns once the daemon is ready. mods change its
+// options (the flags).
+func startInProcess(t *testing.T, dir, cfgYAML string, mods ...func(*daemon.Options)) *daemonProc {
+	t.Helper()
+	d := daemontest.Start(t, dir, cfgYAML, mods...)
+	return &daemonProc{t: t, URL: d.URL, Addr: d.Addr(), Dir: dir, Storage: d.Storage, ConfigFile: d.ConfigFile, inproc: d}
 }
 
 var logSeq struct {
@@ -228,6 +253,9 @@ func tryStartDaemon(t *testing.T, dir, cfgYAML string, extraArgs []string) (*dae
 
 // Log returns what the daemon wrote so far.
 func (d *daemonProc) Log() string {
+	if d.inproc != nil {
+		return d.inproc.Log()
+	}
 	b, err := os.ReadFile(d.LogFile)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", d.LogFile, err)
@@ -237,8 +265,12 @@ func (d *daemonProc) Log() string {
 
 // Exited reports whether the process is gone.
 func (d *daemonProc) Exited() bool {
+	var done <-chan struct{} = d.done
+	if d.inproc != nil {
+		done = d.inproc.Done()
+	}
 	select {
-	case <-d.done:
+	case <-done:
 		return true
 	default:
 		return false
@@ -247,6 +279,7 @@ func (d *daemonProc) Exited() bool {
 
 // Kill sends SIGKILL and waits for the process to be gone.
 func (d *daemonProc) Kill() {
+	require.Nil(d.t, d.inproc, "a daemon in the test's process cannot be killed")
 	d.once.Do(func() {
 		if !d.Exited() {
 			_ = d.cmd.Process.Signal(syscall.SIGKILL)
@@ -258,12 +291,18 @@ func (d *daemonProc) Kill() {
 // Signal sends sig to the daemon.
 func (d *daemonProc) Signal(sig os.Signal) {
 	d.t.Helper()
+	require.Nil(d.t, d.inproc, "a daemon in the test's process takes no signals")
 	require.NoError(d.t, d.cmd.Process.Signal(sig))
 }
 
-// Stop sends SIGTERM and requires a clean exit with status 0.
+// Stop sends SIGTERM (cancels an in-process daemon) and requires a clean
+// exit with status 0 (Run returning nil).
 func (d *daemonProc) Stop() {
 	d.t.Helper()
+	if d.inproc != nil {
+		d.inproc.Stop()
+		return
+	}
 	var stopped bool
 	d.once.Do(func() {
 		stopped = true

@@ -1,10 +1,12 @@
 // Command hindsight is the Hindsight daemon: it takes in Alertmanager
-// webhooks, stores every event durably, correlates them into incidents and
-// serves timelines and post-mortem drafts.
+// webhooks, PagerDuty webhooks and deploy notifications, stores every
+// event durably, correlates them into incidents and serves timelines and
+// post-mortem drafts.
 //
-// main only parses flags, builds the logger and turns signals into a
-// context and a reload channel; everything else is in run, which tests
-// call in-process.
+// main only parses flags, builds the logger and turns signals into
+// cancellation and reloads: SIGINT or SIGTERM starts a clean shutdown and
+// a second one exits at once; SIGHUP reloads the configuration. The
+// daemon itself is cmd/internal/daemon, which tests start in-process.
 package main
 
 import (
@@ -20,36 +22,30 @@ import (
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
 
+	"github.com/hindsight-ops/hindsight/cmd/internal/daemon"
 	"github.com/hindsight-ops/hindsight/config"
 )
-
-// Options are the daemon's command-line settings (spec/api.md).
-type Options struct {
-	ConfigFile    string
-	ListenAddress string
-	StoragePath   string
-	NATSURL       string
-	NATSListen    string
-	LogLevel      string
-	LogFormat     string
-}
 
 func main() {
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// forceExit ends the process on a second termination signal, when a
+// clean shutdown takes too long for the operator.
+var forceExit = os.Exit
+
 // Main runs the command with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hindsight", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var o Options
+	var o daemon.Options
 	fs.StringVar(&o.ConfigFile, "config.file", "", "YAML configuration file; empty runs with built-in defaults")
 	fs.StringVar(&o.ListenAddress, "web.listen-address", ":9097", "HTTP listener for ingestion, API, UI and metrics")
 	fs.StringVar(&o.StoragePath, "storage.path", "data/", "Badger directory")
 	fs.StringVar(&o.NATSURL, "nats.url", "", "external NATS server; empty starts the embedded one")
 	fs.StringVar(&o.NATSListen, "nats.listen-address", "127.0.0.1:4222", "where the embedded NATS server listens")
-	fs.StringVar(&o.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.LogFormat, "log.format", "logfmt", "log format: logfmt or json")
+	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log.format", "logfmt", "log format: logfmt or json")
 	check := fs.String("config.check", "", "validate this configuration file and exit")
 	showVersion := fs.Bool("version", false, "print build information and exit")
 	if err := fs.Parse(args); err != nil {
@@ -79,40 +75,73 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	lvl := promslog.NewLevel()
-	if err := lvl.Set(o.LogLevel); err != nil {
+	if err := lvl.Set(*logLevel); err != nil {
 		fmt.Fprintf(stderr, "hindsight: --log.level: %v\n", err)
 		return 2
 	}
-	fmtFlag := promslog.NewFormat()
-	if err := fmtFlag.Set(o.LogFormat); err != nil {
+	format := promslog.NewFormat()
+	if err := format.Set(*logFormat); err != nil {
 		fmt.Fprintf(stderr, "hindsight: --log.format: %v\n", err)
 		return 2
 	}
-	logger := promslog.New(&promslog.Config{Level: lvl, Format: fmtFlag, Writer: stderr})
+	logger := promslog.New(&promslog.Config{Level: lvl, Format: format, Writer: stderr})
+	o.Logger = logger
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(term)
+	go func() {
+		select {
+		case sig := <-term:
+			logger.Info("Received a signal; shutting down cleanly (send it again to exit at once)", "signal", sig.String())
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-term:
+			logger.Error("Received a second signal; exiting without a clean shutdown", "signal", sig.String())
+			fmt.Fprintf(stderr, "hindsight: second %s, exited without a clean shutdown\n", sig)
+			code := 1
+			if s, ok := sig.(syscall.Signal); ok {
+				code = 128 + int(s)
+			}
+			forceExit(code)
+		case <-done:
+		}
+	}()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	reload := make(chan chan error)
+	reload := make(chan struct{}, 1)
 	go func() {
 		for {
 			select {
-			case <-ctx.Done():
-				return
 			case <-hup:
 				select {
-				case reload <- nil:
-				case <-ctx.Done():
-					return
+				case reload <- struct{}{}:
+				default: // one is pending already
 				}
+			case <-done:
+				return
 			}
 		}
 	}()
-	if err := Run(ctx, o, logger, reload, nil); err != nil {
+	o.Reload = reload
+
+	d, err := daemon.New(o)
+	if err != nil {
 		fmt.Fprintf(stderr, "hindsight: %v\n", err)
 		return 1
 	}
+	if err := d.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "hindsight: %v\n", err)
+		return 1
+	}
+	logger.Info("Hindsight stopped")
 	return 0
 }

@@ -302,7 +302,7 @@ func markdownDraft(t *testing.T, base, id string) string {
 // Hindsight incident, linked exactly. A page raised by hand on an unmapped
 // service opens an incident of its own flagged as a monitoring gap.
 func TestPagerDutyEndToEnd(t *testing.T) {
-	needBinary(t)
+	skipShort(t)
 	const cfg = `pagerduty:
   webhook_secrets: ["s3cret-new", "s3cret-old"]
   priority_floor: {P1: SEV1}
@@ -314,7 +314,7 @@ services:
 correlation:
   resolve_after: 1s
 `
-	d := startDaemon(t, t.TempDir(), cfg)
+	d := startInProcess(t, t.TempDir(), cfg)
 	pd := newFakePagerDuty(t)
 	am := startAlertmanagerWithConfig(t, fmt.Sprintf(`route:
   receiver: hindsight-and-pagerduty

@@ -3,59 +3,23 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/cmd/internal/daemon/daemontest"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// TestAgainstDaemon runs hindsightctl against the real daemon binary.
+// TestAgainstDaemon runs hindsightctl against a real daemon started in
+// the test's process.
 func TestAgainstDaemon(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and starts the daemon")
+		t.Skip("starts the daemon")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "hindsight")
-	build := exec.Command("go", "build", "-o", bin, "../hindsight")
-	buildOut, err := build.CombinedOutput()
-	require.NoError(t, err, string(buildOut))
-	web := freeAddr(t)
-	cmd := exec.Command(bin, "--web.listen-address="+web, "--storage.path="+filepath.Join(dir, "data"),
-		"--nats.listen-address="+freeAddr(t), "--log.level=warn")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
-	base := "http://" + web
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond)
+	base := daemontest.Start(t, t.TempDir(), "").URL
 
 	body, err := os.ReadFile("../hindsight/testdata/alertmanager_webhook_firing.json")
 	require.NoError(t, err)

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -47,6 +50,14 @@ var results = []string{ResultReceived, ResultAcked, ResultAckFailed, ResultTermi
 // has debug enabled. The caller shuts it down with Shutdown and
 // WaitForShutdown, after the consumers have drained.
 func StartEmbedded(listenAddr, storeDir string, logger *slog.Logger) (*server.Server, error) {
+	return StartEmbeddedWithAuth(listenAddr, storeDir, logger, nil)
+}
+
+// StartEmbeddedWithAuth is StartEmbedded with every client connection
+// (the daemon's own, in-process, included) checked by auth, which also
+// gives each client its permissions; nil lets everyone in with every
+// permission.
+func StartEmbeddedWithAuth(listenAddr, storeDir string, logger *slog.Logger, auth server.Authentication) (*server.Server, error) {
 	host, portStr, err := net.SplitHostPort(listenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: listen address %q: %w", listenAddr, err)
@@ -79,6 +90,8 @@ func StartEmbedded(listenAddr, storeDir string, logger *slog.Logger) (*server.Se
 		NoSigs:     true,
 		JetStream:  true,
 		StoreDir:   storeDir,
+
+		CustomClientAuthentication: auth,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
@@ -137,6 +150,13 @@ type ConsumerOptions struct {
 	// returns an error; 0 means unbounded (the daemon keeps trying, since
 	// JetStream keeps the messages meanwhile).
 	MaxReconnects int
+	// CheckInterval is how often a JetStream consumer checks that its
+	// stream and durable consumer still exist, to set them up again (or
+	// report why it cannot) when someone deleted them; 0 means 5s.
+	CheckInterval time.Duration
+	// ConnectOptions are added to the connection's options: the daemon's
+	// credentials on its embedded server, for one.
+	ConnectOptions []nats.Option
 }
 
 // Consumer takes deploy events from NATS into the sink.
@@ -150,14 +170,39 @@ type Consumer struct {
 	// the stream and durable consumer exist.
 	ready     chan struct{}
 	readyOnce sync.Once
+	// status is why the consumer does not take messages now; nil while
+	// it does.
+	status atomic.Pointer[error]
+	nc     atomic.Pointer[nats.Conn]
+	url    atomic.Value // string: where it connects, password hidden
 }
 
-// Ready is closed once the consumer takes messages. In embedded mode the
-// daemon reports ready only after it, so that a deploy published right
-// after /-/ready is not dropped for want of a stream.
+// Ready is closed once the consumer takes messages for the first time.
 func (c *Consumer) Ready() <-chan struct{} { return c.ready }
 
-func (c *Consumer) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
+func (c *Consumer) markReady() {
+	c.setStatus(nil)
+	c.readyOnce.Do(func() { close(c.ready) })
+}
+
+func (c *Consumer) setStatus(err error) { c.status.Store(&err) }
+
+// Status returns nil while the consumer takes deploys, and otherwise why
+// not: not connected to NATS, its stream missing, its durable consumer
+// not set up. The daemon's /-/ready reports it, so that a deploy
+// published while it is not nil is known to wait or be lost.
+func (c *Consumer) Status(context.Context) error {
+	if nc := c.nc.Load(); nc != nil && !nc.IsConnected() {
+		if err := nc.LastError(); err != nil {
+			return fmt.Errorf("not connected to NATS at %s (%s): %w", c.url.Load(), nc.Status(), err)
+		}
+		return fmt.Errorf("not connected to NATS at %s (%s)", c.url.Load(), nc.Status())
+	}
+	if p := c.status.Load(); p != nil {
+		return *p
+	}
+	return errors.New("starting")
+}
 
 // consumeConcurrency bounds the JetStream messages handled at once.
 const consumeConcurrency = 64
@@ -172,6 +217,9 @@ func NewConsumer(opts ConsumerOptions, sink collector.Sink, m *collector.Metrics
 	}
 	if opts.ReconnectWait <= 0 {
 		opts.ReconnectWait = 2 * time.Second
+	}
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = 5 * time.Second
 	}
 	if opts.NATS.DeploySubject == "" {
 		opts.NATS.DeploySubject = "deploys.>"
@@ -243,10 +291,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if url == "" {
 		url = nats.DefaultURL
 	}
+	nopts = append(nopts, c.opts.ConnectOptions...)
+	c.url.Store(redactURL(url))
+	c.setStatus(fmt.Errorf("connecting to NATS at %s", redactURL(url)))
 	nc, err := nats.Connect(url, nopts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err)
 	}
+	c.nc.Store(nc)
 	defer nc.Close()
 
 	if c.opts.NATS.Stream == "" {
@@ -349,28 +401,6 @@ func (c *Consumer) runJetStream(ctx context.Context, nc *nats.Conn, closed <-cha
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	var cons jetstream.Consumer
-	// The server may not be up yet (RetryOnFailedConnect) or the stream
-	// not created yet: retry until ctx is done.
-	for attempt := 0; ; attempt++ {
-		cons, err = c.setup(ctx, js)
-		if err == nil {
-			break
-		}
-		lvl := slog.LevelWarn
-		if attempt > 0 && attempt%10 == 0 {
-			lvl = slog.LevelError
-		}
-		c.logger.Log(ctx, lvl, "Cannot set up the JetStream consumer; retrying", "stream", c.opts.NATS.Stream, "err", err)
-		select {
-		case <-ctx.Done():
-			c.drain(nc, closed)
-			return nil
-		case <-closed:
-			return errors.New("NATS connection closed")
-		case <-time.After(c.opts.ReconnectWait):
-		}
-	}
 	// Messages are handled concurrently, each acked only after its own
 	// ingest, so that concurrent deploys share the store's group commit
 	// instead of waiting for one fsync each. Order does not matter:
@@ -378,34 +408,131 @@ func (c *Consumer) runJetStream(ctx context.Context, nc *nats.Conn, closed <-cha
 	sem := make(chan struct{}, consumeConcurrency)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		sem <- struct{}{}
-		inflight.Go(func() {
-			defer func() { <-sem }()
-			c.handle(ctx, m)
-		})
-	},
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			c.logger.Debug("JetStream consume", "err", err)
-		}))
-	if err != nil {
-		return fmt.Errorf("consume from stream %s: %w", c.opts.NATS.Stream, err)
-	}
-	c.logger.Info("Consuming deploys (JetStream)", "stream", c.opts.NATS.Stream, "consumer", c.opts.NATS.Consumer)
-	c.markReady()
-	select {
-	case <-ctx.Done():
-		cc.Drain()
-		select {
-		case <-cc.Closed():
-		case <-time.After(c.opts.AckWait + 5*time.Second):
+	// kick asks for a check of the stream at once, when the consume loop
+	// reports that its consumer is gone.
+	kick := make(chan struct{}, 1)
+	for {
+		cons, err := c.setupUntilReady(ctx, js, closed)
+		if err != nil || cons == nil {
+			if err == nil {
+				c.drain(nc, closed)
+			}
+			return err
 		}
-		c.drain(nc, closed)
-		return nil
-	case <-closed:
-		cc.Stop()
-		return errors.New("NATS connection closed")
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			sem <- struct{}{}
+			inflight.Go(func() {
+				defer func() { <-sem }()
+				c.handle(ctx, m)
+			})
+		},
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				c.logger.Debug("JetStream consume", "err", err)
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+					select {
+					case kick <- struct{}{}:
+					default:
+					}
+				}
+			}))
+		if err != nil {
+			return fmt.Errorf("consume from stream %s: %w", c.opts.NATS.Stream, err)
+		}
+		c.logger.Info("Consuming deploys (JetStream)", "stream", c.opts.NATS.Stream, "consumer", c.opts.NATS.Consumer)
+		c.markReady()
+		switch reason := c.watch(ctx, cons, closed, kick); {
+		case ctx.Err() != nil:
+			cc.Drain()
+			select {
+			case <-cc.Closed():
+			case <-time.After(c.opts.AckWait + 5*time.Second):
+			}
+			c.drain(nc, closed)
+			return nil
+		case reason == nil:
+			cc.Stop()
+			return errors.New("NATS connection closed")
+		default:
+			cc.Stop()
+			c.setStatus(reason)
+			c.logger.Error("Deploy intake interrupted; setting the stream and consumer up again", "err", reason)
+		}
 	}
+}
+
+// setupUntilReady sets the stream and durable consumer up, retrying
+// until it works. It returns nil, nil when ctx is done, and an error when
+// the connection is closed for good.
+func (c *Consumer) setupUntilReady(ctx context.Context, js jetstream.JetStream, closed <-chan struct{}) (jetstream.Consumer, error) {
+	// The server may not be up yet (RetryOnFailedConnect) or the stream
+	// not created yet: retry until ctx is done.
+	for attempt := 0; ; attempt++ {
+		cons, err := c.setup(ctx, js)
+		if err == nil {
+			return cons, nil
+		}
+		c.setStatus(err)
+		lvl := slog.LevelWarn
+		if attempt > 0 && attempt%10 == 0 {
+			lvl = slog.LevelError
+		}
+		c.logger.Log(ctx, lvl, "Cannot set up the JetStream consumer; retrying", "stream", c.opts.NATS.Stream, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-closed:
+			return nil, errors.New("NATS connection closed")
+		case <-time.After(c.opts.ReconnectWait):
+		}
+	}
+}
+
+// watch checks every CheckInterval (and when kicked) that the stream and
+// the durable consumer still exist. It returns why consuming must be set
+// up again, or nil when ctx is done or the connection closed.
+func (c *Consumer) watch(ctx context.Context, cons jetstream.Consumer, closed <-chan struct{}, kick <-chan struct{}) error {
+	t := time.NewTicker(c.opts.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-closed:
+			return nil
+		case <-t.C:
+		case <-kick:
+		}
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := cons.Info(ictx)
+		cancel()
+		switch {
+		case err == nil:
+			c.setStatus(nil)
+		case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("stream %s was deleted; deploys published meanwhile are lost", c.opts.NATS.Stream)
+			}
+			return fmt.Errorf("durable consumer %s of stream %s was deleted", c.opts.NATS.Consumer, c.opts.NATS.Stream)
+		case ctx.Err() != nil:
+			return nil
+		default:
+			// Disconnected or slow: the connection reconnects on its own;
+			// report it meanwhile.
+			c.setStatus(fmt.Errorf("cannot check stream %s: %w", c.opts.NATS.Stream, err))
+		}
+	}
+}
+
+// redactURL hides the password of a NATS URL (nats://user:pass@host).
+func redactURL(u string) string {
+	var out []string
+	for part := range strings.SplitSeq(u, ",") {
+		if pu, err := url.Parse(strings.TrimSpace(part)); err == nil && pu.User != nil {
+			part = pu.Redacted()
+		}
+		out = append(out, part)
+	}
+	return strings.Join(out, ",")
 }
 
 func (c *Consumer) setup(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {

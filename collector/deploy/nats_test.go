@@ -289,3 +289,44 @@ func TestEmbeddedPlainSubscription(t *testing.T) {
 	require.Equal(t, 1.0, r.count(deploy.ResultTerminated))
 	r.stop(t)
 }
+
+// TestEmbeddedStreamRecreated deletes the stream under a running
+// consumer, as an operator (or anyone with the rights) might: the
+// consumer reports why it is not taking deploys, creates the stream and
+// its durable consumer again, and takes the next deploy.
+func TestEmbeddedStreamRecreated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	ns := startEmbedded(t)
+	sink := &collectortest.Sink{}
+	opts := embeddedOptions(ns)
+	opts.CheckInterval = 100 * time.Millisecond
+	r := startConsumer(t, opts, sink)
+	js := publisher(t, ns.ClientURL())
+	require.Eventually(t, func() bool { return r.c.Status(t.Context()) == nil }, 10*time.Second, 20*time.Millisecond)
+	publish(t, js, "deploys.checkout", deployBody("d-before", "succeeded"))
+	require.Equal(t, "d-before", sink.Next(t, 10*time.Second).Ref.DeployID)
+
+	require.NoError(t, js.DeleteStream(t.Context(), deploy.EmbeddedStream))
+	var reported error
+	require.Eventually(t, func() bool {
+		if err := r.c.Status(t.Context()); err != nil {
+			reported = err
+			return true
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "the consumer notices the stream is gone")
+	t.Logf("status while the stream was gone: %v", reported)
+	require.Contains(t, reported.Error(), deploy.EmbeddedStream)
+
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := js.Stream(ctx, deploy.EmbeddedStream)
+		return err == nil && r.c.Status(t.Context()) == nil
+	}, 10*time.Second, 20*time.Millisecond, "the consumer creates the stream again")
+	publish(t, js, "deploys.checkout", deployBody("d-after", "succeeded"))
+	require.Equal(t, "d-after", sink.Next(t, 10*time.Second).Ref.DeployID)
+	r.stop(t)
+}

@@ -133,15 +133,29 @@ func New(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*Q
 // queries depend on changed (their results are keyed by configuration too,
 // so a Measure that straddles the reload cannot serve stale numbers).
 func (q *Querier) SetConfig(cfg *config.Config) error {
-	st, err := newState(cfg)
+	commit, err := q.Prepare(cfg)
 	if err != nil {
 		return err
 	}
-	old := q.state.Swap(st)
-	if old == nil || old.hash != st.hash {
-		q.cache.purge()
-	}
+	commit()
 	return nil
+}
+
+// Prepare builds what a reloaded configuration needs and returns the
+// function that puts it in place, which cannot fail. A reload prepares
+// every part first and commits only when all are ready, so a bad file
+// changes nothing.
+func (q *Querier) Prepare(cfg *config.Config) (commit func(), err error) {
+	st, err := newState(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		old := q.state.Swap(st)
+		if old == nil || old.hash != st.hash {
+			q.cache.purge()
+		}
+	}, nil
 }
 
 func newState(cfg *config.Config) (*state, error) {

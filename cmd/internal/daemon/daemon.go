@@ -1,0 +1,391 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/deploy"
+	pdcollector "github.com/hindsight-ops/hindsight/collector/pagerduty"
+	"github.com/hindsight-ops/hindsight/config"
+	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/correlate/impact"
+	"github.com/hindsight-ops/hindsight/correlate/store"
+)
+
+// shutdownTimeout bounds how long in-flight requests get to finish.
+const shutdownTimeout = 15 * time.Second
+
+// Options are the daemon's settings that are fixed at start: the
+// command-line flags (spec/api.md), and what an embedder gives.
+type Options struct {
+	ConfigFile    string
+	ListenAddress string
+	StoragePath   string
+	NATSURL       string
+	NATSListen    string
+
+	// Logger receives every log line; nil discards them.
+	Logger *slog.Logger
+	// Reload asks for a configuration reload without waiting for its
+	// outcome (SIGHUP); nil means none come this way.
+	Reload <-chan struct{}
+	// NATSCheckInterval is how often the deploy consumer checks that its
+	// stream still exists; 0 means 5s.
+	NATSCheckInterval time.Duration
+}
+
+// Daemon is one Hindsight daemon. New builds it, Run serves.
+type Daemon struct {
+	opts   Options
+	logger *slog.Logger
+	reg    *prometheus.Registry
+
+	// Ready is the registry of readiness checks behind /-/ready.
+	Ready Readiness
+
+	reloader *Reloader
+	router   *router
+	db       *store.DB
+	proj     *correlate.Projector
+	sink     collector.Sink
+	metrics  *collector.Metrics
+	impact   *impact.Querier
+	ns       *server.Server
+	cons     *deploy.Consumer
+	ln       net.Listener
+	srv      *http.Server
+	services []service
+
+	caughtUp atomic.Bool
+	running  atomic.Bool
+	stopping atomic.Bool
+	ran      atomic.Bool
+	// cleanups release what New acquired, in reverse order; Run calls
+	// them when it returns, New when it fails.
+	cleanups []func() error
+}
+
+type service struct {
+	name string
+	run  func(context.Context) error
+}
+
+// New builds the daemon: it loads the configuration, opens the store,
+// binds the listener and starts the embedded NATS server, and returns
+// the first error that stops it from running, naming what failed. It
+// does not serve; Run does.
+func New(o Options) (_ *Daemon, err error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := loadConfig(o.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{opts: o, logger: logger, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			d.release()
+		}
+	}()
+	d.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("hindsight"),
+	)
+	d.reloader = newReloader(o.ConfigFile, cfg, o.Reload, logger.With("component", "reload"), d.reg)
+
+	if err := os.MkdirAll(o.StoragePath, 0o750); err != nil {
+		return nil, fmt.Errorf("storage path %q: %w", o.StoragePath, err)
+	}
+	d.db, err = store.Open(o.StoragePath, store.Options{Retention: time.Duration(cfg.Retention.Events)}, logger.With("component", "store"), d.reg)
+	if err != nil {
+		return nil, err
+	}
+	d.onRelease(func() error {
+		err := d.db.Close()
+		d.logger.Info("Store closed")
+		return err
+	})
+	d.proj, err = correlate.NewProjector(context.Background(), d.db, d.db, cfg, logger.With("component", "correlate"), d.reg)
+	if err != nil {
+		return nil, err
+	}
+	d.sink = &correlate.Ingester{Log: d.db, Projector: d.proj}
+	if d.impact, err = impact.New(cfg, logger.With("component", "impact"), d.reg); err != nil {
+		return nil, err
+	}
+	d.metrics = collector.NewMetrics(d.reg, collector.SourceAlertmanager, collector.SourcePagerDuty, collector.SourceDeploy)
+
+	d.Ready.Add("lifecycle", d.lifecycleCheck)
+	d.Ready.Add("store", func(context.Context) error {
+		if d.db.Badger().IsClosed() {
+			return errors.New("closed")
+		}
+		return nil
+	})
+	d.Ready.Add("projector", func(context.Context) error {
+		if !d.caughtUp.Load() {
+			return fmt.Errorf("catching up with the event log (applied up to position %d)", d.proj.Applied())
+		}
+		return nil
+	})
+
+	// What a reload changes, and what it cannot.
+	d.reloader.Fixed("nats", func(c *config.Config) any { return c.NATS })
+	d.reloader.OnReload("prometheus", d.impact.Prepare)
+	d.reloader.OnReload("correlation", func(c *config.Config) (func(), error) {
+		return func() {
+			d.proj.SetConfig(c)
+			d.db.SetRetention(time.Duration(c.Retention.Events))
+		}, nil
+	})
+
+	if err := d.setupDeploys(cfg); err != nil {
+		return nil, err
+	}
+	d.Go("store value-log GC", d.db.RunGC)
+	d.Go("pagerduty poller", pdcollector.NewPoller(d.reloader.Config, d.sink, logger).Run)
+
+	d.router = newRouter(d.reloader.Config, logger.With("component", "web"), d.reg)
+	d.registerRoutes()
+	if d.ln, err = net.Listen("tcp", o.ListenAddress); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", o.ListenAddress, err)
+	}
+	d.onRelease(func() error { _ = d.ln.Close(); return nil })
+	d.srv = &http.Server{
+		Handler:           d.router.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return d, nil
+}
+
+// setupDeploys starts the embedded NATS server (JetStream under the
+// storage path, credentials from the configuration) unless --nats.url
+// names an external one, and builds the deploy consumer.
+func (d *Daemon) setupDeploys(cfg *config.Config) error {
+	opts := deploy.ConsumerOptions{NATS: cfg.NATS, CheckInterval: d.opts.NATSCheckInterval}
+	if d.opts.NATSURL == "" {
+		ns, err := deploy.StartEmbedded(d.opts.NATSListen, filepath.Join(d.opts.StoragePath, "nats"), d.logger.With("component", "nats"))
+		if err != nil {
+			return err
+		}
+		d.ns = ns
+		d.onRelease(func() error {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil
+		})
+		opts.Embedded, opts.CreateStream = ns, true
+		if opts.NATS.Stream == "" {
+			opts.NATS.Stream = deploy.EmbeddedStream
+		}
+		d.Ready.Add("nats", func(context.Context) error {
+			if !ns.Running() {
+				return errors.New("the embedded NATS server is not running")
+			}
+			return nil
+		})
+		d.logger.Info("Embedded NATS server started", "address", ns.Addr().String(), "subject", opts.NATS.DeploySubject,
+			"stream", opts.NATS.Stream)
+	} else {
+		opts.URL = d.opts.NATSURL
+	}
+	d.cons = deploy.NewConsumer(opts, d.sink, d.metrics, d.logger, d.reg)
+	d.Ready.Add("deploys", d.cons.Status)
+	return nil
+}
+
+// Go adds a part to the run group: run runs until ctx is done and then
+// returns; if it returns before, with an error or without, the daemon
+// stops with that error. Call it before Run. Parts added here stop after
+// the HTTP server and the deploy consumer, and before the projector.
+func (d *Daemon) Go(name string, run func(ctx context.Context) error) {
+	if d.ran.Load() {
+		panic("daemon: Go called after Run")
+	}
+	d.services = append(d.services, service{name, run})
+}
+
+// Addr is the address the HTTP listener is bound to (tests listen on
+// port 0 and need the real one).
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// NATSURL is where deploys are published: the embedded server's client
+// URL, or --nats.url.
+func (d *Daemon) NATSURL() string {
+	if d.ns != nil {
+		return d.ns.ClientURL()
+	}
+	return d.opts.NATSURL
+}
+
+// Config is the running configuration.
+func (d *Daemon) Config() *config.Config { return d.reloader.Config() }
+
+// Reload reloads the configuration file through the reload coordinator,
+// as SIGHUP and POST /-/reload do, and returns the outcome.
+func (d *Daemon) Reload(ctx context.Context) error { return d.reloader.Reload(ctx) }
+
+// Reloader is the reload coordinator, for parts that take a reloaded
+// configuration or whose keys are fixed at start.
+func (d *Daemon) Reloader() *Reloader { return d.reloader }
+
+// Registry is where the daemon's metrics are registered.
+func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
+
+func (d *Daemon) lifecycleCheck(context.Context) error {
+	switch {
+	case d.stopping.Load():
+		return errors.New("shutting down")
+	case !d.running.Load():
+		return errors.New("starting")
+	}
+	return nil
+}
+
+func (d *Daemon) onRelease(f func() error) { d.cleanups = append(d.cleanups, f) }
+
+func (d *Daemon) release() error {
+	var errs []error
+	for i := len(d.cleanups) - 1; i >= 0; i-- {
+		errs = append(errs, d.cleanups[i]())
+	}
+	d.cleanups = nil
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx is done or a part fails, then stops every part in
+// order (see the package documentation) and closes the store. It returns
+// nil after ctx is done, or the error of the part that failed. A Daemon
+// runs once.
+func (d *Daemon) Run(ctx context.Context) (err error) {
+	if !d.ran.CompareAndSwap(false, true) {
+		return errors.New("daemon: Run called twice")
+	}
+	defer func() {
+		if cerr := d.release(); cerr != nil {
+			d.logger.Error("Releasing the daemon's resources failed", "err", cerr)
+			err = errors.Join(err, cerr)
+		}
+	}()
+	var g run.Group
+	{
+		// Until ctx is done. The first stop marks the daemon stopping, so
+		// that /-/ready says so while the others stop.
+		cancel := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case <-ctx.Done():
+				d.logger.Info("Shutting down")
+			case <-cancel:
+			}
+			return nil
+		}, func(error) {
+			d.stopping.Store(true)
+			close(cancel)
+		})
+	}
+	d.add(&g, "reload coordinator", d.reloader.run)
+	{
+		done := make(chan struct{})
+		g.Add(func() error {
+			defer close(done)
+			err := d.srv.Serve(d.ln)
+			if errors.Is(err, http.ErrServerClosed) && d.stopping.Load() {
+				return nil
+			}
+			err = fmt.Errorf("http server: %w", err)
+			d.logger.Error("Stopping: a part of the daemon failed", "err", err)
+			return err
+		}, func(error) {
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := d.srv.Shutdown(sctx); err != nil {
+				d.logger.Warn("HTTP server did not drain in time", "err", err)
+				_ = d.srv.Close()
+			}
+			<-done
+		})
+	}
+	d.add(&g, "deploy consumer", d.cons.Run)
+	if d.ns != nil {
+		ns, done := d.ns, make(chan struct{})
+		g.Add(func() error {
+			defer close(done)
+			ns.WaitForShutdown()
+			if d.stopping.Load() {
+				return nil
+			}
+			err := errors.New("embedded NATS server stopped")
+			d.logger.Error("Stopping: a part of the daemon failed", "err", err)
+			return err
+		}, func(error) {
+			ns.Shutdown()
+			<-done
+		})
+	}
+	for _, s := range d.services {
+		d.add(&g, s.name, s.run)
+	}
+	d.add(&g, "projector", func(ctx context.Context) error {
+		start := time.Now()
+		if err := d.proj.CatchUp(ctx); err != nil {
+			return fmt.Errorf("catch up with the event log: %w", err)
+		}
+		d.caughtUp.Store(true)
+		d.logger.Info("Incidents are up to date with the event log", "position", d.proj.Applied(), "duration", time.Since(start))
+		return d.proj.Run(ctx)
+	})
+
+	d.running.Store(true)
+	d.logger.Info("Hindsight is serving", "address", d.Addr(), "storage", d.opts.StoragePath)
+	err = g.Run()
+	d.running.Store(false)
+	return err
+}
+
+// add puts a part that runs until its context is done into g. Its stop
+// cancels that context and waits for the part to return, so that the
+// parts stop one after the other, in the order they were added.
+func (d *Daemon) add(g *run.Group, name string, fn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	g.Add(func() error {
+		defer close(done)
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("stopped unexpectedly")
+		}
+		err = fmt.Errorf("%s: %w", name, err)
+		d.logger.Error("Stopping: a part of the daemon failed", "err", err)
+		return err
+	}, func(error) {
+		d.stopping.Store(true)
+		cancel()
+		<-done
+	})
+}
