@@ -265,6 +265,10 @@ type API struct {
 	IngestTokens []Token `yaml:"ingest_tokens"`
 	// MaxBodyBytes caps a request body; larger requests get 413.
 	MaxBodyBytes Bytes `yaml:"max_body_bytes"`
+	// AnonymousMetrics lets /metrics be scraped without a token even when
+	// Tokens is set; by default a scraper needs a token of either role,
+	// since the metrics name services and show the load.
+	AnonymousMetrics bool `yaml:"anonymous_metrics"`
 }
 
 // Token is one bearer token. Exactly one of TokenFile and Token is set; a file

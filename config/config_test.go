@@ -103,8 +103,9 @@ func TestLoadGood(t *testing.T) {
 			{Name: "ops", Role: RoleReadWrite, TokenFile: "/etc/hindsight/ops-token"},
 			{Name: "dashboard", Role: RoleReadOnly, Token: "inline-dashboard-token"},
 		},
-		IngestTokens: []Token{{Name: "alertmanager", TokenFile: "testdata/am-token"}},
-		MaxBodyBytes: 512 << 10,
+		IngestTokens:     []Token{{Name: "alertmanager", TokenFile: "testdata/am-token"}},
+		MaxBodyBytes:     512 << 10,
+		AnonymousMetrics: true,
 	}, c.API)
 
 	require.Equal(t, dur(90*24*time.Hour), c.Retention.Events)
@@ -474,4 +475,31 @@ func TestBytes(t *testing.T) {
 		_, err := ParseBytes(in)
 		require.Error(t, err, in)
 	}
+}
+
+// TestErrorsHideSecrets feeds malformed documents whose secret lands where
+// an error would quote it: the error still names the key and the line,
+// and never holds the secret (errors reach logs, POST /-/reload's answer
+// and --config.check).
+func TestErrorsHideSecrets(t *testing.T) {
+	const secret = "s3cr3t-Value-42"
+	for _, tc := range []struct{ doc, want string }{
+		{"api:\n  tokens: " + secret + "\n", "line 2: api.tokens: expected a list"},
+		{"api:\n  tokens: [" + secret + "]\n", "line 2: api.tokens[0]: expected a mapping of keys"},
+		{"api:\n  ingest_tokens: [" + secret + "]\n", "line 2: api.ingest_tokens[0]: expected a mapping of keys"},
+		{"api:\n  tokens: [{name: a, role: read-only, " + secret + "}]\n", "line 2: unknown key in api.tokens[0]"},
+		{"pagerduty:\n  webhook_secrets: " + secret + "\n", "line 2: pagerduty.webhook_secrets: expected a list"},
+		{"prometheus:\n  basic_auth: " + secret + "\n", "line 2: prometheus.basic_auth: cannot unmarshal"},
+		{"nats:\n  tls_config: " + secret + "\n", "line 2: nats.tls_config: cannot unmarshal"},
+		{"api:\n  tokens:\n    - {name: a, role: read-only, token: " + secret + "}\n    - {name: b, role: read-write, token: " + secret + "}\n", "line 4: api.tokens[1].token is the same secret as api.tokens[0].token"},
+	} {
+		_, err := Load([]byte(tc.doc))
+		require.Error(t, err, "%s", tc.doc)
+		require.Contains(t, err.Error(), tc.want)
+		require.NotContains(t, err.Error(), secret)
+		require.NotContains(t, err.Error(), secret[:6], "not even a part of it")
+	}
+	// A plain typo of a key is still named.
+	_, err := Load([]byte("api:\n  tokens: [{name: a, role: read-only, tokn: x}]\n"))
+	require.ErrorContains(t, err, `unknown key "tokn" in api.tokens[0]`)
 }

@@ -322,7 +322,11 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if err := n.Decode(v.Addr().Interface()); err != nil {
 		if v.Kind() == reflect.Interface { // any value fits: the problem is elsewhere
-			d.fail(n.Line, "%s: %s", path, cleanYAMLError(err))
+			msg := cleanYAMLError(err)
+			if secretPath(path) {
+				msg = quotedValue.ReplaceAllString(msg, "(value not shown)")
+			}
+			d.fail(n.Line, "%s: %s", path, msg)
 			return
 		}
 		d.mismatch(n, v.Type(), path)
@@ -330,8 +334,43 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) mismatch(n *yaml.Node, t reflect.Type, path string) {
-	d.fail(n.Line, "%s: expected %s, got %s", path, expected(t), describe(n))
+	got := describe(n)
+	if n.Kind == yaml.ScalarNode && secretPath(path) {
+		got = "a value (not shown: it may be a secret)"
+	}
+	d.fail(n.Line, "%s: expected %s, got %s", path, expected(t), got)
 }
+
+// secretSections hold secrets in everything under them; secretWords mark
+// a key whose own value may be one (tokens, passwords, TLS keys).
+var (
+	secretSections = []string{"tokens", "ingest_tokens", "webhook_secrets", "basic_auth", "authorization", "tls_config"}
+	secretWords    = []string{"token", "secret", "password", "credential", "key"}
+)
+
+// secretPath reports whether the value at path may be a secret, so that
+// an error about it must not quote it: errors reach logs, the answer of
+// POST /-/reload and --config.check.
+func secretPath(path string) bool {
+	segs := strings.Split(path, ".")
+	for i, seg := range segs {
+		seg, _, _ = strings.Cut(seg, "[")
+		if slices.Contains(secretSections, seg) {
+			return true
+		}
+		if i == len(segs)-1 && slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(seg, w) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyLike matches what a mistyped key looks like, as opposed to a value
+// written where a key was expected.
+var keyLike = regexp.MustCompile(`^[a-z][a-z_]{0,31}$`)
+
+// quotedValue is how yaml.v3 quotes a value in its errors.
+var quotedValue = regexp.MustCompile("`[^`]*`")
 
 // custom decodes a value whose type has its own UnmarshalYAML.
 func (d *decoder) custom(n *yaml.Node, v reflect.Value, path string) {
@@ -367,6 +406,9 @@ func (d *decoder) custom(n *yaml.Node, v reflect.Value, path string) {
 		if m := yamlLinePrefix.FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = msg[len(m[0]):]
+		}
+		if secretPath(path) {
+			msg = quotedValue.ReplaceAllString(msg, "(value not shown)")
 		}
 		d.fail(line, "%s: %s", path, msg)
 	}
@@ -506,6 +548,12 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		case path == "":
 			d.fail(p.key.Line, "unknown top-level key %q", name)
 		default:
+			if secretPath(path) && !keyLike.MatchString(name) {
+				// A token written without its key ("- {name: a, s3cr3t}")
+				// is a key here; do not quote it.
+				d.fail(p.key.Line, "unknown key in %s (not shown: it does not look like a key and may be a secret)", path)
+				break
+			}
 			d.fail(p.key.Line, "unknown key %q in %s", name, path)
 		}
 	}

@@ -55,7 +55,11 @@
 // <secret>. Files named by token_file and api_token_file are not read at load
 // time: a rotated token is picked up when it is used ([Token.Value]).
 // Relative paths in a file loaded with [LoadFile] are resolved against the
-// file's directory.
+// file's directory. Errors never quote a value that may be a secret: under
+// api.tokens, api.ingest_tokens, pagerduty.webhook_secrets, basic_auth,
+// authorization and tls_config, and of any key whose name says token,
+// secret, password, credential or key, they name the key and line only
+// (errors reach logs, POST /-/reload's answer and --config.check).
 //
 // A *Config is read-only once loaded: the daemon shares one value between
 // goroutines and swaps in a new one on reload.

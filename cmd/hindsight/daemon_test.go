@@ -173,8 +173,9 @@ func TestCleanShutdownAndRestart(t *testing.T) {
 
 // TestReload checks that a bad configuration is refused on reload, by
 // HTTP and by the SIGHUP channel, and the running one kept; a good one is
-// taken; a change of a key fixed at start is refused naming the key;
-// reloads from both doors at once are served one after the other.
+// taken; a change of a key fixed at start is refused naming the key; a
+// malformed file's secret is in no answer and no log line; reloads from
+// both doors at once are served one after the other.
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	hup := make(chan struct{}, 1)
@@ -226,6 +227,13 @@ func TestReload(t *testing.T) {
 	require.NotContains(t, msg, "nats.stream", "only the key that changed is named")
 	require.Equal(t, h0, metric(hash))
 	require.Equal(t, "deploys.>", d.inproc.Config().NATS.DeploySubject)
+
+	// A malformed file holding secrets: named by key, never quoted.
+	const secret = "Tok3n-never-to-be-seen"
+	require.NoError(t, os.WriteFile(d.ConfigFile, []byte("api:\n  tokens: ["+secret+"]\n  ingest_tokens:\n    - {name: am, "+secret+"-2}\n"), 0o644))
+	msg = reloadError("api.tokens[0]")
+	require.NotContains(t, msg, secret[:8])
+	require.NotContains(t, d.Log(), secret[:8], "no secret in the log")
 
 	// A good file through the SIGHUP channel.
 	require.NoError(t, os.WriteFile(d.ConfigFile, []byte("correlation:\n  resolve_after: 2s\n"), 0o644))

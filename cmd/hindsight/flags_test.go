@@ -112,6 +112,35 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 		require.Regexp(t, lineTwo, line)
 	})
 
+	t.Run("config.check hides secrets", func(t *testing.T) {
+		const secret = "Sup3r-Secret-Token-99"
+		leaky := filepath.Join(dir, "leaky.yml")
+		require.NoError(t, os.WriteFile(leaky, []byte("api:\n  tokens: ["+secret+"]\n"), 0o644))
+		code, stdout, stderr := runMain(t, "--config.check", leaky)
+		require.Equal(t, 1, code)
+		line := requireOneLine(t, stderr)
+		require.Contains(t, line, "api.tokens[0]", "the line names the key")
+		require.NotContains(t, stdout+stderr, secret[:8], "and never the secret")
+	})
+
+	t.Run("web config file", func(t *testing.T) {
+		const secret = "Sup3r-Secret-Password-77"
+		web := filepath.Join(dir, "web.yml")
+		require.NoError(t, os.WriteFile(web, []byte("basic_auth_users:\n  alice: "+secret+"\n"), 0o644))
+		code, _, stderr := runMain(t, "--config.check", good, "--web.config.file", web)
+		require.Equal(t, 1, code)
+		line := requireOneLine(t, stderr)
+		require.Contains(t, line, "web.yml")
+		require.Contains(t, line, "bcrypt")
+		require.NotContains(t, stderr, secret[1:])
+
+		code, _, stderr = runMain(t, "--web.config.file", web, listen, "--storage.path="+filepath.Join(dir, "data-web"))
+		require.Equal(t, 1, code)
+		requireOneLine(t, stderr)
+		require.NotContains(t, stderr, secret[1:])
+		require.NoDirExists(t, filepath.Join(dir, "data-web"), "nothing is created for a refused web configuration")
+	})
+
 	t.Run("version", func(t *testing.T) {
 		code, stdout, stderr := runMain(t, "--version")
 		require.Equal(t, 0, code)

@@ -41,12 +41,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var o daemon.Options
 	fs.StringVar(&o.ConfigFile, "config.file", "", "YAML configuration file; empty runs with built-in defaults")
 	fs.StringVar(&o.ListenAddress, "web.listen-address", ":9097", "HTTP listener for ingestion, API, UI and metrics")
+	fs.StringVar(&o.WebConfigFile, "web.config.file", "", "Prometheus web configuration file: TLS and basic auth on the listener")
+	fs.BoolVar(&o.EnablePprof, "web.enable-pprof", false, "serve /debug/pprof/ (needs a read-write token when api.tokens is set)")
 	fs.StringVar(&o.StoragePath, "storage.path", "data/", "Badger directory")
 	fs.StringVar(&o.NATSURL, "nats.url", "", "external NATS server; empty starts the embedded one")
 	fs.StringVar(&o.NATSListen, "nats.listen-address", "127.0.0.1:4222", "where the embedded NATS server listens")
 	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log.format", "logfmt", "log format: logfmt or json")
-	check := fs.String("config.check", "", "validate this configuration file and exit")
+	check := fs.String("config.check", "", "validate this configuration file (and --web.config.file, if given) and exit")
 	showVersion := fs.Bool("version", false, "print build information and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,6 +72,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if _, err := config.LoadFile(*check); err != nil {
 			fmt.Fprintf(stderr, "hindsight: %v\n", err)
 			return 1
+		}
+		if o.WebConfigFile != "" {
+			if err := daemon.ValidateWebConfig(o.WebConfigFile); err != nil {
+				fmt.Fprintf(stderr, "hindsight: %v\n", err)
+				return 1
+			}
 		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *check)
 		return 0

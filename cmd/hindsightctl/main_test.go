@@ -99,7 +99,7 @@ func TestAgainstDaemon(t *testing.T) {
 			entry = e.ID
 		}
 	}
-	code, out, errOut = run("split", id, entry)
+	code, out, errOut = run("split", id, "--author", "dana", entry)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "1 entries moved there from "+id)
 	code, _, errOut = run("merge", id)

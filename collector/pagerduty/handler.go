@@ -137,7 +137,10 @@ func verify(r *http.Request, body []byte, secrets []string) error {
 		case errors.Is(err, webhookv3.ErrNoValidSignatures):
 			continue
 		case errors.Is(err, webhookv3.ErrMalformedHeader):
-			return collector.BadRequest("%s: missing, or holds no v1= signature", SignatureHeader)
+			// Unsigned is unauthenticated: 403, like a wrong signature,
+			// since secrets are configured.
+			return &collector.RequestError{Status: http.StatusForbidden, Reason: collector.ReasonUnauthorized,
+				Err: fmt.Errorf("%s: missing, or holds no v1= signature, and pagerduty.webhook_secrets is set", SignatureHeader)}
 		case errors.Is(err, webhookv3.ErrMalformedBody):
 			return collector.BadRequest("invalid JSON: the body is empty")
 		default:

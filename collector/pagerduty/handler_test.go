@@ -156,7 +156,7 @@ func TestHandlerMalformedSignatureHeader(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := f.post(t, body, h)
-			require.Equal(t, http.StatusBadRequest, w.Code)
+			require.Equal(t, http.StatusForbidden, w.Code, "unsigned is unauthenticated when secrets are set")
 			require.Contains(t, errorOf(t, w), "X-PagerDuty-Signature: missing, or holds no v1= signature")
 		})
 	}
@@ -166,7 +166,8 @@ func TestHandlerMalformedSignatureHeader(t *testing.T) {
 		require.Contains(t, errorOf(t, w), "the body is empty")
 	})
 	require.Zero(t, f.sink.Calls())
-	require.Equal(t, 6.0, f.rejected(collector.ReasonBadRequest))
+	require.Equal(t, 5.0, f.rejected(collector.ReasonUnauthorized))
+	require.Equal(t, 1.0, f.rejected(collector.ReasonBadRequest), "only the empty body is a bad request")
 	f.noSecretLeaked(t)
 }
 

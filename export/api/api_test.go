@@ -132,7 +132,7 @@ func TestCorrections(t *testing.T) {
 	require.Contains(t, strings.Join(v.Severity.Reasons, "|"), "set by hand (dana")
 
 	alertEntry := v.Timeline[0].ID
-	code, b = f.do(t, "PATCH", "/api/v1/incidents/"+id+"/entries/"+alertEntry, `{"hidden":true}`)
+	code, b = f.do(t, "PATCH", "/api/v1/incidents/"+id+"/entries/"+alertEntry, `{"hidden":true,"author":"dana"}`)
 	require.Equal(t, http.StatusOK, code, string(b))
 	v = f.incident(t, id)
 	require.True(t, v.Timeline[0].Hidden)
@@ -146,6 +146,9 @@ func TestCorrections(t *testing.T) {
 		{"PATCH", "/api/v1/incidents/" + id, `{"severity":"SEV9"}`, "not one of SEV1..SEV5"},
 		{"PATCH", "/api/v1/incidents/" + id, `{"status":"closed"}`, "not open or resolved"},
 		{"PATCH", "/api/v1/incidents/" + id, `{}`, "nothing to change"},
+		{"PATCH", "/api/v1/incidents/" + id, `{"severity":"SEV2"}`, "author: missing"},
+		{"PATCH", "/api/v1/incidents/" + id, `{"severity":"SEV2","author":"  "}`, "author: missing"},
+		{"POST", "/api/v1/incidents/" + id + "/notes", `{"text":"no name"}`, "author: missing"},
 		{"POST", "/api/v1/incidents/" + id + "/notes", `{"author":"dana"}`, "text: missing"},
 		{"POST", "/api/v1/incidents/" + id + "/notes", `{"text":`, "invalid JSON"},
 		{"PATCH", "/api/v1/incidents/" + id + "/entries/ent-nope", `{"pinned":true}`, "is not on the timeline"},

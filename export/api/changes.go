@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hindsight-ops/hindsight/auth"
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/correlate"
 )
@@ -42,6 +42,25 @@ func decodeStrict(r *http.Request, v any) error {
 	return nil
 }
 
+// author is who signs a change: the name of the token the request was
+// authenticated with (followed by the name the body gives, when that
+// differs, so a shared token still tells who), or, without tokens, the
+// name the body gives. A change that nobody signs is refused: the
+// post-mortem must say who changed what.
+func author(r *http.Request, claimed string) (string, error) {
+	claimed = strings.TrimSpace(claimed)
+	if id, ok := auth.FromContext(r.Context()); ok {
+		if claimed == "" || claimed == id.Name {
+			return id.Name, nil
+		}
+		return claimed + " (token " + id.Name + ")", nil
+	}
+	if claimed == "" {
+		return "", errors.New("author: missing; say who makes this change (with api.tokens set, the token's name signs it)")
+	}
+	return claimed, nil
+}
+
 // anchorEvent is the event that opened the incident. Corrections name it
 // beside the incident id, so that after a recorrelation they follow the
 // event to whatever incident holds it.
@@ -58,8 +77,10 @@ func anchorEvent(inc *correlate.Incident, tl correlate.Timeline) string {
 }
 
 // correct appends a person's correction to the log (it is an event like
-// any other) and answers with the incident as it is afterwards.
-func (a *API) correct(w http.ResponseWriter, r *http.Request, status int, source, kind, summary string, at time.Time, labels map[string]string) {
+// any other) and answers with the incident as it is afterwards. labels
+// holds the author the body names; the author signing it replaces it
+// (see author), and summary is given that name.
+func (a *API) correct(w http.ResponseWriter, r *http.Request, status int, source, kind string, summary func(who string) string, at time.Time, labels map[string]string) {
 	inc, tl, ok := a.subject(w, r)
 	if !ok {
 		return
@@ -68,7 +89,13 @@ func (a *API) correct(w http.ResponseWriter, r *http.Request, status int, source
 		writeError(w, http.StatusNotFound, fmt.Sprintf("entry %q is not on the timeline of %s", entry, inc.ID))
 		return
 	}
-	if _, ok := a.record(w, r, inc, tl, source, kind, summary, at, labels); !ok {
+	who, err := author(r, labels[correlate.LabelAuthor])
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	labels[correlate.LabelAuthor] = who
+	if _, ok := a.record(w, r, inc, tl, source, kind, summary(who), at, labels); !ok {
 		return
 	}
 	a.answer(w, r, status, inc.ID)
@@ -185,14 +212,18 @@ func (a *API) merge(w http.ResponseWriter, r *http.Request) {
 		ids = append(ids, id)
 		anchors = append(anchors, anchorEvent(inc, itl))
 	}
-	author := cmp.Or(req.Author, "someone")
+	who, err := author(r, req.Author)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	labels := map[string]string{
-		correlate.LabelAuthor:      req.Author,
+		correlate.LabelAuthor:      who,
 		correlate.LabelFrom:        correlate.JoinList(ids),
 		correlate.LabelFromAnchors: correlate.JoinList(anchors),
 	}
 	if _, ok := a.record(w, r, into, tl, collector.SourceHindsight, correlate.KindIncidentMerged,
-		author+" merged "+strings.Join(ids, ", ")+" into this incident", time.Time{}, labels); !ok {
+		who+" merged "+strings.Join(ids, ", ")+" into this incident", time.Time{}, labels); !ok {
 		return
 	}
 	a.answer(w, r, http.StatusOK, into.ID)
@@ -236,10 +267,14 @@ func (a *API) split(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("entries: these would move all %d entries of %s (an alert or page moves with all its entries); nothing would remain", len(tl), src.ID))
 		return
 	}
-	author := cmp.Or(req.Author, "someone")
-	labels := map[string]string{correlate.LabelAuthor: req.Author, correlate.LabelEvents: correlate.JoinList(events)}
+	who, err := author(r, req.Author)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	labels := map[string]string{correlate.LabelAuthor: who, correlate.LabelEvents: correlate.JoinList(events)}
 	if _, ok := a.record(w, r, src, tl, collector.SourceHindsight, correlate.KindIncidentSplit,
-		fmt.Sprintf("%s split %d entries off this incident", author, len(events)), time.Time{}, labels); !ok {
+		fmt.Sprintf("%s split %d entries off this incident", who, len(events)), time.Time{}, labels); !ok {
 		return
 	}
 	id := src.ID
@@ -290,7 +325,7 @@ func (a *API) addNote(w http.ResponseWriter, r *http.Request) {
 		at = *req.At
 	}
 	labels := map[string]string{correlate.LabelAuthor: req.Author}
-	a.correct(w, r, http.StatusCreated, collector.SourceNote, correlate.KindNote, req.Text, at, labels)
+	a.correct(w, r, http.StatusCreated, collector.SourceNote, correlate.KindNote, func(string) string { return req.Text }, at, labels)
 }
 
 var severities = []string{"SEV1", "SEV2", "SEV3", "SEV4", "SEV5"}
@@ -339,7 +374,7 @@ func (a *API) patchIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.correct(w, r, http.StatusOK, collector.SourceHindsight, correlate.KindIncidentUpdated,
-		cmp.Or(req.Author, "someone")+" changed the "+strings.Join(what, ", "), time.Time{}, labels)
+		func(who string) string { return who + " changed the " + strings.Join(what, ", ") }, time.Time{}, labels)
 }
 
 func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
@@ -368,7 +403,7 @@ func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.correct(w, r, http.StatusOK, collector.SourceHindsight, correlate.KindEntryUpdated,
-		"entry "+r.PathValue("entry")+" curated", time.Time{}, labels)
+		func(string) string { return "entry " + r.PathValue("entry") + " curated" }, time.Time{}, labels)
 }
 
 func (a *API) recorrelate(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
@@ -35,9 +38,15 @@ const shutdownTimeout = 15 * time.Second
 type Options struct {
 	ConfigFile    string
 	ListenAddress string
-	StoragePath   string
-	NATSURL       string
-	NATSListen    string
+	// WebConfigFile is the Prometheus web configuration file (TLS and
+	// basic auth on the listener); empty serves plain HTTP.
+	WebConfigFile string
+	// EnablePprof serves /debug/pprof/ (read-write token when tokens are
+	// set).
+	EnablePprof bool
+	StoragePath string
+	NATSURL     string
+	NATSListen  string
 
 	// Logger receives every log line; nil discards them.
 	Logger *slog.Logger
@@ -97,6 +106,11 @@ func New(o Options) (_ *Daemon, err error) {
 	cfg, err := loadConfig(o.ConfigFile)
 	if err != nil {
 		return nil, err
+	}
+	if o.WebConfigFile != "" {
+		if err := ValidateWebConfig(o.WebConfigFile); err != nil {
+			return nil, err
+		}
 	}
 	d := &Daemon{opts: o, logger: logger, reg: prometheus.NewRegistry()}
 	defer func() {
@@ -186,7 +200,8 @@ func New(o Options) (_ *Daemon, err error) {
 func (d *Daemon) setupDeploys(cfg *config.Config) error {
 	opts := deploy.ConsumerOptions{NATS: cfg.NATS, CheckInterval: d.opts.NATSCheckInterval}
 	if d.opts.NATSURL == "" {
-		ns, err := deploy.StartEmbedded(d.opts.NATSListen, filepath.Join(d.opts.StoragePath, "nats"), d.logger.With("component", "nats"))
+		na := newNATSAuth(d.reloader.Config, d.logger.With("component", "nats"))
+		ns, err := deploy.StartEmbeddedWithAuth(d.opts.NATSListen, filepath.Join(d.opts.StoragePath, "nats"), d.logger.With("component", "nats"), na)
 		if err != nil {
 			return err
 		}
@@ -197,6 +212,7 @@ func (d *Daemon) setupDeploys(cfg *config.Config) error {
 			return nil
 		})
 		opts.Embedded, opts.CreateStream = ns, true
+		opts.ConnectOptions = na.connectOptions()
 		if opts.NATS.Stream == "" {
 			opts.NATS.Stream = deploy.EmbeddedStream
 		}
@@ -207,7 +223,7 @@ func (d *Daemon) setupDeploys(cfg *config.Config) error {
 			return nil
 		})
 		d.logger.Info("Embedded NATS server started", "address", ns.Addr().String(), "subject", opts.NATS.DeploySubject,
-			"stream", opts.NATS.Stream)
+			"stream", opts.NATS.Stream, "publishers_need_token", len(cfg.API.IngestTokens) > 0)
 	} else {
 		opts.URL = d.opts.NATSURL
 	}
@@ -309,9 +325,13 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	d.add(&g, "reload coordinator", d.reloader.run)
 	{
 		done := make(chan struct{})
+		systemd, file := false, d.opts.WebConfigFile
+		addrs := []string{d.ln.Addr().String()}
+		flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &file}
+		webLogger := slog.New(redactingHandler{d.logger.Handler()}).With("component", "web")
 		g.Add(func() error {
 			defer close(done)
-			err := d.srv.Serve(d.ln)
+			err := web.ServeMultiple([]net.Listener{d.ln}, d.srv, flags, webLogger)
 			if errors.Is(err, http.ErrServerClosed) && d.stopping.Load() {
 				return nil
 			}
@@ -388,4 +408,50 @@ func (d *Daemon) add(g *run.Group, name string, fn func(context.Context) error) 
 		cancel()
 		<-done
 	})
+}
+
+// ValidateWebConfig checks a Prometheus web configuration file (TLS and
+// basic auth on the listener) as exporter-toolkit will read it. The error
+// quotes no value of the file: it may hold passwords.
+func ValidateWebConfig(path string) error {
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("--web.config.file %s: %s", path, redactWebConfigError(err))
+	}
+	return nil
+}
+
+func redactWebConfigError(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "bcrypt") {
+		// bcrypt's own message quotes the first character of what it got.
+		return "basic_auth_users: a password is not a bcrypt hash (make one with `htpasswd -nBC 10 USER`)"
+	}
+	return oneLine(quotedValue.ReplaceAllString(msg, "(value not shown)"))
+}
+
+// quotedValue is how YAML libraries quote a value in their errors.
+var quotedValue = regexp.MustCompile("`[^`]*`")
+
+// redactingHandler hides quoted values in the errors exporter-toolkit
+// logs when the web configuration file turns bad while the daemon runs.
+type redactingHandler struct{ slog.Handler }
+
+func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if s := a.Value.Resolve().String(); strings.Contains(s, "`") {
+			a = slog.String(a.Key, quotedValue.ReplaceAllString(s, "(value not shown)"))
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return redactingHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h redactingHandler) WithGroup(name string) slog.Handler {
+	return redactingHandler{h.Handler.WithGroup(name)}
 }

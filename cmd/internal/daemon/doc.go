@@ -56,6 +56,8 @@
 //
 // # Access
 //
-// Every route is registered with an access class through one function,
-// and [Daemon.Routes] lists them, so a test can check every route.
+// Every route is registered with an access class (auth.Public, Read,
+// Write, Ingest, Metrics); [Daemon.Routes] lists them, and a test checks
+// each against every kind of credential. See the auth package and the
+// README for the rules.
 package daemon

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"maps"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hindsight-ops/hindsight/auth"
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/alertmanager"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
@@ -23,26 +23,11 @@ import (
 	"github.com/hindsight-ops/hindsight/export/api"
 )
 
-// Access is what a route requires of a request.
-type Access int
-
-// The access classes of routes. Every route is registered with one, so
-// no route is served without a decision about who may use it.
-const (
-	// Public routes answer everyone.
-	Public Access = iota
-	// Query needs an API token when api.tokens is set: read-only for GET,
-	// read-write otherwise.
-	Query
-	// Ingest needs an ingest token when api.ingest_tokens is set.
-	Ingest
-)
-
 // Route is one registered route: its pattern as http.ServeMux takes it
 // ("GET /api/v1/incidents/{id}") and who may use it.
 type Route struct {
 	Pattern string
-	Access  Access
+	Access  auth.Access
 }
 
 // router registers every route of the daemon, each with its access
@@ -77,70 +62,39 @@ func newRouter(cfg func() *config.Config, logger *slog.Logger, reg prometheus.Re
 
 // handle registers h under pattern for requests that access allows. It
 // is the only way a route is added, so every route has an access class.
-func (rt *router) handle(pattern string, access Access, h http.Handler) {
+func (rt *router) handle(pattern string, access auth.Access, h http.Handler) {
 	route := pattern[strings.IndexByte(pattern, ' ')+1:]
 	l := prometheus.Labels{"handler": route}
 	rt.mux.Handle(pattern, promhttp.InstrumentHandlerDuration(rt.dur.MustCurryWith(l),
-		promhttp.InstrumentHandlerCounter(rt.reqs.MustCurryWith(l), rt.authorize(access, h))))
+		promhttp.InstrumentHandlerCounter(rt.reqs.MustCurryWith(l), rt.authorize(pattern, access, h))))
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Access: access})
 }
 
-func (rt *router) authorize(access Access, h http.Handler) http.Handler {
-	if access == Public {
-		return h
-	}
+// authorize refuses requests that access does not allow (401 without a
+// known token, 403 with a token whose role is not enough) and passes the
+// others on with the identity they were authenticated as.
+func (rt *router) authorize(pattern string, access auth.Access, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cfg := rt.cfg()
-		toks, roles, msg := cfg.API.Tokens, []string{config.RoleReadOnly, config.RoleReadWrite}, "missing or wrong API token (api.tokens)"
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			roles = []string{config.RoleReadWrite}
+		d, err := auth.Authorize(rt.cfg(), r, access)
+		if err != nil {
+			rt.logger.Error("Cannot read a token file", "err", err)
 		}
-		if access == Ingest {
-			toks, roles, msg = cfg.API.IngestTokens, nil, "missing or wrong ingest token (api.ingest_tokens)"
+		if d.Status != 0 {
+			if d.Status == http.StatusUnauthorized {
+				// Basic too, so that a browser asks for the token (as the
+				// password) and sends it with every request of the page.
+				w.Header().Add("WWW-Authenticate", `Bearer realm="hindsight"`)
+				w.Header().Add("WWW-Authenticate", `Basic realm="hindsight", charset="UTF-8"`)
+			}
+			rt.logger.Debug("Request refused", "route", pattern, "status", d.Status, "token", d.Identity.Name, "remote", r.RemoteAddr)
+			collector.WriteJSON(w, d.Status, map[string]string{"error": d.Reason})
+			return
 		}
-		if len(toks) > 0 {
-			ok, err := tokenAllowed(r, toks, roles...)
-			if err != nil {
-				rt.logger.Error("Cannot read a token file", "err", err)
-			}
-			if !ok {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="hindsight"`)
-				collector.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": msg})
-				return
-			}
+		if d.Known {
+			r = r.WithContext(auth.NewContext(r.Context(), d.Identity))
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// tokenAllowed reports whether the request carries one of tokens, as a
-// bearer token or as the password of basic auth (what Alertmanager and
-// PagerDuty can send).
-func tokenAllowed(r *http.Request, tokens []config.Token, roles ...string) (bool, error) {
-	got := ""
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		got = strings.TrimPrefix(h, "Bearer ")
-	} else if _, p, ok := r.BasicAuth(); ok {
-		got = p
-	}
-	if got == "" {
-		return false, nil
-	}
-	var errs []error
-	for _, t := range tokens {
-		if len(roles) > 0 && !slices.Contains(roles, t.Role) {
-			continue
-		}
-		v, err := t.Value()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if v != "" && subtle.ConstantTimeCompare([]byte(v), []byte(got)) == 1 {
-			return true, nil
-		}
-	}
-	return false, errors.Join(errs...)
 }
 
 // Routes lists every route the daemon serves with its access class, in
@@ -152,34 +106,41 @@ func (d *Daemon) registerRoutes() {
 	rt := d.router
 	cfg := d.reloader.Config
 
-	rt.handle("POST /api/v1/ingest/alertmanager", Ingest, alertmanager.NewHandler(cfg, d.sink, d.metrics, d.logger, d.reg))
-	rt.handle("POST "+deploy.Path, Ingest, deploy.NewHandler(cfg, d.sink, d.metrics, d.logger))
-	rt.handle("POST /api/v1/ingest/pagerduty", Ingest, pdcollector.NewHandler(cfg, d.sink, d.metrics, d.logger))
-	rt.handle("POST /api/v1/backfill/pagerduty", Query, http.HandlerFunc(d.backfillPagerDuty))
+	rt.handle("POST /api/v1/ingest/alertmanager", auth.Ingest, alertmanager.NewHandler(cfg, d.sink, d.metrics, d.logger, d.reg))
+	rt.handle("POST "+deploy.Path, auth.Ingest, deploy.NewHandler(cfg, d.sink, d.metrics, d.logger))
+	rt.handle("POST /api/v1/ingest/pagerduty", auth.Ingest, pdcollector.NewHandler(cfg, d.sink, d.metrics, d.logger))
+	rt.handle("POST /api/v1/backfill/pagerduty", auth.Write, http.HandlerFunc(d.backfillPagerDuty))
 
 	q := api.New(d.db, d.sink, d.proj.Rebuild, cfg, d.logger)
 	q.SetImpact(d.impact)
 	routes := q.Routes()
 	for _, pattern := range slices.Sorted(maps.Keys(routes)) {
-		rt.handle(pattern, Query, routes[pattern])
+		access := auth.Write
+		if strings.HasPrefix(pattern, "GET ") || strings.HasPrefix(pattern, "HEAD ") {
+			access = auth.Read
+		}
+		rt.handle(pattern, access, routes[pattern])
 	}
 
-	rt.handle("GET /metrics", Public, promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{
+	rt.handle("GET /metrics", auth.Metrics, promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{
 		Registry: d.reg, EnableOpenMetrics: true, MaxRequestsInFlight: 4, Timeout: 10 * time.Second,
 	}))
-	rt.handle("GET /-/healthy", Public, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	rt.handle("GET /-/healthy", auth.Public, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Hindsight is Healthy.\n"))
 	}))
-	rt.handle("GET /-/ready", Public, &d.Ready)
-	rt.handle("POST /-/reload", Public, http.HandlerFunc(d.serveReload))
-	rt.handle("GET /{$}", Query, http.HandlerFunc(home))
-	// Profiling, as Prometheus serves it, for operators chasing CPU or
-	// memory.
-	rt.handle("GET /debug/pprof/", Public, http.HandlerFunc(pprof.Index))
-	rt.handle("GET /debug/pprof/cmdline", Public, http.HandlerFunc(pprof.Cmdline))
-	rt.handle("GET /debug/pprof/profile", Public, http.HandlerFunc(pprof.Profile))
-	rt.handle("GET /debug/pprof/symbol", Public, http.HandlerFunc(pprof.Symbol))
-	rt.handle("GET /debug/pprof/trace", Public, http.HandlerFunc(pprof.Trace))
+	rt.handle("GET /-/ready", auth.Public, &d.Ready)
+	rt.handle("POST /-/reload", auth.Write, http.HandlerFunc(d.serveReload))
+	rt.handle("GET /{$}", auth.Read, http.HandlerFunc(home))
+	if d.opts.EnablePprof {
+		// Profiling, as Prometheus serves it, for operators chasing CPU or
+		// memory; it shows the command line and memory, so it needs a
+		// read-write token.
+		rt.handle("GET /debug/pprof/", auth.Write, http.HandlerFunc(pprof.Index))
+		rt.handle("GET /debug/pprof/cmdline", auth.Write, http.HandlerFunc(pprof.Cmdline))
+		rt.handle("GET /debug/pprof/profile", auth.Write, http.HandlerFunc(pprof.Profile))
+		rt.handle("GET /debug/pprof/symbol", auth.Write, http.HandlerFunc(pprof.Symbol))
+		rt.handle("GET /debug/pprof/trace", auth.Write, http.HandlerFunc(pprof.Trace))
+	}
 }
 
 func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
