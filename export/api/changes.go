@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hindsight-ops/hindsight/auth"
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/export/api/auth"
 )
 
 // maxChangeBody bounds the JSON of a change request.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hindsight-ops/hindsight/auth"
 	"github.com/hindsight-ops/hindsight/cmd/internal/daemon"
 	"github.com/hindsight-ops/hindsight/cmd/internal/daemon/daemontest"
+	"github.com/hindsight-ops/hindsight/export/api/auth"
 )
 
 // Secrets of the access tests. None may ever appear in a log line or an

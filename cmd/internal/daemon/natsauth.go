@@ -9,9 +9,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/hindsight-ops/hindsight/auth"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
 	"github.com/hindsight-ops/hindsight/config"
+	"github.com/hindsight-ops/hindsight/export/api/auth"
 )
 
 const (

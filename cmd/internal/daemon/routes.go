@@ -14,13 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/hindsight-ops/hindsight/auth"
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/alertmanager"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
 	pdcollector "github.com/hindsight-ops/hindsight/collector/pagerduty"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/export/api"
+	"github.com/hindsight-ops/hindsight/export/api/auth"
 )
 
 // Route is one registered route: its pattern as http.ServeMux takes it
