@@ -78,6 +78,8 @@ type Projector struct {
 	progress chan struct{}
 	// rebuild asks Run to rebuild the projection from the log.
 	rebuild chan chan error
+	// subs are told about each commit (Subscribe).
+	subs commitSubs
 
 	eventsApplied prometheus.Counter
 	commitErrors  prometheus.Counter
@@ -253,6 +255,7 @@ func (p *Projector) reset(ctx context.Context) error {
 	p.c.SetLookup(p.store)
 	p.mu.Unlock()
 	p.applied.Store(0)
+	p.subs.publish(Commit{Reset: true})
 	p.logger.Info("Projection dropped; rebuilding incidents from the event log")
 	return nil
 }
@@ -297,6 +300,9 @@ func (p *Projector) step(ctx context.Context) (int, error) {
 	close(p.progress)
 	p.progress = make(chan struct{})
 	p.mu.Unlock()
+	if ids := changedIncidents(ch); len(ids) > 0 {
+		p.subs.publish(Commit{Seq: ch.Checkpoint.Seq, Incidents: ids})
+	}
 	return len(evs), nil
 }
 

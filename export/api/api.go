@@ -49,6 +49,8 @@ type API struct {
 	// sem caps concurrent expensive GETs so that queries cannot starve
 	// ingestion of CPU.
 	sem chan struct{}
+	// hub serves the event stream (SetStream); nil until then.
+	hub *hub
 }
 
 // Measurer runs impact queries over an incident's window (the Prometheus
@@ -91,6 +93,8 @@ func (a *API) Routes() map[string]http.HandlerFunc {
 		"POST /api/v1/incidents/{id}/merge":            a.merge,
 		"POST /api/v1/incidents/{id}/split":            a.split,
 		"POST /api/v1/recorrelate":                     a.recorrelate,
+		// Long-lived, so outside the query limit; bounded on its own.
+		"GET /api/v1/stream": a.stream,
 	}
 }
 

@@ -50,6 +50,7 @@ func newFixture(t *testing.T) *fixture {
 	sink := &correlate.Ingester{Log: db, Projector: f.proj}
 	mux := http.NewServeMux()
 	a := New(db, sink, f.proj.Rebuild, f.cfg.Load, promslog.NewNopLogger())
+	a.SetStream(ctx, f.proj)
 	for p, h := range a.Routes() {
 		mux.Handle(p, h)
 	}

@@ -61,6 +61,7 @@ var routeAccess = map[string]auth.Access{
 	"POST /api/v1/incidents/{id}/merge":            auth.Write,
 	"POST /api/v1/incidents/{id}/split":            auth.Write,
 	"POST /api/v1/recorrelate":                     auth.Write,
+	"GET /api/v1/stream":                           auth.Read,
 	"GET /metrics":                                 auth.Metrics,
 	"GET /-/healthy":                               auth.Public,
 	"GET /-/ready":                                 auth.Public,

@@ -79,6 +79,10 @@ type Daemon struct {
 	ln       net.Listener
 	srv      *http.Server
 	services []service
+	// streamCtx ends the API's event streams when the server shuts down:
+	// they never go idle, so Shutdown would wait for them in vain.
+	streamCtx   context.Context
+	stopStreams context.CancelFunc
 
 	caughtUp atomic.Bool
 	running  atomic.Bool
@@ -177,6 +181,8 @@ func New(o Options) (_ *Daemon, err error) {
 	d.Go("store value-log GC", d.db.RunGC)
 	d.Go("pagerduty poller", pdcollector.NewPoller(d.reloader.Config, d.sink, logger).Run)
 
+	d.streamCtx, d.stopStreams = context.WithCancel(context.Background())
+	d.onRelease(func() error { d.stopStreams(); return nil })
 	d.router = newRouter(d.reloader.Config, logger.With("component", "web"), d.reg)
 	d.registerRoutes()
 	if d.ln, err = net.Listen("tcp", o.ListenAddress); err != nil {
@@ -191,6 +197,7 @@ func New(o Options) (_ *Daemon, err error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	d.srv.RegisterOnShutdown(d.stopStreams)
 	return d, nil
 }
 

@@ -113,6 +113,7 @@ func (d *Daemon) registerRoutes() {
 
 	q := api.New(d.db, d.sink, d.proj.Rebuild, cfg, d.logger)
 	q.SetImpact(d.impact)
+	q.SetStream(d.streamCtx, d.proj)
 	routes := q.Routes()
 	for _, pattern := range slices.Sorted(maps.Keys(routes)) {
 		access := auth.Write
