@@ -15,7 +15,7 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%dT%H:%M:%S)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the integration tests start for real.
-TEST_PKGS := prometheus-alertmanager nats-server prometheus
+TEST_PKGS := prometheus-alertmanager nats-server prometheus chromium
 
 .PHONY: all build run test test-short test-deps vet fmt fuzz bench contract clean
 

@@ -67,6 +67,8 @@ var routeAccess = map[string]auth.Access{
 	"GET /-/ready":                                 auth.Public,
 	"POST /-/reload":                               auth.Write,
 	"GET /{$}":                                     auth.Read,
+	"GET /incidents/{id}":                          auth.Read,
+	"GET /static/":                                 auth.Read,
 	"GET /debug/pprof/":                            auth.Write,
 	"GET /debug/pprof/cmdline":                     auth.Write,
 	"GET /debug/pprof/profile":                     auth.Write,

@@ -21,6 +21,7 @@ import (
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/export/api"
 	"github.com/hindsight-ops/hindsight/export/api/auth"
+	"github.com/hindsight-ops/hindsight/export/web"
 )
 
 // Route is one registered route: its pattern as http.ServeMux takes it
@@ -131,7 +132,14 @@ func (d *Daemon) registerRoutes() {
 	}))
 	rt.handle("GET /-/ready", auth.Public, &d.Ready)
 	rt.handle("POST /-/reload", auth.Write, http.HandlerFunc(d.serveReload))
-	rt.handle("GET /{$}", auth.Read, http.HandlerFunc(home))
+	// The web view's pages and assets carry no incident data (the page
+	// reads it from the API), but they sit behind the same read access, so
+	// that a browser asks for the token once and sends it with every
+	// request of the page.
+	pages := web.Routes()
+	for _, pattern := range slices.Sorted(maps.Keys(pages)) {
+		rt.handle(pattern, auth.Read, pages[pattern])
+	}
 	if d.opts.EnablePprof {
 		// Profiling, as Prometheus serves it, for operators chasing CPU or
 		// memory; it shows the command line and memory, so it needs a
@@ -154,12 +162,4 @@ func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	collector.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
-}
-
-func home(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write([]byte(`<!doctype html><html><head><meta charset="utf-8"><title>Hindsight</title></head>
-<body><h1>Hindsight</h1><p>Incident timelines from the signals you already have.</p>
-<ul><li><a href="/api/v1/incidents">Incidents (JSON)</a></li><li><a href="/api/v1/events">Events (JSON)</a></li>
-<li><a href="/metrics">Metrics</a></li></ul></body></html>`))
 }
