@@ -336,6 +336,7 @@ func (a *API) patchIncident(w http.ResponseWriter, r *http.Request) {
 		Severity *string `json:"severity"`
 		Status   *string `json:"status"`
 		Author   string  `json:"author"`
+		Reason   string  `json:"reason"`
 	}
 	if err := decodeStrict(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -373,8 +374,9 @@ func (a *API) patchIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "nothing to change: give title, severity or status")
 		return
 	}
+	why := reasonFor(req.Reason, labels)
 	a.correct(w, r, http.StatusOK, collector.SourceHindsight, correlate.KindIncidentUpdated,
-		func(who string) string { return who + " changed the " + strings.Join(what, ", ") }, time.Time{}, labels)
+		func(who string) string { return who + " changed the " + strings.Join(what, ", ") + why }, time.Time{}, labels)
 }
 
 func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
@@ -383,6 +385,7 @@ func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
 		Hidden *bool   `json:"hidden"`
 		Note   *string `json:"note"`
 		Author string  `json:"author"`
+		Reason string  `json:"reason"`
 	}
 	if err := decodeStrict(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -402,8 +405,23 @@ func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "nothing to change: give pinned, hidden or note")
 		return
 	}
+	why := reasonFor(req.Reason, labels)
 	a.correct(w, r, http.StatusOK, collector.SourceHindsight, correlate.KindEntryUpdated,
-		func(string) string { return "entry " + r.PathValue("entry") + " curated" }, time.Time{}, labels)
+		func(string) string { return "entry " + r.PathValue("entry") + " curated" + why }, time.Time{}, labels)
+}
+
+// labelReason keeps why a person made a change, beside what changed.
+const labelReason = "reason"
+
+// reasonFor keeps why as a label and returns what the change's summary
+// (which the timeline shows) ends with: ": why", or nothing.
+func reasonFor(reason string, labels map[string]string) string {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return ""
+	}
+	labels[labelReason] = reason
+	return ": " + reason
 }
 
 func (a *API) recorrelate(w http.ResponseWriter, r *http.Request) {
