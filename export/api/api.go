@@ -94,7 +94,8 @@ func (a *API) Routes() map[string]http.HandlerFunc {
 		"POST /api/v1/incidents/{id}/split":            a.split,
 		"POST /api/v1/recorrelate":                     a.recorrelate,
 		// Long-lived, so outside the query limit; bounded on its own.
-		"GET /api/v1/stream": a.stream,
+		"GET /api/v1/stream":       a.stream,
+		"GET /api/v1/openapi.json": a.openapi,
 	}
 }
 

@@ -62,6 +62,7 @@ var routeAccess = map[string]auth.Access{
 	"POST /api/v1/incidents/{id}/split":            auth.Write,
 	"POST /api/v1/recorrelate":                     auth.Write,
 	"GET /api/v1/stream":                           auth.Read,
+	"GET /api/v1/openapi.json":                     auth.Read,
 	"GET /metrics":                                 auth.Metrics,
 	"GET /-/healthy":                               auth.Public,
 	"GET /-/ready":                                 auth.Public,
