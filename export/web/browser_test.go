@@ -284,6 +284,17 @@ func TestBrowser(t *testing.T) {
 	require.Contains(t, reasons, "before the first symptom")
 	require.Contains(t, reasons, "Suspect")
 
+	// Lanes by source with l; the draft preview with d.
+	do("lanes by source", chromedp.KeyEvent("l"), visible(`.seg button[aria-pressed="true"]`))
+	require.Contains(t, text(`.seg button[aria-pressed="true"]`), "by source")
+	lanes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.chart svg .lane-label:not(.sub)')].map(e => e.textContent)`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"deploys", "alerts", "pages"}, lanes)
+	do("lanes by service", chromedp.KeyEvent("l"))
+	do("draft preview", chromedp.KeyEvent("d"), visible(`#draft iframe`))
+	require.Equal(t, 1, eval(`document.querySelector('#draft iframe').getAttribute('src').includes('/postmortem?format=html') ? 1 : 0`))
+	require.Equal(t, 4, eval(`document.querySelectorAll('#draft a[download]').length`))
+
 	// The resolution arrives while the page is open.
 	eval(`window.__sameDocument = 2`)
 	post(t, base+"/api/v1/ingest/alertmanager", alertWebhook("resolved", start, start.Add(8*time.Minute)))
@@ -293,6 +304,7 @@ func TestBrowser(t *testing.T) {
 	require.Equal(t, 2, eval(`window.__sameDocument || 0`), "the page was not reloaded")
 
 	// The screenshot an on-call engineer would see.
+	eval(`window.scrollTo(0, 0), 0`)
 	do("settle", chromedp.Sleep(300*time.Millisecond))
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
