@@ -471,7 +471,7 @@
       h('div', { class: 'd' }, isFinite(t) ? rel : (cls === 'end' ? 'still open' : 'not yet')));
     out.push(h('div', { class: 'facts' },
       fact('symptom', 'First symptom', m.start, day(m.start) + ' UTC'),
-      fact('paged', isFinite(m.paged) ? 'Paged' : 'Detected', isFinite(m.paged) ? m.paged : m.detected,
+      fact('paged', isFinite(m.paged) ? 'Paged' : 'Alert received', isFinite(m.paged) ? m.paged : m.detected,
         '+' + dur((isFinite(m.paged) ? m.paged : m.detected) - m.start) + ' after the first symptom'),
       fact('ack', 'Acknowledged', m.acked, '+' + dur(m.acked - m.start)),
       fact('end', 'Resolved', m.end, '+' + dur(m.end - m.start) + ' in all')));
@@ -600,7 +600,7 @@
     return h('div', { class: 'legend', 'aria-hidden': 'true' },
       item('firing', 'alert firing (bar until resolved)'), item('deploy', 'deploy'), item('suspect', 'suspect deploy'),
       item('page', 'page'), item('ack', 'acknowledged'), item('note', 'note'), item('change', 'change by a person or Hindsight'),
-      item('gap', 'first symptom to detection'));
+      item('gap', 'first symptom to page (nobody knew yet)'));
   }
   function svgIcon(kind) {
     const svg = s('svg', { width: 16, height: 12, viewBox: '0 0 16 12' });
@@ -765,7 +765,10 @@
       svg.append(g);
     };
     const det = m.detected;
-    if (isFinite(det)) band(m.start, det, 'url(#hatch)', 'detected after ' + dur(det - m.start), 'gap');
+    // Detection here is when a person could know: the page, or the alert
+    // reaching Hindsight when nobody was paged.
+    const detWord = isFinite(m.paged) && det === m.paged ? 'paged' : 'alert received';
+    if (isFinite(det)) band(m.start, det, 'url(#hatch)', detWord + ' after ' + dur(det - m.start), 'gap');
     const ackFrom = isFinite(det) ? det : m.start;
     if (isFinite(m.acked)) band(ackFrom, m.acked, '#f6e7a6', 'acknowledged after ' + dur(m.acked - ackFrom), 'ackband');
     const fixFrom = isFinite(m.acked) ? m.acked : ackFrom;
@@ -787,9 +790,9 @@
     };
     if (isFinite(det) && x(det) - x(m.start) > 150) {
       guide(m.start, COLORS.firing, 'first symptom ' + clock(m.start, true));
-      guide(det, COLORS.page, 'detected +' + dur(det - m.start));
+      guide(det, COLORS.page, detWord + ' +' + dur(det - m.start));
     } else {
-      guide(m.start, COLORS.firing, 'first symptom ' + clock(m.start, true) + (isFinite(det) ? ' · detected +' + dur(det - m.start) : ''));
+      guide(m.start, COLORS.firing, 'first symptom ' + clock(m.start, true) + (isFinite(det) ? ' · ' + detWord + ' +' + dur(det - m.start) : ''));
     }
     if (open && !nowOff) guide(now, '#333', 'now', 'end');
 
