@@ -91,6 +91,21 @@ func alertWebhook(status string, start, end time.Time) string {
 		status, alert("checkout-1:8080", "aa11aa11aa11aa11"), alert("checkout-2:8080", "bb22bb22bb22bb22"))
 }
 
+// shoot writes a screenshot of the page to the test's artifact
+// directory, and to $HINDSIGHT_SCREENSHOTS when set.
+func shoot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	shot := filepath.Join(t.ArtifactDir(), name)
+	require.NoError(t, os.WriteFile(shot, png, 0o644))
+	t.Logf("screenshot: %s", shot)
+	if dir := os.Getenv("HINDSIGHT_SCREENSHOTS"); dir != "" {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+	}
+}
+
 // pagerDutyWebhook is a v3 webhook about PagerDuty incident #4711 on the
 // checkout service.
 func pagerDutyWebhook(eventID, eventType, status, at string) string {
@@ -249,6 +264,7 @@ func TestBrowser(t *testing.T) {
 	require.Contains(t, row, "checkout: HighErrorRate")
 	require.Contains(t, row, "open")
 	require.Contains(t, row, "1 suspect")
+	shoot(t, ctx, "list.png")
 
 	// Filters apply to what is listed: resolved only hides it.
 	change := `document.querySelector('select[name=status]').dispatchEvent(new Event('change', {bubbles: true}))`
@@ -306,15 +322,7 @@ func TestBrowser(t *testing.T) {
 	// The screenshot an on-call engineer would see.
 	eval(`window.scrollTo(0, 0), 0`)
 	do("settle", chromedp.Sleep(300*time.Millisecond))
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err)
-	shot := filepath.Join(t.ArtifactDir(), "incident.png")
-	require.NoError(t, os.WriteFile(shot, png, 0o644))
-	t.Logf("screenshot of the incident page: %s", shot)
-	if dir := os.Getenv("HINDSIGHT_SCREENSHOTS"); dir != "" {
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "incident.png"), png, 0o644))
-	}
+	shoot(t, ctx, "incident.png")
 
 	mu.Lock()
 	defer mu.Unlock()
