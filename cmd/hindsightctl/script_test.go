@@ -152,7 +152,12 @@ func cmdPost(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func getJSON(ts *testscript.TestScript, path string, v any) {
-	resp, err := http.Get(ts.Getenv("HINDSIGHT_URL") + path)
+	req, err := http.NewRequest(http.MethodGet, ts.Getenv("HINDSIGHT_URL")+path, nil)
+	ts.Check(err)
+	if tok := ts.Getenv("HINDSIGHT_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	ts.Check(err)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
