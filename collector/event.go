@@ -48,6 +48,10 @@ type Event struct {
 	Ref         Ref               `json:"ref"`
 	// Alert holds what an Alertmanager alert adds; nil for other sources.
 	Alert *Alert `json:"alert,omitempty"`
+	// PagerDuty holds what a PagerDuty event adds; nil for other sources.
+	PagerDuty *PagerDuty `json:"pagerduty,omitempty"`
+	// Deploy holds what a deploy step adds; nil for other sources.
+	Deploy *Deploy `json:"deploy,omitempty"`
 }
 
 // Ref holds the source keys that let a client find where an event landed,

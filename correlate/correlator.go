@@ -998,6 +998,8 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 		Labels:      ev.Labels,
 		Alert:       ev.Alert,
 		Annotations: ev.Annotations,
+		PagerDuty:   ev.PagerDuty,
+		Deploy:      ev.Deploy,
 	})
 }
 

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -45,8 +46,24 @@ type Deploy struct {
 	Summary     string            `json:"summary"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
-	ReceivedAt  time.Time         `json:"received_at"`
-	Kind        string            `json:"kind"`
+	// Info is what the step says of the deploy (version, author, ...).
+	Info       *collector.Deploy `json:"deploy,omitempty"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Kind       string            `json:"kind"`
+}
+
+// UnmarshalJSON decodes a stored step, reading Info out of the labels of
+// one stored before it was typed (collector.Lift).
+func (d *Deploy) UnmarshalJSON(b []byte) error {
+	type plain Deploy
+	if err := json.Unmarshal(b, (*plain)(d)); err != nil {
+		return err
+	}
+	if d.Info == nil {
+		p := collector.Lift(collector.SourceDeploy, d.Labels, d.Annotations)
+		d.Labels, d.Annotations, d.Info = p.Labels, p.Annotations, p.Deploy
+	}
+	return nil
 }
 
 func (d *Deploy) entry(incID string, reasons []string) Entry {
@@ -65,6 +82,7 @@ func (d *Deploy) entry(incID string, reasons []string) Entry {
 		Reasons:     reasons,
 		Labels:      d.Labels,
 		Annotations: d.Annotations,
+		Deploy:      d.Info,
 	}
 }
 
@@ -78,7 +96,7 @@ func isDeploy(ev *collector.Event) bool {
 func (c *Correlator) deployApplied(seq uint64, ev *collector.Event) {
 	step := &Deploy{ID: ev.Ref.DeployID, Service: ev.Service, Status: strings.TrimPrefix(ev.Kind, kindDeployPrefix),
 		At: ev.At, Seq: seq, EventID: ev.ID, Summary: ev.Summary, Labels: ev.Labels, Annotations: ev.Annotations,
-		ReceivedAt: ev.ReceivedAt, Kind: ev.Kind}
+		Info: ev.Deploy, ReceivedAt: ev.ReceivedAt, Kind: ev.Kind}
 	c.addStep(step)
 	c.changes.DeploySteps[step.EventID] = step
 	for _, id := range c.liveIDs() {

@@ -255,10 +255,13 @@ func (r *severityReplay) page(e *Entry) bool {
 		r.inc.PagerDuty = append(r.inc.PagerDuty, p)
 	}
 	changed := false
-	if v := e.Labels["priority"]; v != "" && v != p.Priority {
+	if e.PagerDuty == nil {
+		return false
+	}
+	if v := e.PagerDuty.Priority; v != "" && v != p.Priority {
 		p.Priority, changed = v, true
 	}
-	if v := e.Labels["pd_incident_number"]; v != "" && v != p.Number {
+	if v := e.PagerDuty.IncidentNumber; v != "" && v != p.Number {
 		p.Number, changed = v, true
 	}
 	return changed

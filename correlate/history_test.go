@@ -134,8 +134,8 @@ func TestSeverityHistoryOpenAndOverrides(t *testing.T) {
 	page := collector.Event{
 		ID: "ev-page-1", Source: collector.SourcePagerDuty, Kind: "pagerduty.incident.triggered", At: m(10 * min),
 		Service: "postgres", Summary: "page",
-		Labels: map[string]string{"priority": "P1", "pd_incident_number": "42"},
-		Ref:    collector.Ref{PagerDutyIncidentID: "Q1"},
+		PagerDuty: &collector.PagerDuty{Priority: "P1", IncidentNumber: "42"},
+		Ref:       collector.Ref{PagerDutyIncidentID: "Q1"},
 	}
 	inc, tl := correlateAll(t, cfg, []collector.Event{warning("postgres", "ReplicationLag", "pg-0", m(0)), page},
 		func(id string) []collector.Event {

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -184,10 +185,40 @@ type Entry struct {
 	// Annotations of the alert at this state (summary, description,
 	// runbook_url...), kept for the draft.
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// PagerDuty and Deploy are the event's typed parts. In JSON they are
+	// among the labels (see MarshalJSON).
+	PagerDuty *collector.PagerDuty `json:"-"`
+	Deploy    *collector.Deploy    `json:"-"`
 	// Pinned, Hidden and Note are people's curation, filled in by View.
 	Pinned bool   `json:"pinned,omitempty"`
 	Hidden bool   `json:"hidden,omitempty"`
 	Note   string `json:"note,omitempty"`
+}
+
+// MarshalJSON writes the entry as the API contract shows a timeline entry
+// and as the store has always kept it: the typed parts among the labels
+// (and a deploy's description and url among the annotations) under the
+// names they had before they were typed (collector.Payload.Flatten).
+func (e Entry) MarshalJSON() ([]byte, error) {
+	type plain Entry
+	if e.PagerDuty != nil || e.Deploy != nil {
+		e.Labels, e.Annotations = collector.Payload{Labels: e.Labels, Annotations: e.Annotations, PagerDuty: e.PagerDuty, Deploy: e.Deploy}.Flatten()
+	}
+	return json.Marshal(plain(e))
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote, the typed parts back out of
+// the labels (collector.Lift).
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	type plain Entry
+	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
+		return err
+	}
+	if e.Source == collector.SourcePagerDuty || e.Source == collector.SourceDeploy {
+		p := collector.Lift(e.Source, e.Labels, e.Annotations)
+		e.Labels, e.Annotations, e.PagerDuty, e.Deploy = p.Labels, p.Annotations, p.PagerDuty, p.Deploy
+	}
+	return nil
 }
 
 // EntryID derives an entry's ID from its event's ID: one event is one

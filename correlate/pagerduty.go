@@ -61,7 +61,8 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 		return // service.* and other non-incident events: log only
 	}
 	action := strings.TrimPrefix(ev.Kind, kindPagerDutyPrefix+"incident.")
-	number := ev.Labels["pd_incident_number"]
+	pd := pagerDutyOf(ev)
+	number := pd.IncidentNumber
 	name := "PagerDuty incident " + pdID
 	if number != "" {
 		name = "PagerDuty incident #" + number
@@ -71,12 +72,12 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 	if id, ok := c.pdIncidents[pdID]; ok && c.live[id] != nil {
 		inc = c.live[id]
 		reasons = []string{"joined: " + name + " is linked to this incident"}
-	} else if key := ev.Labels["incident_key"]; key != "" && c.live[c.groupKeys[key]] != nil {
+	} else if key := pd.IncidentKey; key != "" && c.live[c.groupKeys[key]] != nil {
 		inc = c.live[c.groupKeys[key]]
 		reasons = []string{fmt.Sprintf("linked exactly: the incident key of %s is sha256 of the Alertmanager group key of this incident's alerts", name)}
 	} else if inc = c.openIncidentOf(ev.Service, ev.At); inc != nil {
 		reasons = []string{fmt.Sprintf("linked: %s is on PagerDuty service %s, which maps to %s (services.%s.pagerduty_service_ids), and this incident was open at %s",
-			name, cmp.Or(ev.Labels["pd_service"], ev.Labels["pd_service_id"]), ev.Service, ev.Service, ev.At.UTC().Format(time.RFC3339))}
+			name, cmp.Or(pd.ServiceName, pd.ServiceID), ev.Service, ev.Service, ev.At.UTC().Format(time.RFC3339))}
 	} else {
 		inc = c.newPagerDutyIncident(seq, ev, name)
 		reasons = []string{"opened: " + name + " has no alert behind it"}
@@ -88,15 +89,15 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 	st := c.pdState(inc, pdID, reasons[0])
 	c.pdIncidents[pdID] = inc.ID
 	st.Number = cmp.Or(number, st.Number)
-	st.URL = cmp.Or(ev.Labels["html_url"], st.URL)
-	st.Title = cmp.Or(ev.Labels["title"], st.Title)
-	st.Service = cmp.Or(ev.Labels["pd_service"], st.Service)
-	st.Urgency = cmp.Or(ev.Labels["urgency"], st.Urgency)
-	if p := ev.Labels["priority"]; p != "" {
+	st.URL = cmp.Or(pd.HTMLURL, st.URL)
+	st.Title = cmp.Or(pd.Title, st.Title)
+	st.Service = cmp.Or(pd.ServiceName, st.Service)
+	st.Urgency = cmp.Or(pd.Urgency, st.Urgency)
+	if p := pd.Priority; p != "" {
 		st.Priority = p
 	}
-	if a := ev.Labels["assignees"]; a != "" {
-		st.Assignees = splitList(a)
+	if len(pd.Assignees) > 0 {
+		st.Assignees = slices.Clone(pd.Assignees)
 	}
 	switch action {
 	case "triggered":
@@ -129,17 +130,28 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 		st.Status = "triggered"
 		st.ResolvedAt = time.Time{}
 	case "responder.added", "responder.replied":
-		if r := ev.Labels["responder"]; r != "" && !slices.Contains(st.Responders, r) {
+		if r := pd.Responder; r != "" && !slices.Contains(st.Responders, r) {
 			st.Responders = append(st.Responders, r)
 		}
 	}
 	if st.Status == "" {
-		st.Status = cmp.Or(ev.Labels["status"], "triggered")
+		st.Status = cmp.Or(pd.Status, "triggered")
 	}
-	if a := ev.Labels["agent"]; a != "" && ev.Labels["agent_type"] == "user_reference" && !slices.Contains(st.Responders, a) {
+	if a := pd.Agent; a != "" && pd.AgentType == "user_reference" && !slices.Contains(st.Responders, a) {
 		st.Responders = append(st.Responders, a)
 	}
 	c.addEntry(inc, seq, ev, ev.Service, reasons)
+}
+
+// noPagerDuty is what an event without a PagerDuty part says.
+var noPagerDuty collector.PagerDuty
+
+// pagerDutyOf returns ev's PagerDuty part, or an empty one, for reading.
+func pagerDutyOf(ev *collector.Event) *collector.PagerDuty {
+	if ev.PagerDuty != nil {
+		return ev.PagerDuty
+	}
+	return &noPagerDuty
 }
 
 func splitList(s string) []string {
@@ -188,9 +200,10 @@ func (c *Correlator) openIncidentOf(service string, t time.Time) *Incident {
 func (c *Correlator) newPagerDutyIncident(seq uint64, ev *collector.Event, name string) *Incident {
 	key := "pagerduty=" + ev.Ref.PagerDutyIncidentID
 	inc := c.newIncident(seq, ev, key, ev.Service, nil, ev.At)
-	anchor := cmp.Or(ev.Service, ev.Labels["pd_service"], "PagerDuty")
+	pd := pagerDutyOf(ev)
+	anchor := cmp.Or(ev.Service, pd.ServiceName, "PagerDuty")
 	c.setAnchor(inc, anchor)
-	inc.Title = anchor + ": " + cmp.Or(ev.Labels["title"], name)
+	inc.Title = anchor + ": " + cmp.Or(pd.Title, name)
 	return inc
 }
 

@@ -13,18 +13,17 @@ import (
 
 const amGroupKey = `{}/{severity="page"}:{alertname="HighErrorRate", service="checkout"}`
 
-func pdEv(pdID, action string, at time.Time, labels map[string]string) collector.Event {
-	l := map[string]string{"pd_incident_number": "4711", "html_url": "https://acme.pagerduty.com/incidents/" + pdID}
-	for k, v := range labels {
-		l[k] = v
-	}
+// pdEv is a PagerDuty event of incident #4711 (pdID) with what pd adds.
+func pdEv(pdID, action string, at time.Time, pd collector.PagerDuty) collector.Event {
+	pd.IncidentNumber = "4711"
+	pd.HTMLURL = "https://acme.pagerduty.com/incidents/" + pdID
 	return collector.Event{
-		ID:     collector.EventID("pagerduty", pdID, action, at.Format(time.RFC3339)),
-		Source: collector.SourcePagerDuty,
-		Kind:   "pagerduty.incident." + action,
-		At:     at,
-		Labels: l,
-		Ref:    collector.Ref{PagerDutyIncidentID: pdID, PagerDutyEventID: "ev-" + action},
+		ID:        collector.EventID("pagerduty", pdID, action, at.Format(time.RFC3339)),
+		Source:    collector.SourcePagerDuty,
+		Kind:      "pagerduty.incident." + action,
+		At:        at,
+		PagerDuty: &pd,
+		Ref:       collector.Ref{PagerDutyIncidentID: pdID, PagerDutyEventID: "ev-" + action},
 	}
 }
 
@@ -47,12 +46,12 @@ func TestPagerDutyLinking(t *testing.T) {
 	key := GroupKeyHash(amGroupKey)
 	incs, entries := project(t, cfg,
 		withGroupKey(firing("checkout", "a", m(0))),
-		pdEv("Q1", "triggered", m(1*time.Minute), map[string]string{"incident_key": key, "priority": "P1", "assignees": "Dana Oncall"}),
-		pdEv("Q1", "acknowledged", m(4*time.Minute), map[string]string{"agent": "Dana Oncall", "agent_type": "user_reference"}),
-		pdEv("Q1", "annotated", m(5*time.Minute), map[string]string{"note": "rolling back"}),
+		pdEv("Q1", "triggered", m(1*time.Minute), collector.PagerDuty{IncidentKey: key, Priority: "P1", Assignees: []string{"Dana Oncall"}}),
+		pdEv("Q1", "acknowledged", m(4*time.Minute), collector.PagerDuty{Agent: "Dana Oncall", AgentType: "user_reference"}),
+		pdEv("Q1", "annotated", m(5*time.Minute), collector.PagerDuty{Note: "rolling back"}),
 		// A page raised by hand on another service, with no alert behind it.
-		pdEv("Q2", "triggered", m(30*time.Minute), map[string]string{"pd_service": "billing"}),
-		pdEv("Q1", "resolved", m(20*time.Minute), nil),
+		pdEv("Q2", "triggered", m(30*time.Minute), collector.PagerDuty{ServiceName: "billing"}),
+		pdEv("Q1", "resolved", m(20*time.Minute), collector.PagerDuty{}),
 	)
 	require.Len(t, incs, 2)
 	chk := onlyIncident(t, incs, "checkout")
@@ -95,7 +94,7 @@ func TestPagerDutyLinking(t *testing.T) {
 func TestPagerDutyByServiceMapping(t *testing.T) {
 	cfg := config.Default()
 	cfg.Services = map[string]config.Service{"checkout": {PagerDutyServiceIDs: []string{"PCHKOUT"}}}
-	ev := pdEv("Q9", "triggered", m(2*time.Minute), map[string]string{"pd_service_id": "PCHKOUT"})
+	ev := pdEv("Q9", "triggered", m(2*time.Minute), collector.PagerDuty{ServiceID: "PCHKOUT"})
 	ev.Service = "checkout" // the collector maps the PagerDuty service
 	incs, _ := project(t, cfg, firing("checkout", "a", m(0)), ev)
 	require.Len(t, incs, 1)

@@ -40,9 +40,9 @@ func TestSweepForgetsWhatAFullScanWould(t *testing.T) {
 			}
 		}
 		pd := fmt.Sprintf("P%d", round)
-		evs = append(evs, pdEv(pd, "triggered", at, map[string]string{"pd_service": "billing"}))
+		evs = append(evs, pdEv(pd, "triggered", at, collector.PagerDuty{ServiceName: "billing"}))
 		if round%3 != 0 {
-			evs = append(evs, pdEv(pd, "resolved", at.Add(20*time.Minute), nil))
+			evs = append(evs, pdEv(pd, "resolved", at.Add(20*time.Minute), collector.PagerDuty{}))
 		}
 		at = at.Add(time.Duration(10+round%5*40) * time.Minute)
 	}

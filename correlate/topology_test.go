@@ -171,7 +171,7 @@ func TestEngineFixes(t *testing.T) {
 		require.Len(t, incs, 2, "90m later is another incident")
 	})
 	t.Run("an alert joins the incident a page on its service opened", func(t *testing.T) {
-		pd := pdEv("Q7", "triggered", m(0), nil)
+		pd := pdEv("Q7", "triggered", m(0), collector.PagerDuty{})
 		pd.Service = "checkout"
 		incs, entries := project(t, cfg, pd, firing("checkout", "a", m(2*min)))
 		require.Len(t, incs, 1)

@@ -147,13 +147,13 @@ func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
 			ids[id] = true
 			seen[e.Kind+" "+id] = true
 			if b.pageURL[id] == "" {
-				b.pageURL[id] = safeURL(e.Labels["html_url"])
+				b.pageURL[id] = safeURL(pagerDutyOf(e).HTMLURL)
 			}
 			if b.pageNumber[id] == "" {
-				b.pageNumber[id] = oneLine(e.Labels["pd_incident_number"])
+				b.pageNumber[id] = oneLine(pagerDutyOf(e).IncidentNumber)
 			}
 			if b.pageTitle[id] == "" {
-				b.pageTitle[id] = oneLine(e.Labels["title"])
+				b.pageTitle[id] = oneLine(pagerDutyOf(e).Title)
 			}
 		}
 	}
@@ -531,7 +531,7 @@ func (b *builder) entryLink(e correlate.Entry) string {
 		}
 	}
 	if id := e.Ref.PagerDutyIncidentID; id != "" {
-		return cmp.Or(b.pageLink(id), safeURL(e.Labels["html_url"]))
+		return cmp.Or(b.pageLink(id), safeURL(pagerDutyOf(e).HTMLURL))
 	}
 	if e.Source == collector.SourceDeploy {
 		return deployURL(e)
@@ -792,7 +792,7 @@ func (b *builder) mitigationActs() []act {
 
 // pagePriority is the priority a page was raised with, or has now.
 func (b *builder) pagePriority(p correlate.Entry) string {
-	if pr := oneLine(p.Labels["priority"]); pr != "" {
+	if pr := oneLine(pagerDutyOf(p).Priority); pr != "" {
 		return pr
 	}
 	for _, l := range b.v.PagerDuty {

@@ -67,12 +67,13 @@ func (b *builder) pageText(e correlate.Entry) string {
 	s := strings.TrimSuffix(oneLine(e.Summary), ".")
 	if s == "" {
 		name := b.pageName(e.Ref.PagerDutyIncidentID)
-		if who := oneLine(e.Labels["agent"]); who != "" {
+		if who := oneLine(pagerDutyOf(e).Agent); who != "" {
 			s = who + " " + cmp.Or(pageVerbs[action], strings.ReplaceAll(action, "_", " ")) + " " + name
 		} else {
 			s = capitalize(name) + ": " + strings.NewReplacer("_", " ", ".", " ").Replace(action)
 		}
 	}
+	pd := pagerDutyOf(e)
 	add := func(text, format string) {
 		// The summary may already quote the text, less a final period.
 		if text = oneLine(text); text != "" && !strings.Contains(s, strings.TrimSuffix(text, ".")) {
@@ -81,22 +82,38 @@ func (b *builder) pageText(e correlate.Entry) string {
 	}
 	switch action {
 	case "triggered":
-		add(e.Labels["title"], ": %s")
+		add(pd.Title, ": %s")
 	case "priority_updated":
-		add(e.Labels["priority"], " (priority %s)")
+		add(pd.Priority, " (priority %s)")
 	case "escalated", "reassigned", "delegated":
-		add(e.Labels["assignees"], " (assigned to %s)")
+		add(collector.JoinAssignees(pd.Assignees), " (assigned to %s)")
 	case "responder.added", "responder.replied":
-		add(e.Labels["responder"], " (responder: %s)")
+		add(pd.Responder, " (responder: %s)")
 	}
-	add(e.Labels["note"], `: "%s"`)
-	add(e.Labels["message"], `: "%s"`)
-	add(e.Labels["resolve_reason"], ` (resolve reason: "%s")`)
+	add(pd.Note, `: "%s"`)
+	add(pd.Message, `: "%s"`)
+	add(pd.ResolveReason, ` (resolve reason: "%s")`)
 	return s
 }
 
+// pagerDutyOf is e's PagerDuty part, empty for an entry without one.
+func pagerDutyOf(e correlate.Entry) collector.PagerDuty {
+	if e.PagerDuty != nil {
+		return *e.PagerDuty
+	}
+	return collector.PagerDuty{}
+}
+
+// deployOf is e's deploy part, empty for an entry without one.
+func deployOf(e correlate.Entry) collector.Deploy {
+	if e.Deploy != nil {
+		return *e.Deploy
+	}
+	return collector.Deploy{}
+}
+
 // agent is who did a PagerDuty action, if the event says.
-func agent(e correlate.Entry) string { return oneLine(e.Labels["agent"]) }
+func agent(e correlate.Entry) string { return oneLine(pagerDutyOf(e).Agent) }
 
 // raisedByHand reports whether the first page was raised by a person:
 // correlation found no alert behind it (the view's monitoring gap), or
@@ -105,12 +122,12 @@ func (b *builder) raisedByHand() bool {
 	if len(b.pages) == 0 {
 		return false
 	}
-	return b.v.MonitoringGap || b.pages[0].Labels["agent_type"] == "user_reference"
+	return b.v.MonitoringGap || pagerDutyOf(b.pages[0]).AgentType == "user_reference"
 }
 
 // pageAssignees names who a page went to first.
 func (b *builder) pageAssignees(p correlate.Entry) string {
-	if a := oneLine(p.Labels["assignees"]); a != "" {
+	if a := oneLine(collector.JoinAssignees(pagerDutyOf(p).Assignees)); a != "" {
 		return a
 	}
 	return ""
@@ -145,7 +162,7 @@ func (b *builder) responders() []string {
 // url: its pipeline run or change), which the entry keeps among its
 // annotations and labels.
 func deployURL(e correlate.Entry) string {
-	return cmp.Or(safeURL(e.Annotations["url"]), safeURL(e.Labels["url"]))
+	return safeURL(deployOf(e).URL)
 }
 
 // deployText tells a deploy step with its version, author and deploy id:
@@ -156,7 +173,8 @@ func deployText(e correlate.Entry) string {
 	if s == "" {
 		s = strings.TrimSpace(oneLine(e.Service) + " deploy " + strings.ReplaceAll(strings.TrimPrefix(e.Kind, kindDeployPrefix), "_", " "))
 	}
-	version, prev, author := oneLine(e.Labels["version"]), oneLine(e.Labels["previous_version"]), oneLine(e.Labels["author"])
+	dp := deployOf(e)
+	version, prev, author := oneLine(dp.Version), oneLine(dp.PreviousVersion), oneLine(dp.Author)
 	var extra []string
 	if e.Kind == kindDeployRolledBack {
 		if version != "" && !strings.Contains(s, version) {
@@ -183,7 +201,7 @@ func deployText(e correlate.Entry) string {
 	}
 	// A rollback step carries the description of the change it undoes,
 	// which would read as what the rollback did.
-	if d := oneLine(cmp.Or(e.Annotations["description"], e.Labels["description"])); d != "" && e.Kind != kindDeployRolledBack && !strings.Contains(s, d) {
+	if d := oneLine(dp.Description); d != "" && e.Kind != kindDeployRolledBack && !strings.Contains(s, d) {
 		s += ": " + d
 	}
 	return s
@@ -192,11 +210,12 @@ func deployText(e correlate.Entry) string {
 // deployWhat names what a deploy shipped: "checkout v2.3.1 to production
 // by dana".
 func deployWhat(e correlate.Entry) string {
-	s := strings.TrimSpace(oneLine(e.Service) + " " + oneLine(e.Labels["version"]))
-	if env := oneLine(e.Labels["environment"]); env != "" && s != "" {
+	dp := deployOf(e)
+	s := strings.TrimSpace(oneLine(e.Service) + " " + oneLine(dp.Version))
+	if env := oneLine(dp.Environment); env != "" && s != "" {
 		s += " to " + env
 	}
-	if a := oneLine(e.Labels["author"]); a != "" && s != "" {
+	if a := oneLine(dp.Author); a != "" && s != "" {
 		s += " by " + a
 	}
 	return s
@@ -211,15 +230,15 @@ func (b *builder) mitigationName(e correlate.Entry) string {
 		if svc := oneLine(e.Service); svc != "" {
 			s += " of " + svc
 		}
-		to := oneLine(e.Labels["version"])
+		to := oneLine(deployOf(e).Version)
 		if e.Kind == kindDeployRolledBack {
-			to = oneLine(e.Labels["previous_version"])
+			to = oneLine(deployOf(e).PreviousVersion)
 		}
 		if to != "" {
 			s += " to " + to
 		}
 	} else {
-		s = strings.TrimSpace("deploy of " + oneLine(e.Service) + " " + oneLine(e.Labels["version"]))
+		s = strings.TrimSpace("deploy of " + oneLine(e.Service) + " " + oneLine(deployOf(e).Version))
 	}
 	if id := oneLine(e.Ref.DeployID); id != "" {
 		s += " (" + id + ")"
@@ -234,18 +253,18 @@ func (b *builder) isRollback(e correlate.Entry) bool {
 	if e.Kind == kindDeployRolledBack {
 		return true
 	}
-	text := strings.ToLower(e.Summary + " " + e.Annotations["description"] + " " + e.Labels["description"])
+	text := strings.ToLower(e.Summary + " " + deployOf(e).Description)
 	for _, w := range []string{"rollback", "roll back", "rolled back", "rolling back", "revert"} {
 		if strings.Contains(text, w) {
 			return true
 		}
 	}
-	v := e.Labels["version"]
+	v := deployOf(e).Version
 	if v == "" {
 		return false
 	}
 	for _, d := range b.deploySteps {
-		if d.At.Before(e.At) && d.Service == e.Service && d.Labels["previous_version"] == v && d.Labels["version"] != v {
+		if d.At.Before(e.At) && d.Service == e.Service && deployOf(d).PreviousVersion == v && deployOf(d).Version != v {
 			return true
 		}
 	}

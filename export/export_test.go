@@ -89,7 +89,7 @@ func resolvedView() *correlate.View {
 	tl := correlate.Timeline{
 		{ID: "ent-deploy-4711", At: lat("13:56:10"), Source: collector.SourceDeploy, Kind: "deploy.succeeded", Service: "checkout",
 			Summary: "checkout v2.3.1 deployed to production by dana (d-4711)", Ref: collector.Ref{DeployID: "d-4711"},
-			Annotations: map[string]string{"url": "https://ci.example.com/runs/4711"}},
+			Deploy: &collector.Deploy{URL: "https://ci.example.com/runs/4711"}},
 		alertEntry("ent-a1", "firing", "HighErrorRate", "d22af6f0ad867df4", "checkout-7d9f-abcde:8080", "page", errSum, errorRateURL, t0, time.Time{}),
 		alertEntry("ent-a2", "firing", "HighErrorRate", "463275d6c2eb39fd", "checkout-7d9f-fghij:8080", "page", errSum, errorRateURL, t0, time.Time{}),
 		alertEntry("ent-l1", "firing", "CheckoutLatencyHigh", "8b1f0c2a3d4e5f60", "checkout-7d9f-abcde:8080", "warning", latSum, latencyURL, lat("14:04:30"), time.Time{}),
@@ -205,31 +205,27 @@ const (
 )
 
 // pdEntry builds a timeline entry of a PagerDuty webhook event the way the
-// PagerDuty collector and the correlator do: the summary is a sentence,
-// the details are labels.
+// PagerDuty collector and the correlator do: the summary is a sentence.
+// The details are given in the label form the API shows (and the store
+// keeps) and read into the typed part as a stored entry is.
 func pdEntry(id, pdID, action, summary string, at time.Time, labels map[string]string) correlate.Entry {
 	l := map[string]string{"html_url": "https://acme.pagerduty.com/incidents/" + pdID}
 	for k, v := range labels {
 		l[k] = v
 	}
+	p := collector.Lift(collector.SourcePagerDuty, l, nil)
 	return correlate.Entry{ID: id, At: at, ReceivedAt: at.Add(time.Second), Source: collector.SourcePagerDuty,
-		Kind: "pagerduty.incident." + action, Summary: summary, Labels: l,
+		Kind: "pagerduty.incident." + action, Summary: summary, Labels: p.Labels, PagerDuty: p.PagerDuty,
 		Ref:     collector.Ref{PagerDutyIncidentID: pdID, PagerDutyEventID: "01" + strings.ToUpper(id)},
 		Reasons: []string{"joined: PagerDuty incident is linked to this incident"}}
 }
 
 // deployEntry builds a timeline entry of a deploy step the way the deploy
-// collector and the correlator do.
+// collector and the correlator do, its details given as pdEntry's are.
 func deployEntry(id, deployID, status, service, summary string, at time.Time, labels map[string]string, reason string) correlate.Entry {
-	ann := map[string]string{}
-	if u := labels["url"]; u != "" {
-		ann["url"] = u
-	}
-	if d := labels["description"]; d != "" {
-		ann["description"] = d
-	}
+	p := collector.Lift(collector.SourceDeploy, labels, nil)
 	return correlate.Entry{ID: id, At: at, ReceivedAt: at.Add(time.Second), Source: collector.SourceDeploy,
-		Kind: "deploy." + status, Service: service, Summary: summary, Labels: labels, Annotations: ann,
+		Kind: "deploy." + status, Service: service, Summary: summary, Labels: p.Labels, Deploy: p.Deploy,
 		Ref: collector.Ref{DeployID: deployID}, Reasons: []string{reason}}
 }
 
@@ -809,10 +805,12 @@ func TestPagerDutyAndDeployTextEscaped(t *testing.T) {
 		e := &v.Timeline[i]
 		switch e.Source {
 		case collector.SourcePagerDuty:
-			e.Labels = map[string]string{"note": evil, "resolve_reason": evil, "agent": "<b>Eve</b>", "html_url": "javascript:alert(1)"}
+			e.PagerDuty = &collector.PagerDuty{Note: evil, ResolveReason: evil, Agent: "<b>Eve</b>", HTMLURL: "javascript:alert(1)"}
 		case collector.SourceDeploy:
-			e.Labels = map[string]string{"author": "<b>Eve</b>", "version": "v|1", "url": "javascript:alert(1)", "description": evil}
-			e.Annotations = map[string]string{"url": "data:text/html,hi", "description": evil}
+			e.Deploy = &collector.Deploy{Author: "<b>Eve</b>", Version: "v|1", URL: "javascript:alert(1)", Description: evil}
+			if i%2 == 0 {
+				e.Deploy.URL = "data:text/html,hi"
+			}
 		}
 	}
 	v.PagerDuty[0].URL = "javascript:alert(2)"

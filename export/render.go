@@ -103,7 +103,7 @@ func sampleDraft() *Draft {
 				Ref: collector.Ref{Fingerprint: "1", StartsAt: &starts}, Alert: &collector.Alert{Name: "HighErrorRate", GeneratorURL: gen}},
 			{ID: "ent-p", At: t0.Add(time.Minute), Source: collector.SourcePagerDuty, Kind: kindPageTriggered, Summary: "page", Ref: collector.Ref{PagerDutyIncidentID: "P1"}},
 			{ID: "ent-k", At: t0.Add(2 * time.Minute), Source: collector.SourcePagerDuty, Kind: kindPageAcknowledged, Summary: "ack",
-				Labels: map[string]string{"agent": "sample"}, Ref: collector.Ref{PagerDutyIncidentID: "P1"}},
+				PagerDuty: &collector.PagerDuty{Agent: "sample"}, Ref: collector.Ref{PagerDutyIncidentID: "P1"}},
 			{ID: "ent-r", At: t0.Add(4 * time.Minute), Source: collector.SourceDeploy, Kind: kindDeployRolledBack, Service: "checkout",
 				Summary: "rollback", Ref: collector.Ref{DeployID: "d-1"}},
 			{ID: "ent-n", At: t0.Add(3 * time.Minute), Source: collector.SourceNote, Kind: "note", Summary: "note"},

@@ -325,43 +325,39 @@ func (d *Deploy) Event() (collector.Event, error) {
 	if err != nil {
 		return collector.Event{}, err
 	}
-	labels := make(map[string]string, len(d.Labels)+7)
-	for k, v := range d.Labels {
-		labels[k] = v
-	}
-	for k, v := range map[string]string{
-		"environment":      d.Environment,
-		"version":          d.Version,
-		"previous_version": d.PreviousVersion,
-		"author":           d.Author,
-		"commit":           d.Commit,
-		"url":              d.URL,
-		"description":      d.Description,
+	// A sender's label named like a typed field (version, author, ...)
+	// fills the field when the event leaves it empty, as it did when the
+	// fields were labels; it is not kept twice.
+	p := collector.Lift(collector.SourceDeploy, d.Labels, nil)
+	info := p.Deploy
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&info.Environment, d.Environment}, {&info.Version, d.Version}, {&info.PreviousVersion, d.PreviousVersion},
+		{&info.Author, d.Author}, {&info.Commit, d.Commit}, {&info.URL, d.URL}, {&info.Description, d.Description},
 	} {
-		if v != "" {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	var labels map[string]string
+	if len(p.Labels) > 0 {
+		labels = make(map[string]string, len(p.Labels))
+		for k, v := range p.Labels {
 			labels[k] = v
 		}
 	}
-	if len(labels) == 0 {
-		labels = nil
-	}
-	var ann map[string]string
-	if d.Description != "" {
-		ann = withLabel(ann, "description", d.Description)
-	}
-	if d.URL != "" {
-		ann = withLabel(ann, "url", d.URL)
-	}
 	return collector.Event{
-		ID:          collector.EventID(collector.SourceDeploy, d.ID, d.Status),
-		Source:      collector.SourceDeploy,
-		Kind:        "deploy." + d.Status,
-		At:          at,
-		Service:     d.Service,
-		Summary:     d.Summary(),
-		Labels:      labels,
-		Annotations: ann,
-		Ref:         collector.Ref{DeployID: d.ID},
+		ID:      collector.EventID(collector.SourceDeploy, d.ID, d.Status),
+		Source:  collector.SourceDeploy,
+		Kind:    "deploy." + d.Status,
+		At:      at,
+		Service: d.Service,
+		Summary: d.Summary(),
+		Labels:  labels,
+		Deploy:  info,
+		Ref:     collector.Ref{DeployID: d.ID},
 	}, nil
 }
 

@@ -29,16 +29,12 @@ func TestDecodeSamples(t *testing.T) {
 		At:      mustTime(t, "2026-11-20T13:58:40Z"),
 		Service: "checkout",
 		Summary: "checkout v2.42.0 deploy succeeded (jdoe, 9f3c2d1)",
-		Labels: map[string]string{
-			"team": "payments", "cluster": "prod-eu-1",
-			"environment": "prod", "version": "v2.42.0", "previous_version": "v2.41.0",
-			"author": "jdoe", "commit": "9f3c2d1a7b6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d",
-			"url":         "https://argocd.example.internal/applications/argocd/checkout-prod",
-			"description": "checkout v2.42.0: new payment retry policy",
-		},
-		Annotations: map[string]string{
-			"url":         "https://argocd.example.internal/applications/argocd/checkout-prod",
-			"description": "checkout v2.42.0: new payment retry policy",
+		Labels:  map[string]string{"team": "payments", "cluster": "prod-eu-1"},
+		Deploy: &collector.Deploy{
+			Environment: "prod", Version: "v2.42.0", PreviousVersion: "v2.41.0",
+			Author: "jdoe", Commit: "9f3c2d1a7b6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d",
+			URL:         "https://argocd.example.internal/applications/argocd/checkout-prod",
+			Description: "checkout v2.42.0: new payment retry policy",
 		},
 		Ref: collector.Ref{DeployID: canonicalID},
 	}
@@ -64,8 +60,8 @@ func TestDecodeSamples(t *testing.T) {
 			require.Equal(t, deploy.KindSucceeded, ev.Kind)
 			require.Equal(t, "checkout", ev.Service)
 			require.Equal(t, mustTime(t, "2026-11-20T13:58:40Z"), ev.At)
-			require.Equal(t, "prod", ev.Labels["environment"])
-			require.Equal(t, "v2.42.0", ev.Labels["version"])
+			require.Equal(t, "prod", ev.Deploy.Environment)
+			require.Equal(t, "v2.42.0", ev.Deploy.Version)
 			require.Equal(t, "checkout v2.42.0 deploy succeeded", ev.Summary)
 		}},
 		{sample: sampleGitHub, headers: http.Header{"X-Github-Event": {"deployment_status"}}, check: checkGitHub},
@@ -98,12 +94,12 @@ func checkGitHub(t *testing.T, ev collector.Event) {
 	require.Equal(t, deploy.KindSucceeded, ev.Kind)
 	require.Equal(t, "checkout", ev.Service)
 	require.Equal(t, mustTime(t, "2026-11-20T13:58:41Z"), ev.At)
-	require.Equal(t, "jdoe", ev.Labels["author"])
-	require.Equal(t, "prod", ev.Labels["environment"])
-	require.Equal(t, "v2.42.0", ev.Labels["version"])
-	require.Equal(t, "9f3c2d1a7b6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d", ev.Labels["commit"])
-	require.Equal(t, "https://github.com/acme/checkout/actions/runs/11993399210", ev.Annotations["url"])
-	require.Equal(t, "Deployed v2.42.0", ev.Annotations["description"])
+	require.Equal(t, "jdoe", ev.Deploy.Author)
+	require.Equal(t, "prod", ev.Deploy.Environment)
+	require.Equal(t, "v2.42.0", ev.Deploy.Version)
+	require.Equal(t, "9f3c2d1a7b6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d", ev.Deploy.Commit)
+	require.Equal(t, "https://github.com/acme/checkout/actions/runs/11993399210", ev.Deploy.URL)
+	require.Equal(t, "Deployed v2.42.0", ev.Deploy.Description)
 	require.Equal(t, "checkout v2.42.0 deploy succeeded (jdoe, 9f3c2d1)", ev.Summary)
 }
 
@@ -112,9 +108,9 @@ func checkFlux(t *testing.T, ev collector.Event) {
 	require.Equal(t, deploy.KindSucceeded, ev.Kind)
 	require.Equal(t, "checkout", ev.Service)
 	require.Equal(t, mustTime(t, "2026-11-20T13:58:39Z"), ev.At)
-	require.Equal(t, "2.42.0", ev.Labels["version"])
+	require.Equal(t, "2.42.0", ev.Deploy.Version)
 	require.Equal(t, "checkout", ev.Labels["namespace"])
-	require.Contains(t, ev.Annotations["description"], "Helm upgrade succeeded")
+	require.Contains(t, ev.Deploy.Description, "Helm upgrade succeeded")
 }
 
 func checkSpinnaker(t *testing.T, ev collector.Event) {
@@ -122,8 +118,8 @@ func checkSpinnaker(t *testing.T, ev collector.Event) {
 	require.Equal(t, deploy.KindSucceeded, ev.Kind)
 	require.Equal(t, "checkout", ev.Service)
 	require.Equal(t, time.UnixMilli(1795183120000).UTC(), ev.At)
-	require.Equal(t, "v2.42.0", ev.Labels["version"])
-	require.Equal(t, "jdoe@acme.example", ev.Labels["author"])
+	require.Equal(t, "v2.42.0", ev.Deploy.Version)
+	require.Equal(t, "jdoe@acme.example", ev.Deploy.Author)
 }
 
 // canonicalDoc returns the canonical sample as a document to edit.
@@ -168,6 +164,7 @@ func TestDecodeStatuses(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "checkout rolled back to v2.3.0", evs[0].Summary)
 	require.Nil(t, evs[0].Annotations)
+	require.Nil(t, evs[0].Labels)
 }
 
 func TestDecodeSameStepSameID(t *testing.T) {
@@ -348,8 +345,8 @@ func TestDecodeFlux(t *testing.T) {
 	doc["metadata"] = map[string]any{"kustomize.toolkit.fluxcd.io/revision": "main@sha1:9f3c2d1a7b6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d"}
 	evs, err = deploy.Decode(marshal(t, doc), "", nil)
 	require.NoError(t, err)
-	require.Equal(t, "9f3c2d1a7b6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d", evs[0].Labels["commit"])
-	require.Equal(t, "main@9f3c2d1", evs[0].Labels["version"])
+	require.Equal(t, "9f3c2d1a7b6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d", evs[0].Deploy.Commit)
+	require.Equal(t, "main@9f3c2d1", evs[0].Deploy.Version)
 }
 
 func TestDecodeSpinnaker(t *testing.T) {
@@ -388,4 +385,18 @@ func TestDecodeArgoCD(t *testing.T) {
 	evs, err = deploy.Decode([]byte(strings.Replace(body, `"started"`, `"Failed"`, 1)), "argocd", nil)
 	require.NoError(t, err)
 	require.Equal(t, deploy.KindFailed, evs[0].Kind)
+}
+
+// A sender's label named like a field of the deploy (version, author, ...)
+// fills the field the event leaves empty, as when the fields were labels,
+// and is not kept among the labels a second time; the field wins when both
+// are given.
+func TestDecodeLabelNamedLikeAField(t *testing.T) {
+	evs, err := deploy.Decode([]byte(`{"id": "d-1", "service": "checkout", "status": "succeeded", "at": "2026-11-20T09:56:10Z",
+ "author": "dana", "labels": {"version": "v2.3.1", "author": "someone else", "cluster": "eu-west-1"}}`), "", nil)
+	require.NoError(t, err)
+	require.Equal(t, "v2.3.1", evs[0].Deploy.Version)
+	require.Equal(t, "dana", evs[0].Deploy.Author)
+	require.Equal(t, map[string]string{"cluster": "eu-west-1"}, evs[0].Labels)
+	require.Equal(t, map[string]string{"cluster": "eu-west-1", "version": "v2.3.1", "author": "dana"}, evs[0].FlatLabels())
 }

@@ -335,8 +335,8 @@ func (b *Backfiller) eventsOf(inc gopd.Incident, entries []gopd.LogEntry) (evs [
 			trigger = len(hs)
 		case "reassigned":
 			if trigger >= 0 && hs[trigger].at.Truncate(time.Second).Equal(h.at.Truncate(time.Second)) {
-				if a := h.labels[LabelAssignees]; a != "" && hs[trigger].labels[LabelAssignees] == "" {
-					hs[trigger].labels[LabelAssignees] = a
+				if a := h.pd.Assignees; len(a) > 0 && len(hs[trigger].pd.Assignees) == 0 {
+					hs[trigger].pd.Assignees = a
 				}
 				skipped++
 				continue
@@ -348,7 +348,7 @@ func (b *Backfiller) eventsOf(inc gopd.Incident, entries []gopd.LogEntry) (evs [
 	for i := range hs {
 		ev := hs[i].event()
 		ev.ReceivedAt = now
-		ev.Service = ServiceFor(cfg, ev.Labels[LabelServiceID])
+		ev.Service = ServiceFor(cfg, ev.PagerDuty.ServiceID)
 		evs = append(evs, ev)
 	}
 	return evs, skipped
@@ -361,7 +361,6 @@ func logHappening(inc gopd.Incident, e gopd.LogEntry, at time.Time) happening {
 		at:         at,
 		incidentID: cmp.Or(e.Incident.ID, inc.ID),
 		sourceID:   e.ID,
-		labels:     map[string]string{},
 	}
 	if action, ok := logEntryActions[e.Type]; ok {
 		h.action, h.eventType = action, "incident."+action
@@ -369,47 +368,45 @@ func logHappening(inc gopd.Incident, e gopd.LogEntry, at time.Time) happening {
 		h.action, h.eventType = e.Type, "log."+e.Type
 		h.detail = e.Summary
 	}
-	h.set(LabelLogEntryType, e.Type)
-	h.set(LabelAgent, e.Agent.Summary)
-	h.set(LabelAgentType, e.Agent.Type)
+	set(&h.pd.LogEntryType, e.Type)
+	set(&h.pd.Agent, e.Agent.Summary)
+	set(&h.pd.AgentType, e.Agent.Type)
 
 	num, title := splitIncidentSummary(e.Incident.Summary)
 	if inc.IncidentNumber > 0 {
 		num = strconv.FormatUint(uint64(inc.IncidentNumber), 10)
 	}
-	h.set(LabelIncidentNumber, num)
-	h.set(LabelTitle, cmp.Or(inc.Title, title))
-	h.set(LabelHTMLURL, cmp.Or(inc.HTMLURL, e.Incident.HTMLURL))
-	h.set(LabelIncidentKey, inc.IncidentKey)
-	h.set(LabelUrgency, inc.Urgency)
-	h.set(LabelEscalationPolicy, inc.EscalationPolicy.Summary)
+	set(&h.pd.IncidentNumber, num)
+	set(&h.pd.Title, cmp.Or(inc.Title, title))
+	set(&h.pd.HTMLURL, cmp.Or(inc.HTMLURL, e.Incident.HTMLURL))
+	set(&h.pd.IncidentKey, inc.IncidentKey)
+	set(&h.pd.Urgency, inc.Urgency)
+	set(&h.pd.EscalationPolicy, inc.EscalationPolicy.Summary)
 	if inc.Priority != nil {
-		h.set(LabelPriority, cmp.Or(inc.Priority.Summary, inc.Priority.Name))
+		set(&h.pd.Priority, cmp.Or(inc.Priority.Summary, inc.Priority.Name))
 	}
 	if e.Service.ID != "" {
-		h.set(LabelServiceID, e.Service.ID)
-		h.set(LabelService, e.Service.Summary)
+		set(&h.pd.ServiceID, e.Service.ID)
+		set(&h.pd.ServiceName, e.Service.Summary)
 	} else {
-		h.set(LabelServiceID, inc.Service.ID)
-		h.set(LabelService, inc.Service.Summary)
+		set(&h.pd.ServiceID, inc.Service.ID)
+		set(&h.pd.ServiceName, inc.Service.Summary)
 	}
 	switch h.action {
 	case "triggered", "unacknowledged":
-		h.set(LabelStatus, "triggered")
+		set(&h.pd.Status, "triggered")
 	case "acknowledged":
-		h.set(LabelStatus, "acknowledged")
+		set(&h.pd.Status, "acknowledged")
 	case "resolved":
-		h.set(LabelStatus, "resolved")
+		set(&h.pd.Status, "resolved")
 	case "annotated":
-		h.set(LabelNote, channelString(e.Channel, "content", "summary"))
+		set(&h.pd.Note, channelString(e.Channel, "content", "summary"))
 	}
-	var names []string
 	for _, a := range e.Assignees {
 		if s := cmp.Or(a.Summary, a.ID); s != "" {
-			names = append(names, s)
+			h.pd.Assignees = append(h.pd.Assignees, s)
 		}
 	}
-	h.set(LabelAssignees, strings.Join(names, ", "))
 	return h
 }
 

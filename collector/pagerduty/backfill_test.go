@@ -283,29 +283,30 @@ func TestBackfill(t *testing.T) {
 	require.Equal(t, mustTime(t, "2026-11-20T14:03:02Z"), trig.At)
 	require.Equal(t, "checkout", trig.Service)
 	require.Equal(t, collector.Ref{PagerDutyIncidentID: incidentID, PagerDutyEventID: "R0TRIGGER0001"}, trig.Ref)
-	require.Equal(t, map[string]string{
-		"pd_incident_number": "4711", "pd_service_id": "PCHKOUT", "pd_service": "checkout (prod)",
-		"incident_key": incidentKey, "status": "triggered", "priority": "P1", "urgency": "high",
-		"agent": "checkout (prod)", "agent_type": "service_reference", "escalation_policy": "Checkout Primary",
-		"title": "[FIRING:1] HighErrorRate checkout prod", "html_url": "https://acme.pagerduty.com/incidents/Q2XK8LJ4N1ABCD",
-		"pd_log_entry_type": "trigger_log_entry",
-	}, trig.Labels)
+	require.Equal(t, &collector.PagerDuty{
+		IncidentNumber: "4711", ServiceID: "PCHKOUT", ServiceName: "checkout (prod)",
+		IncidentKey: incidentKey, Status: "triggered", Priority: "P1", Urgency: "high",
+		Agent: "checkout (prod)", AgentType: "service_reference", EscalationPolicy: "Checkout Primary",
+		Title: "[FIRING:1] HighErrorRate checkout prod", HTMLURL: "https://acme.pagerduty.com/incidents/Q2XK8LJ4N1ABCD",
+		LogEntryType: "trigger_log_entry",
+	}, trig.PagerDuty)
+	require.Empty(t, trig.Labels)
 	require.Equal(t, "#4711 [FIRING:1] HighErrorRate checkout prod triggered on checkout (prod)", trig.Summary)
 	require.Equal(t, "Dana Oncall acknowledged #4711 [FIRING:1] HighErrorRate checkout prod", got[pagerduty.KindAcknowledged].Summary)
 	require.Equal(t, "Note by Dana Oncall: Rolling back checkout to v2.41.0; v2.42.0 introduced a connection pool regression.",
 		got[pagerduty.KindAnnotated].Summary)
 	require.Equal(t, "#4711 resolved by checkout (prod)", got[pagerduty.KindResolved].Summary)
-	require.Equal(t, "resolved", got[pagerduty.KindResolved].Labels["status"])
+	require.Equal(t, "resolved", got[pagerduty.KindResolved].PagerDuty.Status)
 
 	// The webhook and the backfill agree on what correlation reads.
 	_, hook, err := pagerduty.Decode(readSample(t, sampleResolved))
 	require.NoError(t, err)
-	for _, k := range []string{"pd_incident_number", "pd_service_id", "incident_key", "status", "priority", "title", "agent"} {
-		require.Equal(t, hook.Labels[k], got[pagerduty.KindResolved].Labels[k], k)
-	}
+	h, r := hook.PagerDuty, got[pagerduty.KindResolved].PagerDuty
+	require.Equal(t, []string{h.IncidentNumber, h.ServiceID, h.IncidentKey, h.Status, h.Priority, h.Title, h.Agent},
+		[]string{r.IncidentNumber, r.ServiceID, r.IncidentKey, r.Status, r.Priority, r.Title, r.Agent})
 	_, note, err := pagerduty.Decode(readSample(t, sampleAnnotated))
 	require.NoError(t, err)
-	require.Equal(t, note.Labels["note"], got[pagerduty.KindAnnotated].Labels["note"])
+	require.Equal(t, note.PagerDuty.Note, got[pagerduty.KindAnnotated].PagerDuty.Note)
 
 	// The second incident: the trigger's assignment folded in, and a log
 	// entry no webhook describes kept under its own kind.
@@ -313,12 +314,12 @@ func TestBackfill(t *testing.T) {
 	require.Len(t, got, 2)
 	trig = got[pagerduty.KindTriggered]
 	require.Equal(t, "payments", trig.Service)
-	require.Equal(t, "Sam Payments", trig.Labels["assignees"])
+	require.Equal(t, []string{"Sam Payments"}, trig.PagerDuty.Assignees)
 	require.Equal(t, "#4712 PaymentsLatency triggered on payments (prod), assigned to Sam Payments", trig.Summary)
 	urg := got["pagerduty.log.urgency_change_log_entry"]
 	require.Equal(t, "RP3", urg.Ref.PagerDutyEventID)
 	require.Equal(t, "#4712: Urgency changed from high to low.", urg.Summary)
-	require.Equal(t, "Sam Payments", urg.Labels["agent"])
+	require.Equal(t, "Sam Payments", urg.PagerDuty.Agent)
 }
 
 // Incidents open at the last run and closed since are read again, even

@@ -192,11 +192,10 @@ func webhookHappening(e *WebhookEvent, at time.Time) (happening, error) {
 		eventType: e.EventType,
 		at:        at,
 		sourceID:  e.ID,
-		labels:    map[string]string{},
 	}
 	if e.Agent != nil {
-		h.set(LabelAgent, e.Agent.Summary)
-		h.set(LabelAgentType, e.Agent.Type)
+		set(&h.pd.Agent, e.Agent.Summary)
+		set(&h.pd.AgentType, e.Agent.Type)
 	}
 	if t, ok := strings.CutPrefix(e.EventType, "incident."); ok {
 		h.action = t
@@ -238,16 +237,16 @@ func webhookHappening(e *WebhookEvent, at time.Time) (happening, error) {
 			return h, errors.New("event.data.id: missing; the PagerDuty incident id")
 		}
 		h.incidentID = d.ID
-		h.incidentLabels(d)
+		h.incidentFields(d)
 	case dataType == "service":
 		var d ServiceData
 		if err := json.Unmarshal(data, &d); err != nil {
 			return h, dataError(err)
 		}
 		h.subject = d.ID
-		h.set(LabelServiceID, d.ID)
-		h.set(LabelService, cmp.Or(d.Summary, d.Name))
-		h.set(LabelHTMLURL, d.HTMLURL)
+		set(&h.pd.ServiceID, d.ID)
+		set(&h.pd.ServiceName, cmp.Or(d.Summary, d.Name))
+		set(&h.pd.HTMLURL, d.HTMLURL)
 	case strings.HasPrefix(dataType, "incident_") || known:
 		var d IncidentChildData
 		if err := json.Unmarshal(data, &d); err != nil {
@@ -259,28 +258,28 @@ func webhookHappening(e *WebhookEvent, at time.Time) (happening, error) {
 		if d.Incident != nil {
 			h.incidentID = d.Incident.ID
 			num, title := splitIncidentSummary(d.Incident.Summary)
-			h.set(LabelIncidentNumber, num)
-			h.set(LabelTitle, title)
-			h.set(LabelHTMLURL, d.Incident.HTMLURL)
+			set(&h.pd.IncidentNumber, num)
+			set(&h.pd.Title, title)
+			set(&h.pd.HTMLURL, d.Incident.HTMLURL)
 		}
 		if h.incidentID == "" && needIncident {
 			return h, errors.New("event.data.incident.id: missing; the PagerDuty incident id")
 		}
 		switch dataType {
 		case "incident_note":
-			h.set(LabelNote, d.Content)
+			set(&h.pd.Note, d.Content)
 		case "incident_status_update":
-			h.set(LabelMessage, d.Message)
+			set(&h.pd.Message, d.Message)
 		case "incident_responder":
 			if d.User != nil {
-				h.set(LabelResponder, d.User.Summary)
+				set(&h.pd.Responder, d.User.Summary)
 			} else if d.EscalationPolicy != nil {
-				h.set(LabelResponder, d.EscalationPolicy.Summary)
+				set(&h.pd.Responder, d.EscalationPolicy.Summary)
 			}
-			h.set(LabelMessage, d.Message)
-			h.set(LabelResponderState, d.State)
+			set(&h.pd.Message, d.Message)
+			set(&h.pd.ResponderState, d.State)
 		case "incident_workflow_instance":
-			h.set(LabelWorkflow, d.Name)
+			set(&h.pd.Workflow, d.Name)
 		}
 	default:
 		// An unknown data type: keep what can be read without failing.
@@ -301,31 +300,31 @@ func webhookHappening(e *WebhookEvent, at time.Time) (happening, error) {
 	return h, nil
 }
 
-// incidentLabels sets the labels an incident object carries.
-func (h *happening) incidentLabels(d IncidentData) {
+// incidentFields sets what an incident object tells.
+func (h *happening) incidentFields(d IncidentData) {
 	if d.Number > 0 {
-		h.set(LabelIncidentNumber, strconv.FormatInt(d.Number, 10))
+		set(&h.pd.IncidentNumber, strconv.FormatInt(d.Number, 10))
 	}
 	if d.Service != nil {
-		h.set(LabelServiceID, d.Service.ID)
-		h.set(LabelService, d.Service.Summary)
+		set(&h.pd.ServiceID, d.Service.ID)
+		set(&h.pd.ServiceName, d.Service.Summary)
 	}
-	h.set(LabelIncidentKey, d.IncidentKey)
-	h.set(LabelStatus, d.Status)
+	set(&h.pd.IncidentKey, d.IncidentKey)
+	set(&h.pd.Status, d.Status)
 	if d.Priority != nil {
-		h.set(LabelPriority, d.Priority.Summary)
+		set(&h.pd.Priority, d.Priority.Summary)
 	}
-	h.set(LabelUrgency, d.Urgency)
-	h.set(LabelAssignees, joinSummaries(d.Assignees))
+	set(&h.pd.Urgency, d.Urgency)
+	h.pd.Assignees = summaries(d.Assignees)
 	if d.EscalationPolicy != nil {
-		h.set(LabelEscalationPolicy, d.EscalationPolicy.Summary)
+		set(&h.pd.EscalationPolicy, d.EscalationPolicy.Summary)
 	}
-	h.set(LabelTitle, d.Title)
-	h.set(LabelHTMLURL, d.HTMLURL)
+	set(&h.pd.Title, d.Title)
+	set(&h.pd.HTMLURL, d.HTMLURL)
 	if d.IncidentType != nil && d.IncidentType.Name != "incident_default" {
-		h.set(LabelIncidentType, d.IncidentType.Name)
+		set(&h.pd.IncidentType, d.IncidentType.Name)
 	}
-	h.set(LabelResolveReason, resolveReason(d.ResolveReason))
+	set(&h.pd.ResolveReason, resolveReason(d.ResolveReason))
 }
 
 // resolveReason renders data.resolve_reason: null, a string, or an object
@@ -353,14 +352,15 @@ func resolveReason(raw json.RawMessage) string {
 	return r
 }
 
-func joinSummaries(refs []Reference) string {
+// summaries names the references, each by its summary or else its id.
+func summaries(refs []Reference) []string {
 	var names []string
 	for _, r := range refs {
 		if s := cmp.Or(r.Summary, r.ID); s != "" {
 			names = append(names, s)
 		}
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // incidentSummaryRE matches the summary PagerDuty gives an incident

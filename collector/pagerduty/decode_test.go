@@ -21,52 +21,47 @@ func mustTime(tb testing.TB, s string) time.Time {
 }
 
 func TestDecodeSamples(t *testing.T) {
-	incidentLabels := map[string]string{
-		pagerduty.LabelIncidentNumber:   "4711",
-		pagerduty.LabelServiceID:        "PCHKOUT",
-		pagerduty.LabelService:          "checkout (prod)",
-		pagerduty.LabelIncidentKey:      incidentKey,
-		pagerduty.LabelPriority:         "P1",
-		pagerduty.LabelUrgency:          "high",
-		pagerduty.LabelEscalationPolicy: "Checkout Primary",
-		pagerduty.LabelTitle:            "[FIRING:1] HighErrorRate checkout prod",
-		pagerduty.LabelHTMLURL:          "https://acme.pagerduty.com/incidents/Q2XK8LJ4N1ABCD",
-		pagerduty.LabelAgent:            "checkout (prod)",
-		pagerduty.LabelAgentType:        "service_reference",
+	incident := collector.PagerDuty{
+		IncidentNumber:   "4711",
+		ServiceID:        "PCHKOUT",
+		ServiceName:      "checkout (prod)",
+		IncidentKey:      incidentKey,
+		Priority:         "P1",
+		Urgency:          "high",
+		EscalationPolicy: "Checkout Primary",
+		Title:            "[FIRING:1] HighErrorRate checkout prod",
+		HTMLURL:          "https://acme.pagerduty.com/incidents/Q2XK8LJ4N1ABCD",
+		Agent:            "checkout (prod)",
+		AgentType:        "service_reference",
 	}
-	with := func(extra map[string]string) map[string]string {
-		m := map[string]string{}
-		for k, v := range incidentLabels {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
+	with := func(f func(*collector.PagerDuty)) collector.PagerDuty {
+		p := incident
+		f(&p)
+		return p
 	}
 	tests := []struct {
 		sample, kind, action, at, eventID, summary string
-		labels                                     map[string]string
+		pd                                         collector.PagerDuty
 	}{{
 		sample: sampleTriggered, kind: pagerduty.KindTriggered, action: "triggered",
 		at: "2026-11-20T14:03:02.418Z", eventID: "01F8G2K4S3JY9V0QZ7W5X6T2AB",
 		summary: "#4711 [FIRING:1] HighErrorRate checkout prod triggered on checkout (prod), assigned to Dana Oncall",
-		labels:  with(map[string]string{"status": "triggered", "assignees": "Dana Oncall"}),
+		pd:      with(func(p *collector.PagerDuty) { p.Status, p.Assignees = "triggered", []string{"Dana Oncall"} }),
 	}, {
 		sample: sampleAnnotated, kind: pagerduty.KindAnnotated, action: "annotated",
 		at: "2026-11-20T14:11:47.902Z", eventID: "01F8G2P9QH6W3E2R1T0Y9U8I7O",
 		summary: "Note by Dana Oncall: Rolling back checkout to v2.41.0; v2.42.0 introduced a connection pool regression.",
-		labels: map[string]string{
-			"agent": "Dana Oncall", "agent_type": "user_reference",
-			"note":     "Rolling back checkout to v2.41.0; v2.42.0 introduced a connection pool regression.",
-			"title":    "[FIRING:1] HighErrorRate checkout prod",
-			"html_url": "https://acme.pagerduty.com/incidents/Q2XK8LJ4N1ABCD",
+		pd: collector.PagerDuty{
+			Agent: "Dana Oncall", AgentType: "user_reference",
+			Note:    "Rolling back checkout to v2.41.0; v2.42.0 introduced a connection pool regression.",
+			Title:   "[FIRING:1] HighErrorRate checkout prod",
+			HTMLURL: "https://acme.pagerduty.com/incidents/Q2XK8LJ4N1ABCD",
 		},
 	}, {
 		sample: sampleResolved, kind: pagerduty.KindResolved, action: "resolved",
 		at: "2026-11-20T14:32:05.117Z", eventID: "01F8G34ZC8B7N6M5L4K3J2H1G0",
 		summary: "#4711 resolved by checkout (prod)",
-		labels:  with(map[string]string{"status": "resolved"}),
+		pd:      with(func(p *collector.PagerDuty) { p.Status = "resolved" }),
 	}}
 	for _, tc := range tests {
 		t.Run(tc.sample, func(t *testing.T) {
@@ -84,7 +79,9 @@ func TestDecodeSamples(t *testing.T) {
 			require.Equal(t, collector.EventID("pagerduty", incidentID, tc.action, at.Truncate(time.Second).Format(time.RFC3339)), ev.ID)
 			require.Equal(t, collector.Ref{PagerDutyIncidentID: incidentID, PagerDutyEventID: tc.eventID}, ev.Ref)
 			require.Equal(t, tc.summary, ev.Summary)
-			require.Equal(t, tc.labels, ev.Labels)
+			require.NotNil(t, ev.PagerDuty)
+			require.Equal(t, tc.pd, *ev.PagerDuty)
+			require.Empty(t, ev.Labels, "a PagerDuty event's details are typed, not labels")
 			require.Empty(t, ev.Service, "the handler maps services, not Decode")
 			require.Equal(t, tc.eventID, env.Event.ID)
 		})
@@ -139,7 +136,7 @@ func TestDecodeKindsAndSummaries(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "pagerduty."+tc.eventType, ev.Kind)
 			require.Equal(t, tc.summary, ev.Summary)
-			require.Equal(t, "Dana Oncall", ev.Labels["agent"])
+			require.Equal(t, "Dana Oncall", ev.PagerDuty.Agent)
 			require.Equal(t, incidentID, ev.Ref.PagerDutyIncidentID)
 		})
 	}
@@ -151,32 +148,32 @@ func TestDecodeChildTypes(t *testing.T) {
 		eventType string
 		data      map[string]any
 		summary   string
-		labels    map[string]string
+		want      collector.PagerDuty
 	}{{
 		"incident.status_update_published",
 		map[string]any{"id": "PSU1", "type": "incident_status_update", "message": "Checkout is degraded", "incident": incRef},
 		"Status update on #4711 by Dana Oncall: Checkout is degraded",
-		map[string]string{"message": "Checkout is degraded"},
+		collector.PagerDuty{Message: "Checkout is degraded"},
 	}, {
 		"incident.responder.added",
 		map[string]any{"type": "incident_responder", "incident": incRef, "user": map[string]any{"id": "PSAM", "summary": "Sam DBA"}, "message": "please look at postgres", "state": "pending"},
 		"Dana Oncall asked Sam DBA to respond to #4711: please look at postgres",
-		map[string]string{"responder": "Sam DBA", "message": "please look at postgres", "responder_state": "pending"},
+		collector.PagerDuty{Responder: "Sam DBA", Message: "please look at postgres", ResponderState: "pending"},
 	}, {
 		"incident.responder.replied",
 		map[string]any{"type": "incident_responder", "incident": incRef, "escalation_policy": map[string]any{"id": "PEPDB", "summary": "DBA on call"}, "state": "joined"},
 		"DBA on call replied to the request to respond to #4711 (joined)",
-		map[string]string{"responder": "DBA on call", "responder_state": "joined"},
+		collector.PagerDuty{Responder: "DBA on call", ResponderState: "joined"},
 	}, {
 		"incident.conference_bridge.updated",
 		map[string]any{"type": "incident_conference_bridge", "incident": incRef, "conference_url": "https://meet.example.com/x"},
 		"Conference bridge of #4711 updated by Dana Oncall",
-		nil,
+		collector.PagerDuty{},
 	}, {
 		"incident.workflow.started",
 		map[string]any{"type": "incident_workflow_instance", "id": "PWF", "name": "Major incident", "incident": incRef},
 		"Workflow Major incident started on #4711",
-		map[string]string{"workflow": "Major incident"},
+		collector.PagerDuty{Workflow: "Major incident"},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.eventType, func(t *testing.T) {
@@ -189,10 +186,9 @@ func TestDecodeChildTypes(t *testing.T) {
 			require.Equal(t, "pagerduty."+tc.eventType, ev.Kind)
 			require.Equal(t, tc.summary, ev.Summary)
 			require.Equal(t, incidentID, ev.Ref.PagerDutyIncidentID)
-			require.Equal(t, "4711", ev.Labels["pd_incident_number"])
-			for k, v := range tc.labels {
-				require.Equal(t, v, ev.Labels[k], k)
-			}
+			want := tc.want
+			want.IncidentNumber, want.Title, want.Agent, want.AgentType = "4711", "HighErrorRate", "Dana Oncall", "user_reference"
+			require.Equal(t, want, *ev.PagerDuty)
 		})
 	}
 }
@@ -205,7 +201,7 @@ func TestDecodeUnknownTypeKept(t *testing.T) {
 		require.NoError(t, ev.Validate())
 		require.Equal(t, "pagerduty.incident.action_invocation.created", ev.Kind)
 		require.Equal(t, incidentID, ev.Ref.PagerDutyIncidentID)
-		require.Equal(t, "4711", ev.Labels["pd_incident_number"])
+		require.Equal(t, "4711", ev.PagerDuty.IncidentNumber)
 		require.Equal(t, "PagerDuty incident.action_invocation.created on #4711 by checkout (prod)", ev.Summary)
 	})
 	t.Run("unknown data type with an incident reference", func(t *testing.T) {
@@ -239,7 +235,7 @@ func TestDecodeUnknownTypeKept(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "pagerduty.service.updated", ev.Kind)
 		require.Equal(t, "PagerDuty service checkout (prod) updated by Dana Oncall", ev.Summary)
-		require.Equal(t, "PCHKOUT", ev.Labels["pd_service_id"])
+		require.Equal(t, "PCHKOUT", ev.PagerDuty.ServiceID)
 		require.Empty(t, ev.Ref.PagerDutyIncidentID)
 	})
 }

@@ -29,31 +29,6 @@ const (
 	KindLogPrefix = "pagerduty.log."
 )
 
-// Labels of PagerDuty events. Only non-empty values are set.
-const (
-	LabelIncidentNumber   = "pd_incident_number" // 4711
-	LabelServiceID        = "pd_service_id"      // PCHKOUT
-	LabelService          = "pd_service"         // the PagerDuty service's name
-	LabelIncidentKey      = "incident_key"       // raw; Alertmanager's is sha256(groupKey)
-	LabelStatus           = "status"             // triggered, acknowledged, resolved
-	LabelPriority         = "priority"           // P1
-	LabelUrgency          = "urgency"            // high, low
-	LabelAssignees        = "assignees"          // "Dana Oncall, Sam Second"
-	LabelAgent            = "agent"              // who did it
-	LabelAgentType        = "agent_type"         // user_reference, service_reference, ...
-	LabelEscalationPolicy = "escalation_policy"
-	LabelTitle            = "title"
-	LabelHTMLURL          = "html_url"
-	LabelNote             = "note"           // incident.annotated: the note
-	LabelResolveReason    = "resolve_reason" // merge, or "merge into #4712 ..."
-	LabelResponder        = "responder"      // incident.responder.*: who was asked
-	LabelMessage          = "message"        // status updates, responder requests
-	LabelResponderState   = "responder_state"
-	LabelIncidentType     = "incident_type" // set unless incident_default
-	LabelWorkflow         = "workflow"
-	LabelLogEntryType     = "pd_log_entry_type" // events from the REST backfill
-)
-
 // logEntryActions maps REST log entry types onto the webhook's vocabulary:
 // the two describe the same happenings, and become the same Event.
 var logEntryActions = map[string]string{
@@ -139,12 +114,14 @@ type happening struct {
 	// detail is the source's own one-line description, for kinds that have
 	// no sentence of their own.
 	detail string
-	labels map[string]string
+	pd     collector.PagerDuty
 }
 
-func (h *happening) set(k, v string) {
+// set sets *dst to v unless v is empty, so that a later, emptier source
+// of a field does not erase what an earlier one gave.
+func set(dst *string, v string) {
 	if v != "" {
-		h.labels[k] = v
+		*dst = v
 	}
 }
 
@@ -161,13 +138,14 @@ func (h *happening) event() collector.Event {
 		id = collector.EventID(collector.SourcePagerDuty, cmp.Or(h.incidentID, h.subject), h.action,
 			h.at.Truncate(time.Second).UTC().Format(time.RFC3339), h.sourceID)
 	}
+	pd := h.pd
 	return collector.Event{
-		ID:      id,
-		Source:  collector.SourcePagerDuty,
-		Kind:    "pagerduty." + h.eventType,
-		At:      h.at,
-		Summary: h.summary(),
-		Labels:  h.labels,
+		ID:        id,
+		Source:    collector.SourcePagerDuty,
+		Kind:      "pagerduty." + h.eventType,
+		At:        h.at,
+		Summary:   h.summary(),
+		PagerDuty: &pd,
 		Ref: collector.Ref{
 			PagerDutyIncidentID: h.incidentID,
 			PagerDutyEventID:    h.sourceID,
@@ -177,17 +155,17 @@ func (h *happening) event() collector.Event {
 
 // summary is a sentence saying who did what to which incident.
 func (h *happening) summary() string {
-	l := h.labels
-	who := l[LabelAgent]
+	l := &h.pd
+	who := l.Agent
 	// long names the incident with its title, short by number.
 	long, short := h.incidentID, h.incidentID
-	if n := l[LabelIncidentNumber]; n != "" {
+	if n := l.IncidentNumber; n != "" {
 		short = "#" + n
 		long = short
-		if t := l[LabelTitle]; t != "" {
+		if t := l.Title; t != "" {
 			long += " " + t
 		}
-	} else if t := l[LabelTitle]; t != "" {
+	} else if t := l.Title; t != "" {
 		long, short = t, t
 	}
 	if long == "" {
@@ -210,10 +188,10 @@ func (h *happening) summary() string {
 	switch h.eventType {
 	case "incident.triggered":
 		s = long + " triggered"
-		if svc := l[LabelService]; svc != "" {
+		if svc := l.ServiceName; svc != "" {
 			s += " on " + svc
 		}
-		if a := l[LabelAssignees]; a != "" {
+		if a := collector.JoinAssignees(l.Assignees); a != "" {
 			s += ", assigned to " + a
 		}
 	case "incident.acknowledged":
@@ -222,55 +200,55 @@ func (h *happening) summary() string {
 		s = actor("unacknowledged", long)
 	case "incident.resolved":
 		s = by(short + " resolved")
-		if r := l[LabelResolveReason]; r != "" {
+		if r := l.ResolveReason; r != "" {
 			s += " (" + r + ")"
 		}
 	case "incident.reopened":
 		s = actor("reopened", long)
 	case "incident.escalated":
 		s = long + " escalated"
-		if a := l[LabelAssignees]; a != "" {
+		if a := collector.JoinAssignees(l.Assignees); a != "" {
 			s += " to " + a
 		}
 	case "incident.reassigned":
 		s = actor("reassigned", short)
-		if a := l[LabelAssignees]; a != "" {
+		if a := collector.JoinAssignees(l.Assignees); a != "" {
 			s += " to " + a
 		}
 	case "incident.delegated":
 		s = actor("delegated", short)
-		if p := l[LabelEscalationPolicy]; p != "" {
+		if p := l.EscalationPolicy; p != "" {
 			s += " to " + p
 		}
 	case "incident.annotated":
 		if who != "" {
-			s = "Note by " + who + ": " + l[LabelNote]
+			s = "Note by " + who + ": " + l.Note
 		} else {
-			s = "Note on " + short + ": " + l[LabelNote]
+			s = "Note on " + short + ": " + l.Note
 		}
 	case "incident.priority_updated":
-		if p := l[LabelPriority]; p != "" {
+		if p := l.Priority; p != "" {
 			s = "Priority of " + short + " changed to " + p
 		} else {
 			s = "Priority of " + short + " removed"
 		}
 	case "incident.service_updated":
-		s = by(short + " moved to service " + cmp.Or(l[LabelService], l[LabelServiceID], "(unknown)"))
+		s = by(short + " moved to service " + cmp.Or(l.ServiceName, l.ServiceID, "(unknown)"))
 	case "incident.incident_type.changed":
-		s = by("Type of " + short + " changed to " + cmp.Or(l[LabelIncidentType], "the default"))
+		s = by("Type of " + short + " changed to " + cmp.Or(l.IncidentType, "the default"))
 	case "incident.status_update_published":
-		s = by("Status update on "+short) + ": " + l[LabelMessage]
+		s = by("Status update on "+short) + ": " + l.Message
 	case "incident.responder.added":
-		s = actor("asked", cmp.Or(l[LabelResponder], "a responder")) + " to respond to " + short
+		s = actor("asked", cmp.Or(l.Responder, "a responder")) + " to respond to " + short
 		if who == "" {
-			s = cmp.Or(l[LabelResponder], "A responder") + " was asked to respond to " + short
+			s = cmp.Or(l.Responder, "A responder") + " was asked to respond to " + short
 		}
-		if m := l[LabelMessage]; m != "" {
+		if m := l.Message; m != "" {
 			s += ": " + m
 		}
 	case "incident.responder.replied":
-		s = cmp.Or(l[LabelResponder], who, "A responder") + " replied to the request to respond to " + short
-		if st := l[LabelResponderState]; st != "" {
+		s = cmp.Or(l.Responder, who, "A responder") + " replied to the request to respond to " + short
+		if st := l.ResponderState; st != "" {
 			s += " (" + st + ")"
 		}
 	case "incident.conference_bridge.updated":
@@ -282,9 +260,9 @@ func (h *happening) summary() string {
 		if h.eventType == "incident.workflow.completed" {
 			verb = "completed"
 		}
-		s = "Workflow " + cmp.Or(l[LabelWorkflow], "(unnamed)") + " " + verb + " on " + short
+		s = "Workflow " + cmp.Or(l.Workflow, "(unnamed)") + " " + verb + " on " + short
 	case "service.created", "service.updated", "service.deleted":
-		s = by("PagerDuty service " + cmp.Or(l[LabelService], h.subject, "(unknown)") + " " + h.action[len("service."):])
+		s = by("PagerDuty service " + cmp.Or(l.ServiceName, h.subject, "(unknown)") + " " + h.action[len("service."):])
 	default:
 		switch {
 		case h.detail != "":

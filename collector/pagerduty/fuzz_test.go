@@ -61,8 +61,9 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, env.Event.ID, ev.Ref.PagerDutyEventID)
 		require.NotEmpty(t, ev.Summary)
 		require.LessOrEqual(t, utf8.RuneCountInString(ev.Summary), 400)
-		for k, v := range ev.Labels {
-			require.NotEmpty(t, v, "label %s", k)
+		require.NotNil(t, ev.PagerDuty)
+		for _, a := range ev.PagerDuty.Assignees {
+			require.NotEmpty(t, a, "an assignee without a name")
 		}
 		if strings.HasPrefix(env.Event.EventType, "incident.") && ev.Ref.PagerDutyIncidentID == "" {
 			// Only types PagerDuty does not document may lack the incident.

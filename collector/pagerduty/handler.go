@@ -80,7 +80,7 @@ func (h *Handler) handle(r *http.Request) (int, error) {
 		return 0, nil
 	}
 	ev.ReceivedAt = time.Now().UTC()
-	ev.Service = ServiceFor(cfg, ev.Labels[LabelServiceID])
+	ev.Service = ServiceFor(cfg, ev.PagerDuty.ServiceID)
 	// The request's own context would abandon a write that is about to
 	// land; bound it instead, and let PagerDuty retry on 503.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)

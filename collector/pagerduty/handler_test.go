@@ -99,7 +99,7 @@ func TestHandlerSignedSamples(t *testing.T) {
 				got := stored[0]
 				require.WithinDuration(t, time.Now(), got.ReceivedAt, time.Minute)
 				got.ReceivedAt = time.Time{}
-				if want.Labels[pagerduty.LabelServiceID] == "PCHKOUT" {
+				if want.PagerDuty.ServiceID == "PCHKOUT" {
 					want.Service = "checkout"
 				}
 				require.Equal(t, *want, got)

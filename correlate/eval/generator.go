@@ -458,55 +458,48 @@ func (b *builder) page(p pageSpec) {
 	b.pdN++
 	id := "Q" + strings.ToUpper(b.hexN(6)) + "X" + strings.ToUpper(b.hexN(6))
 	num := fmt.Sprint(4100 + b.pdN*7)
-	base := map[string]string{
-		pagerduty.LabelIncidentNumber: num,
-		pagerduty.LabelHTMLURL:        "https://acme.pagerduty.com/incidents/" + id,
-		pagerduty.LabelTitle:          p.title,
-		pagerduty.LabelService:        p.pdService,
-		pagerduty.LabelServiceID:      p.pdServiceID,
-		pagerduty.LabelUrgency:        "high",
-	}
-	if p.priority != "" {
-		base[pagerduty.LabelPriority] = p.priority
-	}
-	if p.incidentKey != "" {
-		base[pagerduty.LabelIncidentKey] = p.incidentKey
+	base := collector.PagerDuty{
+		IncidentNumber: num,
+		HTMLURL:        "https://acme.pagerduty.com/incidents/" + id,
+		Title:          p.title,
+		ServiceName:    p.pdService,
+		ServiceID:      p.pdServiceID,
+		Urgency:        "high",
+		Priority:       p.priority,
+		IncidentKey:    p.incidentKey,
 	}
 	oncall := pick(b, []string{"Dana Oncall", "Sam Second", "Kim Primary", "Alex Backup"})
-	emit := func(action, kind string, at time.Time, extra map[string]string) {
-		labels := map[string]string{}
-		for k, v := range base {
-			if v != "" {
-				labels[k] = v
-			}
-		}
-		for k, v := range extra {
-			labels[k] = v
-		}
+	emit := func(action, kind string, at time.Time, set func(*collector.PagerDuty)) {
+		pd := base
+		set(&pd)
 		ev := collector.Event{
-			ID:      pagerduty.EventKey(id, action, at),
-			Source:  collector.SourcePagerDuty,
-			Kind:    kind,
-			At:      at,
-			Service: p.svc,
-			Summary: fmt.Sprintf("#%s %s %s", num, p.title, action),
-			Labels:  labels,
-			Ref:     collector.Ref{PagerDutyIncidentID: id, PagerDutyEventID: "P" + strings.ToUpper(b.hexN(13))},
+			ID:        pagerduty.EventKey(id, action, at),
+			Source:    collector.SourcePagerDuty,
+			Kind:      kind,
+			At:        at,
+			Service:   p.svc,
+			Summary:   fmt.Sprintf("#%s %s %s", num, p.title, action),
+			PagerDuty: &pd,
+			Ref:       collector.Ref{PagerDutyIncidentID: id, PagerDutyEventID: "P" + strings.ToUpper(b.hexN(13))},
 		}
 		b.add(LabelledEvent{Incident: p.inc, Event: ev}, b.delay(at, time.Second, 5*time.Second))
 	}
-	emit("triggered", pagerduty.KindTriggered, p.triggered, map[string]string{pagerduty.LabelStatus: "triggered", pagerduty.LabelAssignees: oncall})
+	emit("triggered", pagerduty.KindTriggered, p.triggered, func(pd *collector.PagerDuty) {
+		pd.Status, pd.Assignees = "triggered", []string{oncall}
+	})
 	if !p.acked.IsZero() {
-		emit("acknowledged", pagerduty.KindAcknowledged, p.acked, map[string]string{
-			pagerduty.LabelStatus: "acknowledged", pagerduty.LabelAgent: oncall, pagerduty.LabelAgentType: "user_reference"})
+		emit("acknowledged", pagerduty.KindAcknowledged, p.acked, func(pd *collector.PagerDuty) {
+			pd.Status, pd.Agent, pd.AgentType = "acknowledged", oncall, "user_reference"
+		})
 	}
 	if !p.resolved.IsZero() {
 		agent, typ := oncall, "user_reference"
 		if p.incidentKey != "" {
 			agent, typ = "Alertmanager", "service_reference"
 		}
-		emit("resolved", pagerduty.KindResolved, p.resolved, map[string]string{
-			pagerduty.LabelStatus: "resolved", pagerduty.LabelAgent: agent, pagerduty.LabelAgentType: typ})
+		emit("resolved", pagerduty.KindResolved, p.resolved, func(pd *collector.PagerDuty) {
+			pd.Status, pd.Agent, pd.AgentType = "resolved", agent, typ
+		})
 	}
 }
 
@@ -744,7 +737,10 @@ func TrueSeverity(sc *Scenario, inc string) (string, string) {
 			cf = cf || s.CustomerFacing
 			tier1 = tier1 || (s.Tier > 0 && s.Tier <= 1)
 		}
-		if f, ok := sc.PriorityFloor[ev.Labels[pagerduty.LabelPriority]]; ok && ev.Source == collector.SourcePagerDuty && (floor == "" || f < floor) {
+		if ev.Source != collector.SourcePagerDuty || ev.PagerDuty == nil {
+			continue
+		}
+		if f, ok := sc.PriorityFloor[ev.PagerDuty.Priority]; ok && (floor == "" || f < floor) {
 			floor = f
 		}
 	}

@@ -336,17 +336,19 @@ func (a *API) renderDraft(w http.ResponseWriter, r *http.Request, format string)
 
 // EventView is an event as the events API lists it.
 type EventView struct {
-	ID         string            `json:"id"`
-	Seq        uint64            `json:"seq"`
-	At         time.Time         `json:"at"`
-	ReceivedAt time.Time         `json:"received_at"`
-	Source     string            `json:"source"`
-	Kind       string            `json:"kind"`
-	Service    string            `json:"service"`
-	Summary    string            `json:"summary"`
-	Ref        collector.Ref     `json:"ref"`
-	IncidentID *string           `json:"incident_id"`
-	Labels     map[string]string `json:"labels,omitempty"`
+	ID         string        `json:"id"`
+	Seq        uint64        `json:"seq"`
+	At         time.Time     `json:"at"`
+	ReceivedAt time.Time     `json:"received_at"`
+	Source     string        `json:"source"`
+	Kind       string        `json:"kind"`
+	Service    string        `json:"service"`
+	Summary    string        `json:"summary"`
+	Ref        collector.Ref `json:"ref"`
+	IncidentID *string       `json:"incident_id"`
+	// Labels include the event's typed parts under their label names, as
+	// this answer has always shown them (collector.Payload.Flatten).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
@@ -375,7 +377,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 		v := EventView{ID: ev.ID, Seq: er.Seq, At: ev.At.UTC(), ReceivedAt: ev.ReceivedAt.UTC(), Source: ev.Source,
-			Kind: ev.Kind, Service: ev.Service, Summary: ev.Summary, Ref: ev.Ref, Labels: ev.Labels}
+			Kind: ev.Kind, Service: ev.Service, Summary: ev.Summary, Ref: ev.Ref, Labels: ev.FlatLabels()}
 		if er.IncidentID != "" {
 			id := er.IncidentID
 			v.IncidentID = &id
