@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -51,6 +53,83 @@ func NewMetrics(reg prometheus.Registerer, sources ...string) *Metrics {
 		}
 	}
 	return m
+}
+
+// Intake is the HTTP handler of one source's ingestion endpoint, in the
+// shape every source shares: check the request before reading it (the
+// media type), read the body within the limit (413 past it), decode it (a
+// 4xx naming what is wrong), store the events (503 with Retry-After when
+// the store cannot take them, so the sender retries) and answer 200 only
+// once they are durable. A source provides its Decode step and, where its
+// senders need one, its own Check.
+type Intake struct {
+	// Source is the events' source, the "source" label of the metrics.
+	Source string
+	// Check rejects a request before its body is read; nil accepts what
+	// CheckJSON accepts.
+	Check func(r *http.Request) *RequestError
+	// MaxBodyBytes returns the body limit (api.max_body_bytes). It is
+	// called per request, so that a reload applies at once.
+	MaxBodyBytes func() int64
+	// Decode turns a body into events (Intake sets their ReceivedAt). An
+	// error is answered 400 with its text, which must name the problem;
+	// a *RequestError is answered with its own status (a bad signature is
+	// a 403). No events and no error is a 200 that stores nothing (a
+	// ping, a notification that is not about anything we keep).
+	Decode func(r *http.Request, body []byte) ([]Event, error)
+	Sink   Sink
+	// Metrics count what is received and rejected; Logger says why.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Timeout bounds storing one request's events; 30s when zero.
+	Timeout time.Duration
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n, err := h.serve(r)
+	Respond(w, h.Logger, h.Metrics, h.Source, n, err)
+}
+
+func (h *Intake) serve(r *http.Request) (int, error) {
+	check := h.Check
+	if check == nil {
+		check = CheckJSON
+	}
+	if re := check(r); re != nil {
+		return 0, re
+	}
+	body, re := ReadBody(r, h.MaxBodyBytes())
+	if re != nil {
+		return 0, re
+	}
+	evs, err := h.Decode(r, body)
+	if err != nil {
+		if re, ok := errors.AsType[*RequestError](err); ok {
+			return 0, re
+		}
+		return 0, BadRequest("%v", err)
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	now := time.Now().UTC()
+	for i := range evs {
+		evs[i].ReceivedAt = now
+	}
+	timeout := h.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	// The request's own context would abandon a write that is about to
+	// land; bound it instead, and let the sender retry on 503.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+	defer cancel()
+	if err := h.Sink.Ingest(ctx, evs...); err != nil {
+		return 0, err
+	}
+	h.Logger.Debug("Events stored", "events", len(evs), "first_event", evs[0].ID)
+	return len(evs), nil
 }
 
 // RequestError is an intake failure with the HTTP status it deserves and

@@ -9,12 +9,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/collectortest"
 )
 
 func TestCheckJSON(t *testing.T) {
@@ -134,4 +136,69 @@ func TestNewMetricsPreinitialises(t *testing.T) {
 	n, err = testutil.GatherAndCount(reg, "hindsight_collector_requests_rejected_total")
 	require.NoError(t, err)
 	require.Equal(t, 10, n)
+}
+
+// TestIntake walks a request through each step of the shared shape: the
+// answer every source gives for the same problem is the same.
+func TestIntake(t *testing.T) {
+	newIntake := func(sink *collectortest.Sink, decode func(*http.Request, []byte) ([]collector.Event, error)) (*collector.Intake, *collector.Metrics) {
+		m := collector.NewMetrics(prometheus.NewRegistry(), collector.SourceDeploy)
+		return &collector.Intake{
+			Source: collector.SourceDeploy, MaxBodyBytes: func() int64 { return 16 }, Decode: decode,
+			Sink: sink, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+		}, m
+	}
+	one := func(*http.Request, []byte) ([]collector.Event, error) {
+		return []collector.Event{{ID: "ev-1", Source: collector.SourceDeploy, Kind: "deploy.succeeded", At: time.Now()}}, nil
+	}
+	post := func(h http.Handler, ct, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		if ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for _, tc := range []struct {
+		name, ct, body string
+		decode         func(*http.Request, []byte) ([]collector.Event, error)
+		sinkErr        error
+		status         int
+		reason, msg    string
+		stored         int
+	}{
+		{name: "stored", ct: "application/json", body: "{}", decode: one, status: http.StatusOK, stored: 1},
+		{name: "not JSON", ct: "text/plain", body: "{}", decode: one, status: http.StatusUnsupportedMediaType, reason: collector.ReasonMediaType, msg: "application/json"},
+		{name: "too large", ct: "application/json", body: strings.Repeat("x", 17), decode: one, status: http.StatusRequestEntityTooLarge, reason: collector.ReasonTooLarge, msg: "max_body_bytes"},
+		{name: "bad body", ct: "application/json", body: "{}", status: http.StatusBadRequest, reason: collector.ReasonBadRequest, msg: "id: missing",
+			decode: func(*http.Request, []byte) ([]collector.Event, error) { return nil, errors.New("id: missing") }},
+		{name: "refused with its own status", ct: "application/json", body: "{}", status: http.StatusForbidden, reason: collector.ReasonUnauthorized, msg: "no signature",
+			decode: func(*http.Request, []byte) ([]collector.Event, error) {
+				return nil, &collector.RequestError{Status: http.StatusForbidden, Reason: collector.ReasonUnauthorized, Err: errors.New("no signature matches")}
+			}},
+		{name: "nothing to store", ct: "application/json", body: "{}", status: http.StatusOK,
+			decode: func(*http.Request, []byte) ([]collector.Event, error) { return nil, nil }},
+		{name: "store unavailable", ct: "application/json", body: "{}", decode: one, sinkErr: fmt.Errorf("badger: %w", collector.ErrUnavailable),
+			status: http.StatusServiceUnavailable, reason: collector.ReasonUnavailable, msg: "retry later"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &collectortest.Sink{}
+			sink.SetErr(tc.sinkErr)
+			h, m := newIntake(sink, tc.decode)
+			w := post(h, tc.ct, tc.body)
+			require.Equal(t, tc.status, w.Code, w.Body.String())
+			require.Len(t, sink.Events(), tc.stored)
+			if tc.status == http.StatusOK {
+				require.JSONEq(t, fmt.Sprintf(`{"status":"success","accepted":%d}`, tc.stored), w.Body.String())
+				for _, ev := range sink.Events() {
+					require.WithinDuration(t, time.Now(), ev.ReceivedAt, time.Minute, "the intake stamps ReceivedAt")
+				}
+				return
+			}
+			require.Contains(t, w.Body.String(), tc.msg)
+			require.Equal(t, 1.0, testutil.ToFloat64(m.Rejected.WithLabelValues(collector.SourceDeploy, tc.reason)))
+			require.Equal(t, tc.status == http.StatusServiceUnavailable, w.Header().Get("Retry-After") != "")
+		})
+	}
 }

@@ -10,7 +10,6 @@ package alertmanager
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -207,67 +206,51 @@ func parseTime(s string) (time.Time, error) {
 
 // Handler serves POST /api/v1/ingest/alertmanager.
 type Handler struct {
-	cfg     func() *config.Config
-	sink    collector.Sink
-	logger  *slog.Logger
-	metrics *collector.Metrics
-
+	intake    collector.Intake
+	cfg       func() *config.Config
+	logger    *slog.Logger
 	truncated prometheus.Counter
-	timeout   time.Duration
 }
 
 // NewHandler builds the receiver. cfg is called per request so that a
 // reload takes effect at once.
 func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Metrics, logger *slog.Logger, reg prometheus.Registerer) *Handler {
-	return &Handler{
-		cfg:     cfg,
-		sink:    sink,
-		logger:  logger.With("component", "collector", "source", collector.SourceAlertmanager),
-		metrics: m,
+	logger = logger.With("component", "collector", "source", collector.SourceAlertmanager)
+	h := &Handler{
+		cfg:    cfg,
+		logger: logger,
 		truncated: promauto.With(reg).NewCounter(prometheus.CounterOpts{
 			Name: "hindsight_collector_alertmanager_truncated_alerts_total",
 			Help: "Alerts Alertmanager dropped from notifications because of max_alerts; they never reach Hindsight.",
 		}),
-		timeout: 30 * time.Second,
 	}
+	h.intake = collector.Intake{
+		Source:       collector.SourceAlertmanager,
+		MaxBodyBytes: func() int64 { return int64(cfg().API.MaxBodyBytes) },
+		Decode:       h.decode,
+		Sink:         sink,
+		Metrics:      m,
+		Logger:       logger,
+	}
+	return h
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n, err := h.handle(w, r)
-	collector.Respond(w, h.logger, h.metrics, collector.SourceAlertmanager, n, err)
-}
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.intake.ServeHTTP(w, r) }
 
-func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (int, error) {
-	cfg := h.cfg()
-	if re := collector.CheckJSON(r); re != nil {
-		return 0, re
-	}
-	body, re := collector.ReadBody(r, int64(cfg.API.MaxBodyBytes))
-	if re != nil {
-		return 0, re
-	}
+func (h *Handler) decode(_ *http.Request, body []byte) ([]collector.Event, error) {
 	m, evs, err := Decode(body)
 	if err != nil {
-		return 0, collector.BadRequest("%v", err)
+		return nil, err
 	}
 	if m.TruncatedAlerts > 0 {
 		h.truncated.Add(float64(m.TruncatedAlerts))
 		h.logger.Warn("Alertmanager truncated a notification; raise max_alerts on the webhook receiver",
 			"group_key", m.GroupKey, "truncated_alerts", m.TruncatedAlerts)
 	}
-	now := time.Now().UTC()
+	cfg := h.cfg()
 	for i := range evs {
-		evs[i].ReceivedAt = now
 		evs[i].Service = cfg.ServiceFor(evs[i].Labels)
 	}
-	// The request's own context would abandon a write that is about to
-	// land; bound it instead, and let the sender retry on 503.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
-	defer cancel()
-	if err := h.sink.Ingest(ctx, evs...); err != nil {
-		return 0, err
-	}
-	h.logger.Debug("Notification stored", "group_key", m.GroupKey, "alerts", len(evs))
-	return len(evs), nil
+	return evs, nil
 }

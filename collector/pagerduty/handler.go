@@ -2,14 +2,12 @@ package pagerduty
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/PagerDuty/go-pagerduty/webhookv3"
 
@@ -27,23 +25,24 @@ const maxSignedBody = 2 << 20
 
 // Handler serves POST /api/v1/ingest/pagerduty.
 type Handler struct {
-	cfg     func() *config.Config
-	sink    collector.Sink
-	logger  *slog.Logger
-	metrics *collector.Metrics
-	timeout time.Duration
+	intake collector.Intake
+	cfg    func() *config.Config
+	logger *slog.Logger
 }
 
 // NewHandler builds the receiver. cfg is called per request, so a reload
 // that adds or rotates webhook secrets takes effect at once. Without
 // secrets the handler accepts unsigned webhooks and says so once, here.
 func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Metrics, logger *slog.Logger) http.Handler {
-	h := &Handler{
-		cfg:     cfg,
-		sink:    sink,
-		logger:  logger.With("component", "collector", "source", collector.SourcePagerDuty),
-		metrics: m,
-		timeout: 30 * time.Second,
+	logger = logger.With("component", "collector", "source", collector.SourcePagerDuty)
+	h := &Handler{cfg: cfg, logger: logger}
+	h.intake = collector.Intake{
+		Source:       collector.SourcePagerDuty,
+		MaxBodyBytes: func() int64 { return int64(cfg().API.MaxBodyBytes) },
+		Decode:       h.decode,
+		Sink:         sink,
+		Metrics:      m,
+		Logger:       logger,
 	}
 	if len(secrets(cfg())) == 0 {
 		h.logger.Warn("PagerDuty webhook signatures are not checked: pagerduty.webhook_secrets is empty, so anyone who can reach the endpoint can add PagerDuty events")
@@ -52,45 +51,28 @@ func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Met
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n, err := h.handle(r)
-	collector.Respond(w, h.logger, h.metrics, collector.SourcePagerDuty, n, err)
-}
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.intake.ServeHTTP(w, r) }
 
-func (h *Handler) handle(r *http.Request) (int, error) {
+// decode checks the signature, then decodes the webhook.
+func (h *Handler) decode(r *http.Request, body []byte) ([]collector.Event, error) {
 	cfg := h.cfg()
-	if re := collector.CheckJSON(r); re != nil {
-		return 0, re
-	}
-	body, re := collector.ReadBody(r, int64(cfg.API.MaxBodyBytes))
-	if re != nil {
-		return 0, re
-	}
 	if s := secrets(cfg); len(s) > 0 {
 		if err := verify(r, body, s); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	env, ev, err := Decode(body)
 	if err != nil {
-		return 0, collector.BadRequest("%v", err)
+		return nil, err
 	}
 	if ev == nil {
 		h.logger.Info("PagerDuty webhook subscription tested (pagey.ping)", "webhook_id", r.Header.Get("X-Webhook-Id"))
-		return 0, nil
+		return nil, nil
 	}
-	ev.ReceivedAt = time.Now().UTC()
 	ev.Service = ServiceFor(cfg, ev.PagerDuty.ServiceID)
-	// The request's own context would abandon a write that is about to
-	// land; bound it instead, and let PagerDuty retry on 503.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
-	defer cancel()
-	if err := h.sink.Ingest(ctx, *ev); err != nil {
-		return 0, err
-	}
-	h.logger.Debug("Webhook stored", "event_type", env.Event.EventType, "event_id", env.Event.ID,
+	h.logger.Debug("Webhook decoded", "event_type", env.Event.EventType, "event_id", env.Event.ID,
 		"incident", ev.Ref.PagerDutyIncidentID, "webhook_id", r.Header.Get("X-Webhook-Id"))
-	return 1, nil
+	return []collector.Event{*ev}, nil
 }
 
 // secrets returns the configured webhook secrets that are not empty.
