@@ -42,6 +42,10 @@ var (
 	keyCheckpoint = []byte("mcheckpoint")
 )
 
+// maxInMemoryValue is the largest value an in-memory store keeps: Badger's
+// own limit on the value threshold.
+const maxInMemoryValue = 1 << 20
+
 // Options tune the store. The zero value is usable.
 type Options struct {
 	// InMemory keeps everything in memory (tests).
@@ -116,7 +120,11 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		WithMetricsEnabled(false).
 		WithNumCompactors(2)
 	if o.InMemory {
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
+		// In memory every value lives in the LSM tree, and Badger refuses
+		// (with a panic, in v4.9.6) a value above the value threshold:
+		// raise it to the most Badger allows, so that an event or an
+		// incident of more than 256 bytes can be stored.
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxInMemoryValue)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,6 +82,24 @@ func TestAppendConcurrentDedup(t *testing.T) {
 	seq, err = db.Append(ctx, event(0, "svc", t0))
 	require.NoError(t, err)
 	require.Equal(t, uint64(401), seq, "a duplicate returns the head, adds nothing")
+}
+
+// An in-memory store keeps what a disk one does, values of any size up
+// to Badger's limit included (the evaluation runs on it).
+func TestInMemoryStoresLargeValues(t *testing.T) {
+	db, err := Open("", Options{InMemory: true}, promslog.NewNopLogger(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	ev := event(1, "checkout", time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC))
+	ev.Annotations = map[string]string{"description": strings.Repeat("x", 64<<10)}
+	seq, err := db.Append(ctx, ev)
+	require.NoError(t, err)
+	got, err := db.Read(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, seq, got[0].Seq)
+	require.Equal(t, ev.Annotations, got[0].Event.Annotations)
 }
 
 func TestAppendRejectsInvalid(t *testing.T) {
