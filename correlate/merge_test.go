@@ -14,10 +14,10 @@ import (
 
 // replay applies evs to a fresh correlator and an in-memory projection,
 // committing every batch events, as the projector does.
-func replay(t *testing.T, cfg *config.Config, batch int, evs ...collector.Event) *MemoryProjection {
+func replay(t *testing.T, cfg *config.Config, batch int, evs ...collector.Event) *memoryProjection {
 	t.Helper()
 	c := NewCorrelator(cfg, State{})
-	p := NewMemoryProjection()
+	p := newMemoryProjection()
 	c.SetLookup(p)
 	for i, ev := range evs {
 		require.NoError(t, ev.Validate())
@@ -42,7 +42,7 @@ func correction(kind, incID, anchor string, at time.Time, labels map[string]stri
 	}
 }
 
-func incidentOf(t *testing.T, p *MemoryProjection, eventID string) *Incident {
+func incidentOf(t *testing.T, p *memoryProjection, eventID string) *Incident {
 	t.Helper()
 	id, ok := p.IncidentOfEvent(eventID)
 	require.True(t, ok, "event %s is on no timeline", eventID)
@@ -156,7 +156,7 @@ func TestCorrectionsSurviveRecorrelation(t *testing.T) {
 	split := correction(KindIncidentSplit, pay.ID, p1.ID, m(6*min), map[string]string{LabelEvents: c1.ID})
 	log := []collector.Event{a1, b1, p1, c1, merge, split}
 
-	dump := func(p *MemoryProjection) string {
+	dump := func(p *memoryProjection) string {
 		var out []any
 		for _, inc := range p.Incidents() {
 			out = append(out, inc, inc.Alerts, p.StoredTimeline(inc.ID))

@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// MemoryProjection keeps a projection in memory the way the Badger store
-// keeps it on disk: committed changes, copied, so that what the
-// correlator holds and what it looks up are not the same objects. The
-// quality evaluation and tests use it where a disk would add nothing.
-// It is not safe for concurrent use.
-type MemoryProjection struct {
+// memoryProjection is a test double of the Badger store's projection
+// (correlate/store, which correlate's own tests cannot import): committed
+// changes, copied, so that what the correlator holds and what it looks up
+// are not the same objects. The evaluation (cmd/hindsight-eval) runs on
+// the real store. It is not safe for concurrent use.
+type memoryProjection struct {
 	incidents map[string][]byte                 // id -> incident JSON
 	alerts    map[string]map[string]*AlertState // id -> fingerprint -> alert
 	entries   map[string]map[uint64]Entry       // id -> seq -> entry
@@ -23,9 +23,9 @@ type MemoryProjection struct {
 	cp        Checkpoint
 }
 
-// NewMemoryProjection returns an empty projection.
-func NewMemoryProjection() *MemoryProjection {
-	return &MemoryProjection{
+// newMemoryProjection returns an empty projection.
+func newMemoryProjection() *memoryProjection {
+	return &memoryProjection{
 		incidents: map[string][]byte{},
 		alerts:    map[string]map[string]*AlertState{},
 		entries:   map[string]map[uint64]Entry{},
@@ -35,7 +35,7 @@ func NewMemoryProjection() *MemoryProjection {
 }
 
 // Commit applies ch in the order the Badger store does: removals first.
-func (m *MemoryProjection) Commit(ch *Changes) error {
+func (m *memoryProjection) Commit(ch *Changes) error {
 	for _, r := range ch.RemovedEntries {
 		delete(m.entries[r.IncidentID], r.Seq)
 	}
@@ -74,13 +74,13 @@ func (m *MemoryProjection) Commit(ch *Changes) error {
 }
 
 // IncidentOfEvent implements Lookup.
-func (m *MemoryProjection) IncidentOfEvent(eventID string) (string, bool) {
+func (m *memoryProjection) IncidentOfEvent(eventID string) (string, bool) {
 	id, ok := m.eventInc[eventID]
 	return id, ok
 }
 
 // StoredIncident implements Lookup.
-func (m *MemoryProjection) StoredIncident(id string) (*Incident, bool) {
+func (m *memoryProjection) StoredIncident(id string) (*Incident, bool) {
 	b, ok := m.incidents[id]
 	if !ok {
 		return nil, false
@@ -98,14 +98,14 @@ func (m *MemoryProjection) StoredIncident(id string) (*Incident, bool) {
 }
 
 // StoredTimeline implements Lookup.
-func (m *MemoryProjection) StoredTimeline(id string) Timeline {
+func (m *memoryProjection) StoredTimeline(id string) Timeline {
 	tl := slices.Collect(maps.Values(m.entries[id]))
 	slices.SortFunc(tl, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
 	return tl
 }
 
 // FiredBetween implements FiringHistory.
-func (m *MemoryProjection) FiredBetween(fp string, from, to time.Time) (time.Time, bool) {
+func (m *memoryProjection) FiredBetween(fp string, from, to time.Time) (time.Time, bool) {
 	var first time.Time
 	for _, s := range m.firings[fp] {
 		if !s.Before(from) && s.Before(to) && (first.IsZero() || s.Before(first)) {
@@ -117,7 +117,7 @@ func (m *MemoryProjection) FiredBetween(fp string, from, to time.Time) (time.Tim
 
 // Incidents returns every incident that was not merged into another, with
 // its alerts, ordered by id.
-func (m *MemoryProjection) Incidents() []*Incident {
+func (m *memoryProjection) Incidents() []*Incident {
 	var out []*Incident
 	for _, id := range slices.Sorted(maps.Keys(m.incidents)) {
 		if inc, ok := m.StoredIncident(id); ok && inc.MergedInto == "" {
@@ -128,4 +128,4 @@ func (m *MemoryProjection) Incidents() []*Incident {
 }
 
 // Checkpoint is the last committed checkpoint.
-func (m *MemoryProjection) Checkpoint() Checkpoint { return m.cp }
+func (m *memoryProjection) Checkpoint() Checkpoint { return m.cp }

@@ -1,7 +1,9 @@
-package eval
+package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -9,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/correlate/store"
 )
 
 // Methods compared, in report order.
@@ -30,49 +35,73 @@ const SeverityGrace = time.Hour
 
 // EngineRun is what the engine made of one scenario.
 type EngineRun struct {
-	// Incidents are the final state of every incident, by id.
+	// Incidents are the final state of every incident not merged into
+	// another, by id, as the store serves them.
 	Incidents map[string]*correlate.Incident
-	// Placed is the entry each alert and PagerDuty event made, by event id.
+	// Placed is the entry each alert and PagerDuty event made, by event
+	// id, as the store serves it at the end.
 	Placed map[string]correlate.Entry
-	// Applied counts the events applied (each id once); Redelivered the
-	// deliveries dropped because their id was already in the log.
+	// Applied counts the events the log stored; Redelivered the
+	// deliveries it dropped because their id was already in the log.
 	Applied, Redelivered int
 }
 
-// RunEngine applies a scenario's events to a new correlator the way the
-// projector does: in log (arrival) order, each event id once, since the
-// event log drops a redelivery of an id it holds. It flushes after every
-// event and keeps the last state of each incident.
+// RunEngine runs a scenario through the daemon's own parts: each delivery
+// is appended to a Badger event log (correlate/store, in memory) in
+// arrival order, which drops a redelivery of an id it holds, and the
+// Projector applies and commits it before the next one arrives, as the
+// daemon does before it answers a request. The figures are then read
+// back from the store the way the API reads them.
 func RunEngine(sc *Scenario) (*EngineRun, error) {
-	c := correlate.NewCorrelator(sc.Config(), correlate.State{})
-	proj := correlate.NewMemoryProjection()
-	c.SetLookup(proj)
+	ctx := context.Background()
+	db, err := store.Open("", store.Options{InMemory: true}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.ID, err)
+	}
+	defer db.Close()
+	proj, err := correlate.NewProjector(ctx, db, db, sc.Config(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.ID, err)
+	}
 	run := &EngineRun{Incidents: map[string]*correlate.Incident{}, Placed: map[string]correlate.Entry{}}
-	seen := map[string]bool{}
+	var head uint64
 	for _, le := range sc.Events {
 		ev := le.Event
-		if seen[ev.ID] {
-			run.Redelivered++
-			continue
-		}
-		seen[ev.ID] = true
 		if err := ev.Validate(); err != nil {
 			return nil, fmt.Errorf("scenario %s: event %s: %w", sc.ID, ev.ID, err)
 		}
+		seq, err := db.Append(ctx, ev)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: append %s: %w", sc.ID, ev.ID, err)
+		}
+		if seq <= head {
+			run.Redelivered++
+			continue
+		}
+		head = seq
 		run.Applied++
-		c.Apply(correlate.LoggedEvent{Seq: uint64(run.Applied), Event: ev})
-		ch := c.Flush()
-		if err := proj.Commit(ch); err != nil {
+		if err := proj.CatchUp(ctx); err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", sc.ID, err)
 		}
-		maps.Copy(run.Incidents, ch.Incidents)
-		for _, e := range ch.Entries {
+	}
+	err = db.ScanIncidents(ctx, "", func(inc *correlate.Incident, _ string) bool {
+		run.Incidents[inc.ID] = inc
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.ID, err)
+	}
+	for id := range run.Incidents {
+		tl, err := db.Timeline(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", sc.ID, err)
+		}
+		for _, e := range tl {
 			if e.Source != collector.SourceDeploy {
 				run.Placed[e.EventID] = e
 			}
 		}
 	}
-	maps.DeleteFunc(run.Incidents, func(_ string, inc *correlate.Incident) bool { return inc.MergedInto != "" })
 	return run, nil
 }
 

@@ -1,4 +1,4 @@
-package eval
+package main
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,9 +19,6 @@ var (
 const (
 	corpusDir  = "testdata/corpus"
 	reportFile = "../../EVALUATION.md"
-	// The generated part of EVALUATION.md lies between these lines.
-	beginMarker = "<!-- BEGIN GENERATED: go test ./correlate/eval/ -run TestEvaluate -update-report -->"
-	endMarker   = "<!-- END GENERATED -->"
 )
 
 // TestMain regenerates the corpus first when asked, so that every test of
@@ -45,13 +41,13 @@ func TestCorpusUpToDate(t *testing.T) {
 	scs := generated()
 	files, err := filepath.Glob(filepath.Join(corpusDir, "*.jsonl"))
 	require.NoError(t, err)
-	require.Len(t, files, len(Families()), "one file per family; run go test ./correlate/eval/ -update")
+	require.Len(t, files, len(Families()), "one file per family; run go test ./cmd/hindsight-eval/ -update")
 	for _, f := range Families() {
 		var want bytes.Buffer
 		require.NoError(t, WriteJSONL(&want, byFamily(scs, f.Name)))
 		got, err := os.ReadFile(filepath.Join(corpusDir, CorpusFile(f.Name)))
-		require.NoError(t, err, "run go test ./correlate/eval/ -update")
-		require.True(t, bytes.Equal(want.Bytes(), got), "%s differs from the generator's output; run go test ./correlate/eval/ -update", CorpusFile(f.Name))
+		require.NoError(t, err, "run go test ./cmd/hindsight-eval/ -update")
+		require.True(t, bytes.Equal(want.Bytes(), got), "%s differs from the generator's output; run go test ./cmd/hindsight-eval/ -update", CorpusFile(f.Name))
 	}
 }
 
@@ -83,7 +79,7 @@ func TestEvaluate(t *testing.T) {
 		"regression: the engine's B-cubed F1 %.3f is below the %s baseline's %.3f", engine.F1, name, better.F1)
 
 	if *updateReport {
-		require.NoError(t, writeReport(reportFile, Corpus(scs)+md))
+		require.NoError(t, WriteReport(reportFile, Corpus(scs)+md))
 	}
 }
 
@@ -99,19 +95,4 @@ func TestEvaluateIsDeterministic(t *testing.T) {
 	b, err := Evaluate(scs)
 	require.NoError(t, err)
 	require.Equal(t, a.Markdown(), b.Markdown())
-}
-
-// writeReport replaces what lies between the markers in path.
-func writeReport(path, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-	if i < 0 || j < i {
-		return fmt.Errorf("%s: markers %q and %q not found", path, beginMarker, endMarker)
-	}
-	s = s[:i+len(beginMarker)] + "\n\n" + body + "\n" + s[j:]
-	return os.WriteFile(path, []byte(s), 0o644)
 }

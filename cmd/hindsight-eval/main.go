@@ -1,0 +1,78 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// The generated part of EVALUATION.md lies between these lines.
+const (
+	beginMarker = "<!-- BEGIN GENERATED: go run ./cmd/hindsight-eval -report EVALUATION.md -->"
+	endMarker   = "<!-- END GENERATED -->"
+)
+
+func main() {
+	corpus := flag.String("corpus", "cmd/hindsight-eval/testdata/corpus", "directory of the corpus (one JSONL file per family)")
+	report := flag.String("report", "", "write the figures into the generated section of this file (EVALUATION.md)")
+	generate := flag.Bool("generate", false, "regenerate the corpus from the generator first (review the diff like code)")
+	flag.Parse()
+	if err := run(*corpus, *report, *generate); err != nil {
+		fmt.Fprintln(os.Stderr, "hindsight-eval:", err)
+		os.Exit(1)
+	}
+}
+
+func run(corpus, report string, generate bool) error {
+	if generate {
+		if err := WriteCorpus(corpus, Generate(GeneratorSeed)); err != nil {
+			return fmt.Errorf("generate corpus: %w", err)
+		}
+	}
+	scs, err := ReadCorpus(corpus)
+	if err != nil {
+		return err
+	}
+	r, err := Evaluate(scs)
+	if err != nil {
+		return err
+	}
+	md := r.Markdown()
+	fmt.Print(md)
+	for _, tg := range r.Targets() {
+		status := "NOT MET"
+		if tg.Met {
+			status = "met"
+		}
+		fmt.Printf("target %s: %s (%s)\n", tg.Name, status, tg.Detail)
+	}
+	if report != "" {
+		if err := WriteReport(report, Corpus(scs)+md); err != nil {
+			return err
+		}
+	}
+	if r.Overall.Unplaced > 0 {
+		return fmt.Errorf("%d alert events made no timeline entry", r.Overall.Unplaced)
+	}
+	name, better := r.BetterBaseline()
+	if engine := r.Overall.BCubed[MethodEngine]; engine.F1 < better.F1 {
+		return fmt.Errorf("regression: the engine's B-cubed F1 %.3f is below the %s baseline's %.3f", engine.F1, name, better.F1)
+	}
+	return nil
+}
+
+// WriteReport replaces what lies between the markers in path with body.
+func WriteReport(path, body string) error {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(old)
+	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s: markers %q and %q not found", path, beginMarker, endMarker)
+	}
+	s = s[:i+len(beginMarker)] + "\n\n" + body + "\n" + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
