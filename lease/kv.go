@@ -67,6 +67,7 @@ type KV struct {
 	mu     sync.Mutex
 	leases map[string]*lease
 	wake   chan struct{}
+	ready  chan struct{}
 
 	held    *prometheus.GaugeVec
 	changes *prometheus.CounterVec
@@ -105,6 +106,7 @@ func NewKV(nc *nats.Conn, o KVOptions, logger *slog.Logger, reg prometheus.Regis
 		logger: logger,
 		leases: map[string]*lease{},
 		wake:   make(chan struct{}, 1),
+		ready:  make(chan struct{}),
 	}
 	for _, t := range o.Tasks {
 		if !validTask.MatchString(t) {
@@ -133,6 +135,9 @@ func (k *KV) initMetrics(task string) {
 		k.changes.WithLabelValues(task, c)
 	}
 }
+
+// Ready is closed once Run has the bucket and contends for leases.
+func (k *KV) Ready() <-chan struct{} { return k.ready }
 
 // Holder is the name this instance holds leases under.
 func (k *KV) Holder() string { return k.o.Holder }
@@ -171,6 +176,7 @@ func (k *KV) Run(ctx context.Context) error {
 	if err != nil {
 		return nil // ctx ended
 	}
+	close(k.ready)
 	// Watch the bucket: a released lease is taken at once, not at the
 	// next tick.
 	wctx, stop := context.WithCancel(ctx)
@@ -198,7 +204,9 @@ func (k *KV) Run(ctx context.Context) error {
 func (k *KV) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// Short attempts: a create racing another replica's can hang
+		// until the cluster settles, and the next lookup then finds it.
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		kv, err := k.js.KeyValue(cctx, k.o.Bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			kv, err = k.js.CreateKeyValue(cctx, jetstream.KeyValueConfig{

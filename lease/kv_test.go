@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,13 @@ import (
 
 const ttl = 1500 * time.Millisecond
 
+func testLogger() *slog.Logger {
+	if os.Getenv("LEASE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
 type contender struct {
 	kv     *lease.KV
 	nc     *nats.Conn
@@ -30,7 +38,7 @@ func start(t *testing.T, url, holder string, tasks ...string) *contender {
 	t.Helper()
 	nc := natstest.Connect(t, url)
 	kv, err := lease.NewKV(nc, lease.KVOptions{Replicas: 3, TTL: ttl, Holder: holder, Tasks: tasks},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+		testLogger().With("holder", holder), prometheus.NewRegistry())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &contender{kv: kv, nc: nc, cancel: cancel, done: make(chan struct{})}
@@ -40,6 +48,18 @@ func start(t *testing.T, url, holder string, tasks ...string) *contender {
 	}()
 	t.Cleanup(c.stop)
 	return c
+}
+
+// ready waits until every contender contends.
+func ready(t *testing.T, cs ...*contender) {
+	t.Helper()
+	for _, c := range cs {
+		select {
+		case <-c.kv.Ready():
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s never got the lease bucket", c.kv.Holder())
+		}
+	}
 }
 
 func (c *contender) stop() {
@@ -119,6 +139,7 @@ func TestLeaseMovesWhenHolderStops(t *testing.T) {
 	c := natstest.Start(t, 3)
 	a := start(t, c.Servers[0].URL(), "a", lease.TaskExport)
 	b := start(t, c.Servers[1].URL(), "b", lease.TaskExport)
+	ready(t, a, b)
 	w := watch(a, b, lease.TaskExport)
 
 	holder, other := owner(t, lease.TaskExport, a, b)
@@ -144,6 +165,7 @@ func TestLeaseMovesWhenHolderDies(t *testing.T) {
 	c := natstest.Start(t, 3)
 	a := start(t, c.Servers[0].URL(), "a", lease.TaskExport, lease.TaskPagerDutyPoll)
 	b := start(t, c.Servers[1].URL(), "b", lease.TaskExport, lease.TaskPagerDutyPoll)
+	ready(t, a, b)
 	w := watch(a, b, lease.TaskExport)
 
 	holder, other := owner(t, lease.TaskExport, a, b)
@@ -164,7 +186,7 @@ func TestLeaseMovesWhenHolderDies(t *testing.T) {
 func TestLeaseTaskAddedByOwns(t *testing.T) {
 	c := natstest.Start(t, 1)
 	nc := natstest.Connect(t, c.URLs())
-	kv, err := lease.NewKV(nc, lease.KVOptions{TTL: ttl}, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	kv, err := lease.NewKV(nc, lease.KVOptions{TTL: ttl}, testLogger(), prometheus.NewRegistry())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})

@@ -365,7 +365,9 @@ func decode(data []byte, stored time.Time) (collector.Event, []byte, bool) {
 // for its replication factor, which follows log.replicas; it must
 // capture the subjects events are published on.
 func (l *Log) ensureStream(ctx context.Context) (jetstream.Stream, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Short attempts: a create racing another replica's can hang until
+	// the cluster settles; the next lookup then finds the stream.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	o := l.opts
 	maxBytes := int64(-1)
