@@ -252,3 +252,43 @@ func metric(t testing.TB, r *replica, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// The same against the nats-server this module embeds (a newer release
+// than Debian's): appends, reads, and a second copy past the window
+// skipped.
+func TestEmbeddedServer(t *testing.T) {
+	s := natstest.Embedded(t, false)
+	o := streamlog.Options{Replicas: 1, DuplicateWindow: 200 * time.Millisecond}
+	a := openReplica(t, s.ClientURL(), o)
+	evs := alerts("e", 5)
+	pos, err := a.log.Append(t.Context(), evs...)
+	require.NoError(t, err)
+	require.Equal(t, uint64(5), pos)
+	time.Sleep(400 * time.Millisecond)
+	publishRaw(t, a.nc, evs[2])
+	b := openReplica(t, s.ClientURL(), o)
+	waitCopied(t, b, 6)
+	require.Equal(t, readAll(t, a.log), readAll(t, b.log))
+	require.Len(t, readAll(t, b.log), 5)
+}
+
+// A full stream (max bytes reached) refuses new events with a retryable
+// error and keeps the old ones: discard new, never old.
+func TestFullStreamRefusesNewEvents(t *testing.T) {
+	c := natstest.Start(t, 1)
+	a := openReplica(t, c.URLs(), streamlog.Options{Replicas: 1, MaxBytes: 8 << 10})
+	var stored []string
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		ev := alert("checkout", fmt.Sprintf("full-%d", i), t0)
+		if _, err = a.log.Append(t.Context(), ev); err == nil {
+			stored = append(stored, ev.ID)
+		}
+	}
+	require.Error(t, err, "the stream filled up")
+	t.Log(err)
+	require.ErrorIs(t, err, collector.ErrUnavailable)
+	require.NotEmpty(t, stored)
+	require.Equal(t, stored, ids(readAll(t, a.log)), "nothing acknowledged was dropped")
+	require.Equal(t, uint64(1), streamState(t, a.nc, streamlog.DefaultStream).FirstSeq)
+}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -242,4 +243,36 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Embedded runs one in-process nats-server (the version this module
+// builds in) with JetStream on a fresh store; with syncAlways, JetStream
+// fsyncs every write before it acknowledges it (sync_interval: always),
+// as the Badger log does. It is shut down when the test ends.
+func Embedded(t testing.TB, syncAlways bool) *server.Server {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a nats-server")
+	}
+	s, err := server.NewServer(&server.Options{
+		Host:       "127.0.0.1",
+		Port:       -1,
+		JetStream:  true,
+		StoreDir:   t.TempDir(),
+		SyncAlways: syncAlways,
+		NoLog:      true,
+		NoSigs:     true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("embedded nats-server not ready")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
 }
