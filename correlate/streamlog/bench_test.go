@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
 	"github.com/hindsight-ops/hindsight/correlate/store"
@@ -140,4 +141,33 @@ func run(b *testing.B, op func(context.Context, int64) error) {
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(float64(len(lat))/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkCatchUp measures how fast a new replica copies a stream that
+// already holds events (R3, three nodes): the rate a replica that was
+// down, or a new one, catches up at, before its projection applies them.
+func BenchmarkCatchUp(b *testing.B) {
+	const events = 20000
+	c := natstest.Start(b, 3)
+	src := openReplica(b, c.URLs(), streamlog.Options{Replicas: 3})
+	batch := make([]collector.Event, 0, 100)
+	for i := range events {
+		batch = append(batch, alert(fmt.Sprintf("svc-%d", i%50), fmt.Sprintf("cu-%d", i), t0.Add(time.Duration(i)*time.Millisecond)))
+		if len(batch) == cap(batch) {
+			_, err := src.log.Append(context.Background(), batch...)
+			require.NoError(b, err)
+			batch = batch[:0]
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		r := openReplica(b, c.URLs(), streamlog.Options{Replicas: 3})
+		for r.log.Copied() < events {
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		require.NoError(b, r.log.Close())
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(events*b.N)/b.Elapsed().Seconds(), "events/s")
 }

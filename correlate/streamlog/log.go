@@ -73,7 +73,7 @@ type Options struct {
 	// it (default 10m, at most Retention).
 	DuplicateWindow time.Duration
 	// AckTimeout bounds the wait for JetStream's acknowledgements of one
-	// Append (default 10s).
+	// Append, and then for the copy to reach them (default 10s each).
 	AckTimeout time.Duration
 }
 
@@ -414,7 +414,12 @@ func (l *Log) Append(ctx context.Context, evs ...collector.Event) (uint64, error
 		l.publishErrors.Inc()
 		return 0, err
 	}
-	if err := l.waitCopied(ctx, target); err != nil {
+	// The copy follows the stream within milliseconds; when it does not
+	// (it lost its consumer and is resuming), the sender retries.
+	wctx, cancel := context.WithTimeout(ctx, l.opts.AckTimeout)
+	err = l.waitCopied(wctx, target)
+	cancel()
+	if err != nil {
 		return 0, err
 	}
 	firsts, err = l.firstCopies(evs)
