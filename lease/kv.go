@@ -57,8 +57,15 @@ type lease struct {
 	until time.Time // when we stop owning it without a renewal
 }
 
-// KV holds leases on a JetStream key-value bucket. Run does the work;
-// Owns only reads. Without Run nothing is ever owned.
+// KV holds leases on a JetStream key-value bucket, one key per task whose
+// value names the holder. Run does the work; Owns only reads, and
+// without Run nothing is ever owned.
+//
+// Handover: a holder that stops releases its leases and another replica
+// takes them at once (it watches the bucket); a holder that dies, or is
+// cut off from the cluster, stops owning TTL*4/5 after its last renewal
+// and another replica takes over within TTL plus a renewal period
+// (TTL/3) of it. Holder names must be unique among the replicas.
 type KV struct {
 	js     jetstream.JetStream
 	o      KVOptions

@@ -62,6 +62,9 @@
 // Log.CaughtUp is a readiness check that fails while it is more than a
 // given number of positions behind. Nothing is linearizable across
 // replicas: a query on B right after a 2xx from A may not see the event.
+// A replica that is catching up (it was down, or is new) answers appends
+// with 503 until its copy reaches them (Options.AckTimeout); a readiness
+// check built on CaughtUp keeps it out of the load balancer meanwhile.
 //
 // Unlike the Badger log, one Append is not all-or-nothing: the events are
 // published one by one (pipelined), and a failure part-way can leave some
