@@ -17,7 +17,7 @@ import (
 	"github.com/hindsight-ops/hindsight/correlate"
 	"github.com/hindsight-ops/hindsight/correlate/store"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog"
-	"github.com/hindsight-ops/hindsight/internal/natstest"
+	"github.com/hindsight-ops/hindsight/correlate/streamlog/natstest"
 )
 
 // benchParallelism is how many appending goroutines run per GOMAXPROCS:

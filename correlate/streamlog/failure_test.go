@@ -14,7 +14,7 @@ import (
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog"
-	"github.com/hindsight-ops/hindsight/internal/natstest"
+	"github.com/hindsight-ops/hindsight/correlate/streamlog/natstest"
 )
 
 // load appends distinct events from several writers through the

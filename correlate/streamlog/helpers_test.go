@@ -20,7 +20,7 @@ import (
 	"github.com/hindsight-ops/hindsight/correlate"
 	"github.com/hindsight-ops/hindsight/correlate/store"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog"
-	"github.com/hindsight-ops/hindsight/internal/natstest"
+	"github.com/hindsight-ops/hindsight/correlate/streamlog/natstest"
 )
 
 var t0 = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)

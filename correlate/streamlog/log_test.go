@@ -15,7 +15,7 @@ import (
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog"
-	"github.com/hindsight-ops/hindsight/internal/natstest"
+	"github.com/hindsight-ops/hindsight/correlate/streamlog/natstest"
 )
 
 // An append is in the stream and in the copy when it returns, at the

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hindsight-ops/hindsight/internal/natstest"
-	"github.com/hindsight-ops/hindsight/lease"
+	"github.com/hindsight-ops/hindsight/correlate/lease"
+	"github.com/hindsight-ops/hindsight/correlate/streamlog/natstest"
 )
 
 const ttl = 1500 * time.Millisecond
