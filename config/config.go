@@ -67,6 +67,7 @@ type Config struct {
 	Export      Export             `yaml:"export"`
 	API         API                `yaml:"api"`
 	Retention   Retention          `yaml:"retention"`
+	Log         Log                `yaml:"log"`
 
 	hash string // sha256 of the bytes this configuration was loaded from
 }
@@ -292,6 +293,28 @@ type Retention struct {
 	Events model.Duration `yaml:"events"`
 }
 
+// Event log types for log.type.
+const (
+	// LogBadger keeps the event log in the local store: one instance.
+	LogBadger = "badger"
+	// LogJetStream keeps it in a JetStream stream on the NATS cluster of
+	// --nats.url, shared by several replicas (correlate/streamlog).
+	LogJetStream = "jetstream"
+)
+
+// Log says where the event log lives. It cannot change while the daemon
+// runs.
+type Log struct {
+	// Type is badger (the local store, one instance) or jetstream (a
+	// stream shared by the replicas).
+	Type string `yaml:"type"`
+	// Stream is the JetStream stream of the jetstream log; every replica
+	// of one installation names the same.
+	Stream string `yaml:"stream"`
+	// Replicas is the stream's replication factor on the cluster, 1 to 5.
+	Replicas int `yaml:"replicas"`
+}
+
 // Default returns the built-in configuration. Every key has a default, so an
 // empty file runs; each call returns a new value the caller may change.
 func Default() *Config {
@@ -333,6 +356,11 @@ func Default() *Config {
 		},
 		Retention: Retention{
 			Events: model.Duration(400 * 24 * time.Hour),
+		},
+		Log: Log{
+			Type:     LogBadger,
+			Stream:   "HINDSIGHT_EVENTS",
+			Replicas: 3,
 		},
 		hash: hashOf(nil),
 	}

@@ -109,6 +109,7 @@ func TestLoadGood(t *testing.T) {
 	}, c.API)
 
 	require.Equal(t, dur(90*24*time.Hour), c.Retention.Events)
+	require.Equal(t, Log{Type: LogJetStream, Stream: "HS_EVENTS", Replicas: 5}, c.Log)
 
 	data, err := os.ReadFile("testdata/good.yml")
 	require.NoError(t, err)
@@ -221,6 +222,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"bad-priority-floor.yml", `bad-priority-floor.yml:4: pagerduty.priority_floor.P2 "high" is not one of SEV1..SEV5`},
 		{"bad-http-client.yml", `bad-http-client.yml:1: prometheus: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured`},
 		{"bad-retention.yml", `bad-retention.yml:2: retention.events must be at least 1h, got 30m`},
+		{"bad-log.yml", `bad-log.yml:2: log.type must be badger or jetstream, got "kafka"; bad-log.yml:3: log.stream "hs.events" is not a JetStream stream name (no spaces, '.', '*', '>', '/' or '\'); bad-log.yml:4: log.replicas must be between 1 and 5, got 7`},
 		{"bad-several.yml", `bad-several.yml:3: services.checkout.tier must be between 1 and 5, got 0; bad-several.yml:5: correlation.resolve_after must be greater than zero`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -238,7 +240,7 @@ func TestLoadBadConfigs(t *testing.T) {
 	t.Run("every bad file is in the table", func(t *testing.T) {
 		files, err := filepath.Glob("testdata/bad-*.yml")
 		require.NoError(t, err)
-		require.Len(t, files, 28)
+		require.Len(t, files, 29)
 	})
 }
 

@@ -60,7 +60,22 @@ func (c *Config) validate() problems {
 	if min := model.Duration(time.Hour); c.Retention.Events < min {
 		ps.add("retention.events", "retention.events must be at least %s, got %s", min, c.Retention.Events)
 	}
+	c.Log.validate(&ps)
 	return ps
+}
+
+func (l Log) validate(ps *problems) {
+	switch l.Type {
+	case LogBadger, LogJetStream:
+	default:
+		ps.add("log.type", "log.type must be %s or %s, got %q", LogBadger, LogJetStream, l.Type)
+	}
+	if l.Stream == "" || strings.ContainsAny(l.Stream, " \t\r\n.*>/\\") {
+		ps.add("log.stream", "log.stream %q is not a JetStream stream name (no spaces, '.', '*', '>', '/' or '\\')", l.Stream)
+	}
+	if l.Replicas < 1 || l.Replicas > 5 {
+		ps.add("log.replicas", "log.replicas must be between 1 and 5, got %d", l.Replicas)
+	}
 }
 
 func (c *Config) validateServices(ps *problems) {

@@ -383,6 +383,21 @@ func (s *DB) IncidentOfEvent(eventID string) (string, bool) {
 	return id, err == nil && id != ""
 }
 
+// IncidentAt is the incident the event at log position seq joined. It
+// serves a log kept outside this store (correlate/streamlog), whose
+// positions the projection records all the same.
+func (s *DB) IncidentAt(seq uint64) (string, bool) {
+	var id string
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(eventIncKey(seq))
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error { id = string(v); return nil })
+	})
+	return id, err == nil && id != ""
+}
+
 // StoredTimeline implements correlate.Lookup. A read error gives an
 // empty timeline: the correlator cannot stop on it, and a recorrelation
 // rebuilds what it decided.

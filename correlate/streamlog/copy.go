@@ -165,6 +165,7 @@ func (l *Log) refreshHead(ctx context.Context, stream jetstream.Stream) error {
 	last := info.State.LastSeq
 	l.mu.Lock()
 	l.head = max(l.head, last)
+	l.contact = time.Now()
 	copied := l.copied
 	l.mu.Unlock()
 	if last <= copied {
@@ -226,9 +227,8 @@ func (l *Log) leaderMsg(ctx context.Context, seq uint64, next bool) (*jetstream.
 // replica makes the same decisions from the same stream.
 func (l *Log) commit(msgs []jetstream.Msg) error {
 	l.mu.Lock()
-	copied, head := l.copied, l.head
+	copied, head, ttl := l.copied, l.head, l.retention
 	l.mu.Unlock()
-	ttl := l.opts.Retention
 
 	txn := l.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
@@ -326,6 +326,7 @@ func (l *Log) commitTxn(txn *badger.Txn, copied uint64, kept []correlate.LoggedE
 	l.mu.Lock()
 	l.copied = copied
 	l.head = max(l.head, copied)
+	l.contact = time.Now()
 	if lastKept > 0 {
 		l.kept = lastKept
 	}
@@ -451,6 +452,7 @@ func (l *Log) verify(ctx context.Context, stream jetstream.Stream) error {
 	}
 	l.mu.Lock()
 	l.head = max(l.head, info.State.LastSeq)
+	l.contact = time.Now()
 	l.mu.Unlock()
 	if info.State.LastSeq < copied {
 		return fmt.Errorf("%w: stream %s ends at %d, the copy at %d", ErrStreamMismatch, l.opts.Stream, info.State.LastSeq, copied)

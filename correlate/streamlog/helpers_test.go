@@ -134,17 +134,18 @@ func streamState(t testing.TB, nc *nats.Conn, name string) jetstream.StreamState
 }
 
 // projection is a replica's projection: the real projector over the log,
-// into a real Badger store.
+// into a real Badger store, as the daemon wires them.
 type projection struct {
 	proj *correlate.Projector
-	db   *store.DB
+	db   streamlog.Store
 }
 
-func startProjection(t testing.TB, l correlate.EventLog) *projection {
+func startProjection(t testing.TB, l *streamlog.Log) *projection {
 	t.Helper()
-	db, err := store.Open(t.TempDir(), store.Options{}, logger(), prometheus.NewRegistry())
+	bdb, err := store.Open(t.TempDir(), store.Options{}, logger(), prometheus.NewRegistry())
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	t.Cleanup(func() { _ = bdb.Close() })
+	db := streamlog.Store{DB: bdb, Log: l}
 	p, err := correlate.NewProjector(context.Background(), l, db, config.Default(), logger(), prometheus.NewRegistry())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

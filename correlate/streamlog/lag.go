@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/hindsight-ops/hindsight/collector"
 )
 
 // Lag is how many stream positions a projection at applied is behind the
@@ -47,39 +45,36 @@ func (l *Log) ObserveProjection(applied func() uint64) {
 	})
 }
 
+// contactTimeout is how long the copy may go without hearing from the
+// stream (an idle copy asks for its head every headEvery) before
+// readiness fails.
+const contactTimeout = 4 * headEvery
+
 // CaughtUp returns a readiness check for the projection whose committed
-// position applied returns: it asks the stream for its head (within
-// ctx) and fails while the projection is more than within positions
-// behind it, while the stream cannot be reached, and when the projection
-// is past the stream's end (the stream was recreated: the projection
-// describes events the stream no longer has).
+// position applied returns. It fails while the projection is more than
+// within positions behind the stream's head, while the copy has not
+// heard from the stream for a while (the cluster is unreachable: appends
+// fail too), and when the projection is past the stream's end (the
+// stream was recreated: the projection describes events the stream no
+// longer has). It reads state the copy keeps up to date and never waits
+// for the network, so it can be asked on every probe.
 func (l *Log) CaughtUp(applied func() uint64, within uint64) func(context.Context) error {
-	return func(ctx context.Context) error {
-		l.mu.Lock()
-		stream, failed := l.stream, l.failed
-		l.mu.Unlock()
-		if failed != nil {
-			return failed
-		}
-		if stream == nil {
-			return fmt.Errorf("%w: %w", collector.ErrUnavailable, ErrNotReady)
-		}
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		info, err := stream.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("%w: event stream %s: %w", collector.ErrUnavailable, l.opts.Stream, err)
-		}
+	return func(context.Context) error {
 		a := applied()
 		l.mu.Lock()
-		l.head = max(l.head, info.State.LastSeq)
-		lag := l.lagLocked(a)
-		l.mu.Unlock()
-		if a > info.State.LastSeq {
-			return fmt.Errorf("%w: the projection is at position %d, the stream %s ends at %d", ErrStreamMismatch, a, l.opts.Stream, info.State.LastSeq)
+		defer l.mu.Unlock()
+		switch {
+		case l.failed != nil:
+			return l.failed
+		case l.stream == nil:
+			return fmt.Errorf("%w: event stream %s not reached yet", ErrNotReady, l.opts.Stream)
+		case time.Since(l.contact) > contactTimeout:
+			return fmt.Errorf("no answer from event stream %s for %s", l.opts.Stream, time.Since(l.contact).Round(time.Second))
+		case a > l.head:
+			return fmt.Errorf("%w: the projection is at position %d, the stream %s ends at %d", ErrStreamMismatch, a, l.opts.Stream, l.head)
 		}
-		if lag > within {
-			return fmt.Errorf("%w: %d positions behind the event stream (ready within %d)", collector.ErrUnavailable, lag, within)
+		if lag := l.lagLocked(a); lag > within {
+			return fmt.Errorf("%d positions behind event stream %s (ready within %d)", lag, l.opts.Stream, within)
 		}
 		return nil
 	}

@@ -129,6 +129,10 @@ type Log struct {
 	// failed is a lasting failure of the copy (the stream does not match
 	// it); the copy stops and Append refuses.
 	failed error
+	// contact is when the copy last heard from the stream.
+	contact time.Time
+	// retention is the lifetime of new entries of the copy.
+	retention time.Duration
 	// progress is closed and replaced each time copied advances or the
 	// state changes (ready, failed, closed).
 	progress chan struct{}
@@ -214,6 +218,7 @@ func Open(nc *nats.Conn, o Options, logger *slog.Logger, reg prometheus.Register
 	}
 	l.recentBase = l.copied
 	l.head = l.copied
+	l.retention = o.Retention
 	l.metrics(reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
@@ -315,6 +320,26 @@ func (l *Log) Close() error {
 func (l *Log) advanceLocked() {
 	close(l.progress)
 	l.progress = make(chan struct{})
+}
+
+// SetRetention changes how long newly copied events are kept
+// (retention.events, reloaded). The stream's own max age is the
+// operator's, once the stream exists.
+func (l *Log) SetRetention(d time.Duration) {
+	l.mu.Lock()
+	l.retention = d
+	l.mu.Unlock()
+}
+
+// FirstCopy is the position of the first copy of an event in the stream,
+// if this replica's copy holds it.
+func (l *Log) FirstCopy(id string) (uint64, bool) {
+	var seq uint64
+	err := l.db.View(func(txn *badger.Txn) (err error) {
+		seq, err = lookupFirst(txn, id)
+		return err
+	})
+	return seq, err == nil && seq > 0
 }
 
 // Notify implements correlate.EventLog: it receives a value after the

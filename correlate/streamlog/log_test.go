@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/correlate"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog/natstest"
 )
@@ -291,4 +292,47 @@ func TestFullStreamRefusesNewEvents(t *testing.T) {
 	require.NotEmpty(t, stored)
 	require.Equal(t, stored, ids(readAll(t, a.log)), "nothing acknowledged was dropped")
 	require.Equal(t, uint64(1), streamState(t, a.nc, streamlog.DefaultStream).FirstSeq)
+}
+
+// The replica's store answers the events API from the copy, newest
+// first, page by page, with the incident each event joined; and finds the
+// incident of an event for corrections.
+func TestStoreEventsAndLookup(t *testing.T) {
+	c := natstest.Start(t, 1)
+	a := openReplica(t, c.URLs(), streamlog.Options{Replicas: 1})
+	p := startProjection(t, a.log)
+	evs := alerts("s", 5)
+	top, err := a.log.Append(t.Context(), evs...)
+	require.NoError(t, err)
+	require.NoError(t, p.proj.WaitApplied(t.Context(), top))
+
+	var got []correlate.EventRecord
+	cursor := ""
+	for {
+		var page []correlate.EventRecord
+		next := ""
+		require.NoError(t, p.db.ScanEvents(t.Context(), cursor, func(r correlate.EventRecord, cur string) bool {
+			page = append(page, r)
+			next = cur
+			return len(page) < 2
+		}))
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page...)
+		cursor = next
+	}
+	require.Len(t, got, 5)
+	for i, r := range got {
+		require.Equal(t, evs[4-i].ID, r.Event.ID, "newest first")
+		require.Equal(t, uint64(5-i), r.Seq)
+		require.NotEmpty(t, r.IncidentID)
+		inc, ok := p.db.IncidentOfEvent(r.Event.ID)
+		require.True(t, ok)
+		require.Equal(t, r.IncidentID, inc)
+	}
+	_, ok := p.db.IncidentOfEvent("no-such-event")
+	require.False(t, ok)
+	err = p.db.ScanEvents(t.Context(), "bogus", func(correlate.EventRecord, string) bool { return true })
+	require.ErrorIs(t, err, correlate.ErrBadCursor)
 }
