@@ -277,16 +277,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		url = c.opts.Embedded.ClientURL()
 		nopts = append(nopts, nats.InProcessServer(c.opts.Embedded))
 	} else {
-		if f := c.opts.NATS.CredentialsFile; f != "" {
-			nopts = append(nopts, nats.UserCredentials(f))
+		auth, err := ClientOptions(c.opts.NATS)
+		if err != nil {
+			return err
 		}
-		if tlsSet(&c.opts.NATS.TLS) {
-			tc, err := commoncfg.NewTLSConfig(&c.opts.NATS.TLS)
-			if err != nil {
-				return fmt.Errorf("nats.tls_config: %w", err)
-			}
-			nopts = append(nopts, nats.Secure(tc))
-		}
+		nopts = append(nopts, auth...)
 	}
 	if url == "" {
 		url = nats.DefaultURL
@@ -305,6 +300,24 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return c.runPlain(ctx, nc, closed)
 	}
 	return c.runJetStream(ctx, nc, closed)
+}
+
+// ClientOptions are the options that authenticate a client to an external
+// NATS server as nats.credentials_file and nats.tls_config say; every
+// connection of the daemon to --nats.url uses them.
+func ClientOptions(n config.NATS) ([]nats.Option, error) {
+	var opts []nats.Option
+	if f := n.CredentialsFile; f != "" {
+		opts = append(opts, nats.UserCredentials(f))
+	}
+	if tlsSet(&n.TLS) {
+		tc, err := commoncfg.NewTLSConfig(&n.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("nats.tls_config: %w", err)
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	return opts, nil
 }
 
 func tlsSet(t *commoncfg.TLSConfig) bool {

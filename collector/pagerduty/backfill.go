@@ -495,6 +495,11 @@ func (b *Backfiller) round(ctx context.Context, interval time.Duration) {
 // token file or the API URL (or rotates the token in its file) applies
 // from the next round; without an interval or a token file it idles.
 type Poller struct {
+	// Owns, when set, is asked before each round: with several replicas,
+	// only the one that holds the polling lease polls (the daemon sets
+	// it from correlate/lease); nil polls always.
+	Owns func() bool
+
 	cfg    func() *config.Config
 	sink   collector.Sink
 	logger *slog.Logger
@@ -517,7 +522,11 @@ func (p *Poller) Run(ctx context.Context) error {
 		c := p.cfg().PagerDuty
 		if interval := time.Duration(c.PollInterval); interval > 0 && c.APITokenFile != "" {
 			wait = interval
-			if err := p.prepare(c); err != nil {
+			if p.Owns != nil && !p.Owns() {
+				// Another replica polls; ask again soon, so that this one
+				// takes over quickly when it holds the lease.
+				wait = min(interval, 5*time.Second)
+			} else if err := p.prepare(c); err != nil {
 				p.logger.Warn("PagerDuty backfill skipped", "component", "collector", "source", collector.SourcePagerDuty, "err", err)
 			} else {
 				p.b.round(ctx, interval)

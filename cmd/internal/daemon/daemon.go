@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -27,7 +28,9 @@ import (
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
 	"github.com/hindsight-ops/hindsight/correlate/impact"
+	"github.com/hindsight-ops/hindsight/correlate/lease"
 	"github.com/hindsight-ops/hindsight/correlate/store"
+	"github.com/hindsight-ops/hindsight/correlate/streamlog"
 )
 
 // shutdownTimeout bounds how long in-flight requests get to finish.
@@ -70,6 +73,11 @@ type Daemon struct {
 	reloader *Reloader
 	router   *router
 	db       *store.DB
+	// stream is the replicated event log (log.type: jetstream), nil with
+	// the local one; reader answers queries over either.
+	stream   *streamlog.Log
+	reader   correlate.Reader
+	owner    lease.Owner
 	proj     *correlate.Projector
 	sink     collector.Sink
 	metrics  *collector.Metrics
@@ -141,11 +149,27 @@ func New(o Options) (_ *Daemon, err error) {
 		d.logger.Info("Store closed")
 		return err
 	})
-	d.proj, err = correlate.NewProjector(context.Background(), d.db, d.db, cfg, logger.With("component", "correlate"), d.reg)
+	var (
+		evlog correlate.EventLog        = d.db
+		proj  correlate.ProjectionStore = d.db
+	)
+	d.reader, d.owner = d.db, lease.Single
+	if cfg.Log.Type == config.LogJetStream {
+		if err := d.setupStream(cfg); err != nil {
+			return nil, err
+		}
+		rs := streamlog.Store{DB: d.db, Log: d.stream}
+		evlog, proj, d.reader = d.stream, rs, rs
+	}
+	d.proj, err = correlate.NewProjector(context.Background(), evlog, proj, cfg, logger.With("component", "correlate"), d.reg)
 	if err != nil {
 		return nil, err
 	}
-	d.sink = &correlate.Ingester{Log: d.db, Projector: d.proj}
+	d.sink = &correlate.Ingester{Log: evlog, Projector: d.proj}
+	if d.stream != nil {
+		d.stream.ObserveProjection(d.proj.Applied)
+		d.Ready.Add("event stream", d.stream.CaughtUp(d.proj.Applied, streamReadyWithin))
+	}
 	if d.impact, err = impact.New(cfg, logger.With("component", "impact"), d.reg); err != nil {
 		return nil, err
 	}
@@ -167,11 +191,15 @@ func New(o Options) (_ *Daemon, err error) {
 
 	// What a reload changes, and what it cannot.
 	d.reloader.Fixed("nats", func(c *config.Config) any { return c.NATS })
+	d.reloader.Fixed("log", func(c *config.Config) any { return c.Log })
 	d.reloader.OnReload("prometheus", d.impact.Prepare)
 	d.reloader.OnReload("correlation", func(c *config.Config) (func(), error) {
 		return func() {
 			d.proj.SetConfig(c)
 			d.db.SetRetention(time.Duration(c.Retention.Events))
+			if d.stream != nil {
+				d.stream.SetRetention(time.Duration(c.Retention.Events))
+			}
 		}, nil
 	})
 
@@ -179,7 +207,9 @@ func New(o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.Go("store value-log GC", d.db.RunGC)
-	d.Go("pagerduty poller", pdcollector.NewPoller(d.reloader.Config, d.sink, logger).Run)
+	poller := pdcollector.NewPoller(d.reloader.Config, d.sink, logger)
+	poller.Owns = func() bool { return d.owner.Owns(lease.TaskPagerDutyPoll) }
+	d.Go("pagerduty poller", poller.Run)
 
 	d.streamCtx, d.stopStreams = context.WithCancel(context.Background())
 	d.onRelease(func() error { d.stopStreams(); return nil })
@@ -200,6 +230,69 @@ func New(o Options) (_ *Daemon, err error) {
 	d.srv.RegisterOnShutdown(d.stopStreams)
 	return d, nil
 }
+
+// streamReadyWithin is how many stream positions a replica's projection
+// may be behind the stream and still report ready: a replica catching up
+// after downtime stays out of the load balancer until it is this close.
+const streamReadyWithin = 1000
+
+// setupStream connects to the NATS cluster of --nats.url and opens the
+// replicated event log on it (its copy under the storage path), and the
+// leases of timer-driven work.
+func (d *Daemon) setupStream(cfg *config.Config) error {
+	if d.opts.NATSURL == "" {
+		return errors.New("log.type jetstream needs --nats.url: the NATS cluster the replicas share")
+	}
+	auth, err := deploy.ClientOptions(cfg.NATS)
+	if err != nil {
+		return err
+	}
+	logger := d.logger.With("component", "log")
+	nc, err := nats.Connect(d.opts.NATSURL, append([]nats.Option{
+		nats.Name("hindsight-log"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("Disconnected from NATS; reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info("Reconnected to NATS", "url", nc.ConnectedUrlRedacted())
+		}),
+	}, auth...)...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS for the event log: %w", err)
+	}
+	d.onRelease(func() error { nc.Close(); return nil })
+	d.stream, err = streamlog.Open(nc, streamlog.Options{
+		Stream:    cfg.Log.Stream,
+		Replicas:  cfg.Log.Replicas,
+		Dir:       filepath.Join(d.opts.StoragePath, "stream"),
+		Retention: time.Duration(cfg.Retention.Events),
+	}, logger, d.reg)
+	if err != nil {
+		return err
+	}
+	d.onRelease(d.stream.Close)
+	kv, err := lease.NewKV(nc, lease.KVOptions{
+		Replicas: cfg.Log.Replicas,
+		Tasks:    []string{lease.TaskExport, lease.TaskPagerDutyPoll},
+	}, d.logger.With("component", "lease"), d.reg)
+	if err != nil {
+		return err
+	}
+	d.owner = kv
+	d.Go("leases", kv.Run)
+	d.logger.Info("Event log on a JetStream stream", "stream", cfg.Log.Stream, "replicas", cfg.Log.Replicas, "holder", kv.Holder())
+	return nil
+}
+
+// Owner says whether this replica does a timer-driven task now (automatic
+// export, PagerDuty polling): always with the local log, while it holds
+// the task's lease with the replicated one.
+func (d *Daemon) Owner() lease.Owner { return d.owner }
 
 // setupDeploys starts the embedded NATS server (JetStream under the
 // storage path, credentials from the configuration) unless --nats.url

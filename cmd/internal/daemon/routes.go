@@ -112,7 +112,7 @@ func (d *Daemon) registerRoutes() {
 	rt.handle("POST /api/v1/ingest/pagerduty", auth.Ingest, pdcollector.NewHandler(cfg, d.sink, d.metrics, d.logger))
 	rt.handle("POST /api/v1/backfill/pagerduty", auth.Write, http.HandlerFunc(d.backfillPagerDuty))
 
-	q := api.New(d.db, d.sink, d.proj.Rebuild, cfg, d.logger)
+	q := api.New(d.reader, d.sink, d.proj.Rebuild, cfg, d.logger)
 	q.SetImpact(d.impact)
 	q.SetStream(d.streamCtx, d.proj)
 	routes := q.Routes()
