@@ -45,7 +45,7 @@
 // incidents by an event they hold so that they survive a recorrelation.
 //
 // The EventLog interface is deliberately small (append; read in order
-// from a position) so that a replicated log, such as a JetStream stream
-// shared by several replicas, can replace the local Badger log without
-// touching correlation.
+// from a position) so that the replicated log (correlate/streamlog, a
+// JetStream stream shared by several replicas) replaces the local Badger
+// log without touching correlation.
 package correlate
