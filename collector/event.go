@@ -129,3 +129,41 @@ func (f SinkFunc) Ingest(ctx context.Context, evs ...Event) error { return f(ctx
 // ErrUnavailable marks a transient failure to store: the sender should
 // retry (HTTP 503, a NATS nak), never drop the event.
 var ErrUnavailable = errors.New("event store unavailable")
+
+// UnavailableError is a transient failure to store that says, in plain
+// words fit for the sender, why (Reason: "the disk is nearly full"); the
+// cause, which may hold the store's internals, is for the log only.
+type UnavailableError struct {
+	Reason string
+	Err    error
+}
+
+// Unavailable wraps cause (which may be nil) as a transient failure whose
+// sender is told reason.
+func Unavailable(reason string, cause error) error {
+	return &UnavailableError{Reason: reason, Err: cause}
+}
+
+func (e *UnavailableError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+// Unwrap makes errors.Is(err, ErrUnavailable) hold and reaches the cause.
+func (e *UnavailableError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrUnavailable}
+	}
+	return []error{ErrUnavailable, e.Err}
+}
+
+// UnavailableReason is what a sender may be told about err: the reason of
+// the outermost UnavailableError in it, or a generic one.
+func UnavailableReason(err error) string {
+	if ue, ok := errors.AsType[*UnavailableError](err); ok {
+		return ue.Reason
+	}
+	return "try again later"
+}

@@ -204,8 +204,16 @@ func Respond(w http.ResponseWriter, logger *slog.Logger, m *Metrics, source stri
 	}
 	m.Rejected.WithLabelValues(source, ReasonUnavailable).Inc()
 	logger.Warn("Events not stored; sender told to retry", "source", source, "err", err)
+	WriteUnavailable(w, err)
+}
+
+// WriteUnavailable answers 503 with Retry-After for a failure to store.
+// The body says why in plain words (UnavailableReason), never the
+// store's internals: the caller logs err itself.
+func WriteUnavailable(w http.ResponseWriter, err error) {
 	w.Header().Set("Retry-After", "5")
-	WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "events not stored, retry later: " + err.Error()})
+	WriteJSON(w, http.StatusServiceUnavailable, map[string]string{
+		"error": "the event store cannot accept writes right now: " + UnavailableReason(err)})
 }
 
 // WriteJSON writes v as the JSON response body with the given status.

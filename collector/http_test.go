@@ -110,17 +110,25 @@ func TestRespond(t *testing.T) {
 		require.Equal(t, 0.0, testutil.ToFloat64(m.Received.WithLabelValues(collector.SourceDeploy)))
 	})
 
-	for name, err := range map[string]error{
-		"unavailable": fmt.Errorf("badger: %w", collector.ErrUnavailable),
-		"other error": errors.New("disk on fire"),
+	// A 503 says why in plain words and never passes on the store's
+	// internals, which are logged instead.
+	for name, tc := range map[string]struct {
+		err  error
+		want string
+	}{
+		"unavailable": {fmt.Errorf("badger: %w", collector.ErrUnavailable), "try again later"},
+		"other error": {errors.New("disk on fire"), "try again later"},
+		"with a reason": {fmt.Errorf("append: %w", collector.Unavailable("the disk is nearly full",
+			errors.New("badger: Txn is too big to fit into one request"))), "the disk is nearly full"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := collector.NewMetrics(prometheus.NewRegistry(), collector.SourceDeploy)
 			w := httptest.NewRecorder()
-			collector.Respond(w, logger, m, collector.SourceDeploy, 0, err)
+			collector.Respond(w, logger, m, collector.SourceDeploy, 0, tc.err)
 			require.Equal(t, http.StatusServiceUnavailable, w.Code)
 			require.NotEmpty(t, w.Header().Get("Retry-After"))
-			require.Contains(t, decode(t, w)["error"], "retry")
+			require.Equal(t, "the event store cannot accept writes right now: "+tc.want, decode(t, w)["error"])
+			require.True(t, errors.Is(tc.err, collector.ErrUnavailable) || name == "other error")
 			require.Equal(t, 1.0, testutil.ToFloat64(m.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonUnavailable)))
 		})
 	}
@@ -180,7 +188,7 @@ func TestIntake(t *testing.T) {
 		{name: "nothing to store", ct: "application/json", body: "{}", status: http.StatusOK,
 			decode: func(*http.Request, []byte) ([]collector.Event, error) { return nil, nil }},
 		{name: "store unavailable", ct: "application/json", body: "{}", decode: one, sinkErr: fmt.Errorf("badger: %w", collector.ErrUnavailable),
-			status: http.StatusServiceUnavailable, reason: collector.ReasonUnavailable, msg: "retry later"},
+			status: http.StatusServiceUnavailable, reason: collector.ReasonUnavailable, msg: "the event store cannot accept writes right now: try again later"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &collectortest.Sink{}

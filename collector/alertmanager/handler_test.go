@@ -442,7 +442,10 @@ func TestHandlerStoreUnavailable(t *testing.T) {
 			require.NoError(t, err, "Retry-After %q is not delay-seconds", ra)
 			require.Positive(t, secs)
 			msg := errorMessage(t, w)
-			require.Contains(t, msg, "retry")
+			require.Contains(t, msg, "the event store cannot accept writes right now")
+			for _, internal := range []string{"badger", "txn", "disk I/O", "deadline"} {
+				require.NotContains(t, msg, internal, "a 503 tells the sender why in plain words, never the store's internals")
+			}
 
 			require.Equal(t, 1, sink.Calls())
 			require.Equal(t, 1.0, f.rejected(collector.ReasonUnavailable))

@@ -144,7 +144,7 @@ func TestHandlerUnavailable(t *testing.T) {
 	w := f.post(t, "", "application/json", readSample(t, sampleCanonical))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "5", w.Header().Get("Retry-After"))
-	require.Contains(t, errorOf(t, w), "event store unavailable")
+	require.Equal(t, "the event store cannot accept writes right now: try again later", errorOf(t, w))
 	require.Empty(t, sink.Events())
 	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonUnavailable)))
 	require.Zero(t, testutil.ToFloat64(f.metrics.Received.WithLabelValues(collector.SourceDeploy)))
