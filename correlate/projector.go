@@ -22,13 +22,105 @@ type ProjectionStore interface {
 	// LoadState returns the persisted correlation state, or an empty State
 	// for a new store.
 	LoadState(ctx context.Context) (State, error)
-	// Commit writes the changes and their checkpoint atomically: after a
-	// crash either both are there or neither is.
+	// Commit writes the changes and their checkpoint atomically, however
+	// many writes they take: after a crash either both are there or
+	// neither is. (A reader may see a very large commit, a merge that
+	// moves thousands of entries, part-way.)
 	Commit(ctx context.Context, ch *Changes) error
 	// ResetProjection drops the projection and its checkpoint (not the
 	// log), for a rebuild with new rules.
 	ResetProjection(ctx context.Context) error
-	Lookup
+	CommittedLookup
+}
+
+// CommittedLookup reads the committed projection for the correlator:
+// corrections to incidents that left memory, merges and splits that move
+// committed entries, deploy suspects that ask whether an alert fired
+// before. Unlike Lookup, every method reports a failed read, so that a
+// batch decided on one is discarded and applied again rather than
+// committed: a transient read error never changes an incident.
+type CommittedLookup interface {
+	// IncidentOfEvent is the incident an event joined; "" if none.
+	IncidentOfEvent(ctx context.Context, eventID string) (string, error)
+	// Incident returns a stored incident, or an error wrapping
+	// ErrNotFound.
+	Incident(ctx context.Context, id string) (*Incident, error)
+	// Timeline returns the committed entries of an incident, oldest first.
+	Timeline(ctx context.Context, id string) (Timeline, error)
+	// FirstFiring is the earliest firing start of the alert (fingerprint)
+	// in [from, to); zero if none.
+	FirstFiring(ctx context.Context, fingerprint string, from, to time.Time) (time.Time, error)
+}
+
+// batchLookup is the correlator's Lookup and FiringHistory during one
+// batch, read from the committed projection. It remembers the first read
+// that failed (later ones answer "none" without reading), so that step
+// can discard the batch.
+type batchLookup struct {
+	src CommittedLookup
+	ctx context.Context
+	err error
+}
+
+var (
+	_ Lookup        = (*batchLookup)(nil)
+	_ FiringHistory = (*batchLookup)(nil)
+)
+
+func (l *batchLookup) begin(ctx context.Context) { l.ctx, l.err = ctx, nil }
+
+func (l *batchLookup) failed(err error) bool {
+	if err != nil && l.err == nil {
+		l.err = err
+	}
+	return l.err != nil
+}
+
+func (l *batchLookup) IncidentOfEvent(eventID string) (string, bool) {
+	if l.err != nil {
+		return "", false
+	}
+	id, err := l.src.IncidentOfEvent(l.ctx, eventID)
+	if l.failed(err) {
+		return "", false
+	}
+	return id, id != ""
+}
+
+func (l *batchLookup) StoredIncident(id string) (*Incident, bool) {
+	if l.err != nil {
+		return nil, false
+	}
+	inc, err := l.src.Incident(l.ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false
+	}
+	if l.failed(err) {
+		return nil, false
+	}
+	return inc, true
+}
+
+func (l *batchLookup) StoredTimeline(id string) Timeline {
+	if l.err != nil {
+		return nil
+	}
+	tl, err := l.src.Timeline(l.ctx, id)
+	if l.failed(err) {
+		return nil
+	}
+	return tl
+}
+
+func (l *batchLookup) FiredBetween(fp string, from, to time.Time) (time.Time, bool) {
+	if l.err != nil {
+		return time.Time{}, false
+	}
+	t, err := l.src.FirstFiring(l.ctx, fp, from, to)
+	if l.failed(err) {
+		return time.Time{}, false
+	}
+	return t, !t.IsZero()
 }
 
 // Reader answers queries over the projection and the log. Returned values
@@ -74,6 +166,12 @@ type Projector struct {
 	cfg     *config.Config
 	c       *Correlator
 	applied atomic.Uint64
+	// lookup serves the correlator's reads of the committed projection.
+	// It and stale belong to the goroutine that steps (CatchUp, then Run).
+	lookup *batchLookup
+	// stale marks the correlator as ahead of the store after a failed
+	// batch whose state could not be reloaded yet.
+	stale bool
 	// progress is closed and replaced each time applied advances.
 	progress chan struct{}
 	// rebuild asks Run to rebuild the projection from the log.
@@ -83,6 +181,7 @@ type Projector struct {
 
 	eventsApplied prometheus.Counter
 	commitErrors  prometheus.Counter
+	lookupErrors  prometheus.Counter
 	commitSeconds prometheus.Histogram
 	liveGauge     prometheus.GaugeFunc
 }
@@ -101,8 +200,9 @@ func NewProjector(ctx context.Context, log EventLog, store ProjectionStore, cfg 
 		c:        NewCorrelator(cfg, st),
 		progress: make(chan struct{}),
 		rebuild:  make(chan chan error),
+		lookup:   &batchLookup{src: store, ctx: ctx},
 	}
-	p.c.SetLookup(store)
+	p.c.SetLookup(p.lookup)
 	p.applied.Store(st.Checkpoint.Seq)
 	f := promauto.With(reg)
 	p.eventsApplied = f.NewCounter(prometheus.CounterOpts{
@@ -112,6 +212,10 @@ func NewProjector(ctx context.Context, log EventLog, store ProjectionStore, cfg 
 	p.commitErrors = f.NewCounter(prometheus.CounterOpts{
 		Name: "hindsight_correlate_commit_errors_total",
 		Help: "Projection commits that failed and were retried from the last checkpoint.",
+	})
+	p.lookupErrors = f.NewCounter(prometheus.CounterOpts{
+		Name: "hindsight_correlate_lookup_errors_total",
+		Help: "Batches discarded because reading the committed projection failed; they are applied again from the last checkpoint.",
 	})
 	p.commitSeconds = f.NewHistogram(prometheus.HistogramOpts{
 		Name:    "hindsight_correlate_commit_duration_seconds",
@@ -178,9 +282,13 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 	}
 }
 
-// Run follows the log until ctx is done.
+// Run follows the log until ctx is done. A failed step is retried with
+// backoff; while the same failure lasts (a full disk, say) it is logged
+// once a minute.
 func (p *Projector) Run(ctx context.Context) error {
 	backoff := 50 * time.Millisecond
+	var failing string
+	var loggedAt time.Time
 	for {
 		select {
 		case reply := <-p.rebuild: // also when busy, so a rebuild is not starved
@@ -192,7 +300,10 @@ func (p *Projector) Run(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			p.logger.Error("Projection step failed; retrying from the last checkpoint", "err", err, "backoff", backoff)
+			if msg := err.Error(); msg != failing || time.Since(loggedAt) >= time.Minute {
+				p.logger.Error("Projection step failed; retrying from the last checkpoint", "err", err, "backoff", backoff)
+				failing, loggedAt = msg, time.Now()
+			}
 			select {
 			case <-ctx.Done():
 				return nil
@@ -200,6 +311,10 @@ func (p *Projector) Run(ctx context.Context) error {
 			}
 			backoff = min(backoff*2, 5*time.Second)
 			continue
+		}
+		if failing != "" {
+			p.logger.Info("Projection steps succeed again", "position", p.applied.Load())
+			failing = ""
 		}
 		backoff = 50 * time.Millisecond
 		if n > 0 {
@@ -252,16 +367,25 @@ func (p *Projector) reset(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.c = NewCorrelator(p.cfg, State{})
-	p.c.SetLookup(p.store)
+	p.c.SetLookup(p.lookup)
 	p.mu.Unlock()
+	p.stale = false
 	p.applied.Store(0)
 	p.subs.publish(Commit{Reset: true})
 	p.logger.Info("Projection dropped; rebuilding incidents from the event log")
 	return nil
 }
 
-// step applies one batch. It returns how many events it applied.
+// step applies one batch. It returns how many events it applied. A
+// batch that fails (a read of the committed projection, or its commit) is
+// discarded: the correlator is restored from the last committed state
+// and the caller retries, so the result is the one a clean run gives.
 func (p *Projector) step(ctx context.Context) (int, error) {
+	if p.stale {
+		if err := p.reload(ctx); err != nil {
+			return 0, err
+		}
+	}
 	after := p.applied.Load()
 	evs, err := p.log.Read(ctx, after, batchSize)
 	if err != nil {
@@ -274,24 +398,18 @@ func (p *Projector) step(ctx context.Context) (int, error) {
 	p.mu.Lock()
 	c := p.c
 	p.mu.Unlock()
+	p.lookup.begin(ctx)
 	for _, le := range evs {
 		c.Apply(le)
 	}
 	ch := c.Flush()
+	if err := p.lookup.err; err != nil {
+		p.lookupErrors.Inc()
+		return 0, p.discard(ctx, fmt.Errorf("read the committed projection: %w", err))
+	}
 	if err := p.store.Commit(ctx, ch); err != nil {
 		p.commitErrors.Inc()
-		// The correlator's memory is now ahead of the store: rebuild it
-		// from the last committed state so both agree again.
-		st, lerr := p.store.LoadState(ctx)
-		if lerr != nil {
-			return 0, errors.Join(fmt.Errorf("commit projection: %w", err), fmt.Errorf("reload state: %w", lerr))
-		}
-		p.mu.Lock()
-		p.c = NewCorrelator(p.cfg, st)
-		p.c.SetLookup(p.store)
-		p.mu.Unlock()
-		p.applied.Store(st.Checkpoint.Seq)
-		return 0, fmt.Errorf("commit projection: %w", err)
+		return 0, p.discard(ctx, fmt.Errorf("commit projection: %w", err))
 	}
 	p.commitSeconds.Observe(time.Since(start).Seconds())
 	p.eventsApplied.Add(float64(len(evs)))
@@ -304,6 +422,32 @@ func (p *Projector) step(ctx context.Context) (int, error) {
 		p.subs.publish(Commit{Seq: ch.Checkpoint.Seq, Incidents: ids})
 	}
 	return len(evs), nil
+}
+
+// discard drops a failed batch: the correlator's memory is ahead of the
+// store, so it is rebuilt from the last committed state (now, or at the
+// next step if that fails too).
+func (p *Projector) discard(ctx context.Context, err error) error {
+	p.stale = true
+	if rerr := p.reload(ctx); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// reload restores the correlator from the committed state.
+func (p *Projector) reload(ctx context.Context) error {
+	st, err := p.store.LoadState(ctx)
+	if err != nil {
+		return fmt.Errorf("reload correlation state: %w", err)
+	}
+	p.mu.Lock()
+	p.c = NewCorrelator(p.cfg, st)
+	p.c.SetLookup(p.lookup)
+	p.mu.Unlock()
+	p.applied.Store(st.Checkpoint.Seq)
+	p.stale = false
+	return nil
 }
 
 // Ingester is the collector.Sink of the daemon: it appends to the log and
@@ -325,7 +469,7 @@ func (i *Ingester) Ingest(ctx context.Context, evs ...collector.Event) error {
 	if err := i.Projector.WaitApplied(ctx, seq); err != nil {
 		// Durable but not yet visible: the sender retries and the retry
 		// is deduplicated.
-		return fmt.Errorf("%w: %w", collector.ErrUnavailable, err)
+		return collector.Unavailable("the incidents are not up to date with the stored events yet", err)
 	}
 	return nil
 }

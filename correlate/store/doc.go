@@ -20,7 +20,19 @@
 //	r 's' <sig hash:16> <started_at:8> <id>  signature index of related incidents (related.go)
 //	r 'i' <incident id>                what the incident is indexed under (related.go)
 //	h <fingerprint> 0x00 <starts_at:8>  a firing start of the alert, for pre-existing alerts (firings.go)
+//	p <chunk:4>                        the writes of a projection commit too large for one transaction (stage.go)
+//	m "staged"                         the number of staged chunks: the commit point of such a commit
 //
 // Appends go through one committer goroutine that gathers concurrent
-// requests into one transaction, so they share one fsync (group commit).
+// requests into one transaction, so they share one fsync (group commit);
+// what does not fit in one transaction (Badger caps one at 15% of a
+// memtable) goes in the next, and a request is answered once all its
+// events are durable. A projection commit that does not fit is staged
+// and applied as a redo log, which Open finishes after a crash.
+//
+// Badger writes through memory-mapped files, so a full disk would kill
+// the process with SIGBUS instead of failing a write: the store refuses
+// writes before the disk is full, and keeps a reserve file
+// (SPACE_RESERVE) for a clean shutdown and restart when something else
+// fills it (space.go).
 package store

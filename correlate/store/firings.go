@@ -1,7 +1,9 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,23 +30,19 @@ func firingKey(fp string, start time.Time) []byte {
 }
 
 // indexFirings records the firing starts of the batch's entries.
-func indexFirings(txn *badger.Txn, ch *correlate.Changes) error {
+func indexFirings(w *opWriter, ch *correlate.Changes) {
 	for i := range ch.Entries {
 		r := &ch.Entries[i].Ref
 		if r.Fingerprint == "" || r.StartsAt == nil {
 			continue
 		}
-		if err := txn.Set(firingKey(r.Fingerprint, *r.StartsAt), nil); err != nil {
-			return err
-		}
+		w.set(firingKey(r.Fingerprint, *r.StartsAt), nil)
 	}
-	return nil
 }
 
-// FiredBetween implements correlate.FiringHistory: the earliest firing
-// start of fingerprint in [from, to). A read error answers no, which at
-// worst names a deploy that a person then dismisses.
-func (s *DB) FiredBetween(fp string, from, to time.Time) (time.Time, bool) {
+// FirstFiring implements correlate.CommittedLookup: the earliest firing
+// start of fingerprint in [from, to), zero when there is none.
+func (s *DB) FirstFiring(ctx context.Context, fp string, from, to time.Time) (time.Time, error) {
 	var found time.Time
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -54,7 +52,7 @@ func (s *DB) FiredBetween(fp string, from, to time.Time) (time.Time, bool) {
 		defer it.Close()
 		it.Seek(firingKey(fp, from))
 		if !it.Valid() {
-			return nil
+			return ctx.Err()
 		}
 		k := it.Item().Key()
 		ns := int64(binary.BigEndian.Uint64(k[len(k)-8:]))
@@ -64,8 +62,7 @@ func (s *DB) FiredBetween(fp string, from, to time.Time) (time.Time, bool) {
 		return nil
 	})
 	if err != nil {
-		s.logger.Error("Reading firing history failed", "fingerprint", fp, "err", err)
-		return time.Time{}, false
+		return time.Time{}, fmt.Errorf("firing history of %s: %w", fp, err)
 	}
-	return found, !found.IsZero()
+	return found, nil
 }

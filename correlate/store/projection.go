@@ -57,104 +57,123 @@ func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
 	return st, nil
 }
 
-// Commit implements correlate.ProjectionStore: one transaction, so the
-// checkpoint never runs ahead of (or behind) the state it describes.
+// Commit implements correlate.ProjectionStore. The changes are turned
+// into a list of writes (projectionOps), which goes in one transaction
+// with the checkpoint when it fits, so the checkpoint never runs ahead of
+// (or behind) the state it describes. A larger list (a merge or a storm
+// that moves thousands of entries) is committed in stages (commitStaged),
+// atomic across a crash though not for a reader that looks meanwhile.
 func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
-	err := s.db.Update(func(txn *badger.Txn) error {
-		// What moved to another incident goes first: it is written again
-		// below under its new incident (possibly the same key).
-		for _, r := range ch.RemovedEntries {
-			if err := txn.Delete(entryKey(&correlate.Entry{IncidentID: r.IncidentID, Seq: r.Seq})); err != nil {
-				return err
-			}
-		}
-		for _, r := range ch.RemovedAlerts {
-			if err := txn.Delete(alertKey(r.IncidentID, r.Fingerprint)); err != nil {
-				return err
-			}
-		}
-		for _, inc := range ch.Incidents {
-			if inc.MergedInto != "" {
-				// Kept so that its id leads to the incident it joined,
-				// but no longer listed.
-				if !inc.ListedAt.IsZero() {
-					if err := txn.Delete(listKey(inc.ListedAt, inc.ID)); err != nil {
-						return err
-					}
-				}
-				inc.ListedAt = time.Time{}
-				if err := setJSON(txn, incidentKey(inc.ID), inc); err != nil {
-					return err
-				}
-				continue
-			}
-			if !inc.ListedAt.IsZero() && !inc.ListedAt.Equal(inc.StartedAt) {
-				if err := txn.Delete(listKey(inc.ListedAt, inc.ID)); err != nil {
-					return err
-				}
-			}
-			inc.ListedAt = inc.StartedAt
-			if err := setJSON(txn, incidentKey(inc.ID), inc); err != nil {
-				return err
-			}
-			if err := txn.Set(listKey(inc.StartedAt, inc.ID), nil); err != nil {
-				return err
-			}
-			if err := txn.Set(liveKey(inc.ID), nil); err != nil {
-				return err
-			}
-		}
-		for incID, alerts := range ch.Alerts {
-			for fp, a := range alerts {
-				if err := setJSON(txn, alertKey(incID, fp), a); err != nil {
-					return err
-				}
-			}
-		}
-		for i := range ch.Entries {
-			e := &ch.Entries[i]
-			if err := setJSON(txn, entryKey(e), e); err != nil {
-				return err
-			}
-			if err := txn.Set(eventIncKey(e.Seq), []byte(e.IncidentID)); err != nil {
-				return err
-			}
-		}
-		for fp, ep := range ch.Episodes {
-			if err := setJSON(txn, episodeKey(fp), ep); err != nil {
-				return err
-			}
-		}
-		for id, d := range ch.DeploySteps {
-			if err := setJSON(txn, deployKey(id), d); err != nil {
-				return err
-			}
-		}
-		for _, id := range ch.ForgottenSteps {
-			if err := txn.Delete(deployKey(id)); err != nil {
-				return err
-			}
-		}
-		for _, fp := range ch.ForgottenEpisodes {
-			if err := txn.Delete(episodeKey(fp)); err != nil {
-				return err
-			}
-		}
-		for _, id := range ch.ForgottenIncidents {
-			if err := txn.Delete(liveKey(id)); err != nil {
-				return err
-			}
-		}
-		if err := s.indexRelated(txn, ch); err != nil {
-			return err
-		}
-		if err := indexFirings(txn, ch); err != nil {
-			return err
-		}
-		return setJSON(txn, keyCheckpoint, ch.Checkpoint)
+	var ops []op
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		ops, err = s.projectionOps(txn, ch)
+		return err
 	})
+	if err == nil {
+		var cp []byte
+		if cp, err = json.Marshal(ch.Checkpoint); err == nil {
+			ops = append(ops, op{key: keyCheckpoint, value: cp})
+			err = s.writeOps(ctx, ops)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("commit projection at %d: %w", ch.Checkpoint.Seq, err)
+	}
+	return nil
+}
+
+// projectionOps lists the writes that apply ch, in order: a key may be
+// deleted and then written again (an entry that moved back), and the
+// later write wins. txn reads the committed state (the signature index
+// records); the projector is the only writer of these tables, so it
+// cannot change before the list is written.
+func (s *DB) projectionOps(txn *badger.Txn, ch *correlate.Changes) ([]op, error) {
+	var w opWriter
+	// What moved to another incident goes first: it is written again
+	// below under its new incident (possibly the same key).
+	if err := removedEntries(txn, &w, ch.RemovedEntries); err != nil {
+		return nil, err
+	}
+	for _, r := range ch.RemovedAlerts {
+		w.del(alertKey(r.IncidentID, r.Fingerprint))
+	}
+	for _, inc := range ch.Incidents {
+		if inc.MergedInto != "" {
+			// Kept so that its id leads to the incident it joined,
+			// but no longer listed.
+			if !inc.ListedAt.IsZero() {
+				w.del(listKey(inc.ListedAt, inc.ID))
+			}
+			inc.ListedAt = time.Time{}
+			w.setJSON(incidentKey(inc.ID), inc)
+			continue
+		}
+		if !inc.ListedAt.IsZero() && !inc.ListedAt.Equal(inc.StartedAt) {
+			w.del(listKey(inc.ListedAt, inc.ID))
+		}
+		inc.ListedAt = inc.StartedAt
+		w.setJSON(incidentKey(inc.ID), inc)
+		w.set(listKey(inc.StartedAt, inc.ID), nil)
+		w.set(liveKey(inc.ID), nil)
+	}
+	for incID, alerts := range ch.Alerts {
+		for fp, a := range alerts {
+			w.setJSON(alertKey(incID, fp), a)
+		}
+	}
+	for i := range ch.Entries {
+		e := &ch.Entries[i]
+		w.setJSON(entryKey(e), e)
+		w.set(eventIncKey(e.Seq), []byte(e.IncidentID))
+	}
+	for fp, ep := range ch.Episodes {
+		w.setJSON(episodeKey(fp), ep)
+	}
+	for id, d := range ch.DeploySteps {
+		w.setJSON(deployKey(id), d)
+	}
+	for _, id := range ch.ForgottenSteps {
+		w.del(deployKey(id))
+	}
+	for _, fp := range ch.ForgottenEpisodes {
+		w.del(episodeKey(fp))
+	}
+	for _, id := range ch.ForgottenIncidents {
+		w.del(liveKey(id))
+	}
+	if err := s.indexRelated(txn, &w, ch); err != nil {
+		return nil, err
+	}
+	indexFirings(&w, ch)
+	return w.ops, w.err
+}
+
+// removedEntries deletes the stored entries refs name. An entry's key
+// holds its time, which a reference does not, so the keys are found by a
+// scan of each incident's entries (merges and splits only).
+func removedEntries(txn *badger.Txn, w *opWriter, refs []correlate.EntryRef) error {
+	bySeq := map[string]map[uint64]bool{}
+	var order []string
+	for _, r := range refs {
+		if bySeq[r.IncidentID] == nil {
+			bySeq[r.IncidentID] = map[uint64]bool{}
+			order = append(order, r.IncidentID)
+		}
+		bySeq[r.IncidentID][r.Seq] = true
+	}
+	for _, id := range order {
+		seqs := bySeq[id]
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = entryPrefix(id)
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if seqs[binary.BigEndian.Uint64(k[len(k)-8:])] {
+				w.del(it.Item().KeyCopy(nil))
+			}
+		}
+		it.Close()
 	}
 	return nil
 }
@@ -299,8 +318,15 @@ func (s *DB) ScanEvents(ctx context.Context, cursor string, fn func(correlate.Ev
 			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r.Event) }); err != nil {
 				return fmt.Errorf("decode event %d: %w", r.Seq, err)
 			}
-			if x, err := txn.Get(eventIncKey(r.Seq)); err == nil {
-				_ = x.Value(func(v []byte) error { r.IncidentID = string(v); return nil })
+			x, err := txn.Get(eventIncKey(r.Seq))
+			switch {
+			case errors.Is(err, badger.ErrKeyNotFound):
+			case err != nil:
+				return fmt.Errorf("incident of event %d: %w", r.Seq, err)
+			default:
+				if err := x.Value(func(v []byte) error { r.IncidentID = string(v); return nil }); err != nil {
+					return fmt.Errorf("incident of event %d: %w", r.Seq, err)
+				}
 			}
 			if !fn(r, encodeCursor(item.KeyCopy(nil))) {
 				return nil
@@ -357,68 +383,52 @@ func getJSON(txn *badger.Txn, k []byte, v any) error {
 	return it.Value(func(b []byte) error { return json.Unmarshal(b, v) })
 }
 
-func setJSON(txn *badger.Txn, k []byte, v any) error {
-	b, err := json.Marshal(v)
+// IncidentOfEvent implements correlate.CommittedLookup from the committed
+// projection: the event's position, then the incident at that position;
+// "" when the event is on no incident.
+func (s *DB) IncidentOfEvent(ctx context.Context, eventID string) (string, error) {
+	var seq uint64
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		seq, err = s.lookupDedup(txn, eventID)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("encode %q: %w", k, err)
+		return "", fmt.Errorf("incident of event %s: %w", eventID, err)
 	}
-	return txn.Set(k, b)
+	if seq == 0 {
+		return "", nil
+	}
+	return s.IncidentAt(ctx, seq)
 }
 
-// IncidentOfEvent implements correlate.Lookup from the committed
-// projection: the event's position, then the incident at that position.
-func (s *DB) IncidentOfEvent(eventID string) (string, bool) {
+// IncidentAt is the incident the event at log position seq joined; ""
+// when none. It serves a log kept outside this store
+// (correlate/streamlog), whose positions the projection records all the
+// same.
+func (s *DB) IncidentAt(ctx context.Context, seq uint64) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	var id string
 	err := s.db.View(func(txn *badger.Txn) error {
-		seq, err := s.lookupDedup(txn, eventID)
-		if err != nil || seq == 0 {
-			return err
-		}
 		it, err := txn.Get(eventIncKey(seq))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		return it.Value(func(v []byte) error { id = string(v); return nil })
 	})
-	return id, err == nil && id != ""
-}
-
-// IncidentAt is the incident the event at log position seq joined. It
-// serves a log kept outside this store (correlate/streamlog), whose
-// positions the projection records all the same.
-func (s *DB) IncidentAt(seq uint64) (string, bool) {
-	var id string
-	err := s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(eventIncKey(seq))
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error { id = string(v); return nil })
-	})
-	return id, err == nil && id != ""
-}
-
-// StoredTimeline implements correlate.Lookup. A read error gives an
-// empty timeline: the correlator cannot stop on it, and a recorrelation
-// rebuilds what it decided.
-func (s *DB) StoredTimeline(id string) correlate.Timeline {
-	tl, err := s.Timeline(context.Background(), id)
 	if err != nil {
-		s.logger.Error("Reading a timeline for a merge or split failed", "incident", id, "err", err)
-		return nil
+		return "", fmt.Errorf("incident of the event at %d: %w", seq, err)
 	}
-	return tl
-}
-
-// StoredIncident implements correlate.Lookup.
-func (s *DB) StoredIncident(id string) (*correlate.Incident, bool) {
-	inc, err := s.Incident(context.Background(), id)
-	return inc, err == nil
+	return id, nil
 }
 
 // projectionPrefixes are the tables the projection owns; dropping them
 // (and the checkpoint) leaves the event log alone.
-var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}, {pRelated}, {pFiring}}
+var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}, {pRelated}, {pFiring}, {pStaged}}
 
 // ResetProjection implements correlate.ProjectionStore: it drops every
 // incident and the checkpoint, so the projection is rebuilt from the log.
@@ -426,7 +436,12 @@ func (s *DB) ResetProjection(context.Context) error {
 	if err := s.db.DropPrefix(projectionPrefixes...); err != nil {
 		return fmt.Errorf("drop projection: %w", err)
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(keyCheckpoint) }); err != nil {
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Delete(keyStaged); err != nil {
+			return err
+		}
+		return txn.Delete(keyCheckpoint)
+	}); err != nil {
 		return fmt.Errorf("drop checkpoint: %w", err)
 	}
 	return nil

@@ -86,9 +86,9 @@ func relatedKeys(id string, rec []byte) ([][]byte, error) {
 }
 
 // indexRelated keeps the signature index of the changed incidents in step,
-// inside the projection commit's transaction, so the index never disagrees
-// with the incidents it points to.
-func (s *DB) indexRelated(txn *badger.Txn, ch *correlate.Changes) error {
+// in the projection commit's writes, so the index never disagrees with
+// the incidents it points to. txn reads the committed records.
+func (s *DB) indexRelated(txn *badger.Txn, w *opWriter, ch *correlate.Changes) error {
 	for id, inc := range ch.Incidents {
 		rec := relatedRecord(inc)
 		var old []byte
@@ -112,23 +112,16 @@ func (s *DB) indexRelated(txn *badger.Txn, ch *correlate.Changes) error {
 		newKeys, _ := relatedKeys(id, rec)
 		for _, k := range oldKeys {
 			if !slices.ContainsFunc(newKeys, func(n []byte) bool { return bytes.Equal(n, k) }) {
-				if err := txn.Delete(k); err != nil {
-					return fmt.Errorf("unindex incident %q: %w", id, err)
-				}
+				w.del(k)
 			}
 		}
 		for _, k := range newKeys {
-			if err := txn.Set(k, nil); err != nil {
-				return fmt.Errorf("index incident %q: %w", id, err)
-			}
+			w.set(k, nil)
 		}
 		if len(rec) == 0 {
-			err = txn.Delete(relatedRecordKey(id))
+			w.del(relatedRecordKey(id))
 		} else {
-			err = txn.Set(relatedRecordKey(id), rec)
-		}
-		if err != nil {
-			return fmt.Errorf("write signature record of %q: %w", id, err)
+			w.set(relatedRecordKey(id), rec)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -54,7 +55,22 @@ type Options struct {
 	Retention time.Duration
 	// GCInterval is how often the value-log GC runs; default 5m.
 	GCInterval time.Duration
+	// MinFreeBytes is the free space on the store's filesystem below
+	// which Append refuses events (--storage.min-free-space). The store
+	// keeps free what its own compactions and flushes need either way,
+	// so 0 still never fills the disk (space.go).
+	MinFreeBytes int64
 }
+
+// Badger's sizes. A memtable is flushed to a table when it reaches
+// memTableSize, so one flush writes at most that much; Badger also caps
+// one transaction at 15% of it (MaxBatchSize).
+const (
+	memTableSize     = 8 << 20
+	valueLogFileSize = 128 << 20
+	// valueThreshold: values this long or longer go to the value log.
+	valueThreshold = 256
+)
 
 // DB is a Badger-backed event log and projection store. All methods are
 // safe for concurrent use. Close it exactly once, after its writers stop.
@@ -69,14 +85,22 @@ type DB struct {
 	recentMu sync.RWMutex
 	recent   []correlate.LoggedEvent
 
-	appendc chan *appendReq
-	notify  chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	dir       string
+	appendc   chan *appendReq
+	notify    chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	spaceDone chan struct{}
 
 	mu        sync.RWMutex // guards retention
 	retention time.Duration
 	closeOnce sync.Once
+
+	// space refuses writes before the disk is full (space.go); nil in
+	// memory.
+	space *spaceGuard
+	// valueThreshold is Badger's: longer values go to the value log.
+	valueThreshold int64
 
 	appendSeconds   prometheus.Histogram
 	batchEvents     prometheus.Histogram
@@ -110,21 +134,27 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{logger}).
 		WithLoggingLevel(badger.WARNING).
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(memTableSize).
 		WithNumMemtables(3).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).
-		WithValueLogFileSize(128 << 20).
-		WithValueThreshold(256).
+		WithValueLogFileSize(valueLogFileSize).
+		WithValueThreshold(valueThreshold).
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
 		WithNumCompactors(2)
+	var space *spaceGuard
 	if o.InMemory {
 		// In memory every value lives in the LSM tree, and Badger refuses
 		// (with a panic, in v4.9.6) a value above the value threshold:
 		// raise it to the most Badger allows, so that an event or an
 		// incident of more than 256 bytes can be stored.
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxInMemoryValue)
+	} else {
+		space = newSpaceGuard(dir, o.MinFreeBytes, memTableSize, logger, reg)
+		if err := space.prepare(); err != nil {
+			return nil, fmt.Errorf("open store %q: %w", dir, err)
+		}
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
@@ -134,15 +164,19 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		o.GCInterval = 5 * time.Minute
 	}
 	s := &DB{
-		db:        db,
-		logger:    logger,
-		opts:      o,
-		appendc:   make(chan *appendReq, 1024),
-		notify:    make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		retention: o.Retention,
-		recent:    make([]correlate.LoggedEvent, recentEvents),
+		valueThreshold: bo.ValueThreshold,
+		space:          space,
+		db:             db,
+		logger:         logger,
+		opts:           o,
+		dir:            dir,
+		spaceDone:      make(chan struct{}),
+		appendc:        make(chan *appendReq, 1024),
+		notify:         make(chan struct{}, 1),
+		stop:           make(chan struct{}),
+		done:           make(chan struct{}),
+		retention:      o.Retention,
+		recent:         make([]correlate.LoggedEvent, recentEvents),
 	}
 	f := promauto.With(reg)
 	s.appendSeconds = f.NewHistogram(prometheus.HistogramOpts{
@@ -180,13 +214,69 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hindsight_store_size_bytes",
-		Help: "On-disk size of the store (LSM tree and value log).",
-	}, func() float64 {
-		lsm, vlog := db.Size()
-		return float64(lsm + vlog)
-	})
+		Help: "Disk space the store takes (LSM tree, value log, write-ahead log), the space reserve file excluded.",
+	}, func() float64 { return float64(s.diskSize()) })
+	if err := s.recoverStaged(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %q: %w", dir, err)
+	}
+	if space != nil {
+		space.update()
+		go s.watchSpace()
+	} else {
+		close(s.spaceDone)
+	}
 	go s.committer()
 	return s, nil
+}
+
+// diskSize is the space the store's files take on disk; Badger's own
+// Size is not kept with its metrics disabled, and would count the
+// value log's sparse, preallocated length.
+func (s *DB) diskSize() int64 {
+	if s.opts.InMemory {
+		return 0
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range entries {
+		if !e.Type().IsRegular() || e.Name() == reserveFileName {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			n += allocated(fi)
+		}
+	}
+	return n
+}
+
+func (s *DB) watchSpace() {
+	defer close(s.spaceDone)
+	t := time.NewTicker(spaceCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.space.update()
+		}
+	}
+}
+
+// Writable is nil when the store accepts events, or says why it does not
+// (the disk is nearly full, the store is closing), for readiness checks.
+// Reads are served either way.
+func (s *DB) Writable() error {
+	select {
+	case <-s.stop:
+		return errors.New("the store is closed")
+	default:
+	}
+	return s.space.writable()
 }
 
 // SetRetention changes how long newly written events are kept.
@@ -202,6 +292,7 @@ func (s *DB) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		<-s.spaceDone
 		err = s.db.Close()
 	})
 	return err
@@ -215,7 +306,8 @@ func (s *DB) Badger() *badger.DB { return s.db }
 // Notify implements correlate.EventLog.
 func (s *DB) Notify() <-chan struct{} { return s.notify }
 
-// Append implements correlate.EventLog.
+// Append implements correlate.EventLog. A call whose events do not fit
+// in one Badger transaction is written in several (see commitBatch).
 func (s *DB) Append(ctx context.Context, evs ...collector.Event) (uint64, error) {
 	for i := range evs {
 		if err := evs[i].Validate(); err != nil {
@@ -226,14 +318,26 @@ func (s *DB) Append(ctx context.Context, evs ...collector.Event) (uint64, error)
 	select {
 	case s.appendc <- req:
 	case <-s.stop:
-		return 0, fmt.Errorf("%w: store is closing", collector.ErrUnavailable)
+		return 0, errClosing
 	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: %w", collector.ErrUnavailable, context.Cause(ctx))
+		return 0, collector.Unavailable("timed out waiting for the event store", context.Cause(ctx))
 	}
 	// Once queued, wait for the answer even if ctx ends: the request may
 	// be in a commit already, and the caller must learn whether it is.
 	r := <-req.done
 	return r.seq, r.err
+}
+
+var errClosing = collector.Unavailable("the event store is shutting down", nil)
+
+// writeFailed is what a sender is told about a failed commit; the cause
+// is logged, not sent.
+func writeFailed(err error) error {
+	var ns *NoSpaceError
+	if errors.As(err, &ns) {
+		return collector.Unavailable("the disk is nearly full", err)
+	}
+	return collector.Unavailable("a write to disk failed", err)
 }
 
 func (s *DB) committer() {
@@ -264,7 +368,7 @@ func (s *DB) committer() {
 		}
 		if err != nil {
 			for _, r := range batch {
-				r.done <- appendRes{err: fmt.Errorf("%w: %w", collector.ErrUnavailable, err)}
+				r.done <- appendRes{err: collector.Unavailable("the event store cannot read its log", err)}
 			}
 			head, err = s.readHead()
 			continue
@@ -277,7 +381,7 @@ func (s *DB) drainClosed() {
 	for {
 		select {
 		case r := <-s.appendc:
-			r.done <- appendRes{err: fmt.Errorf("%w: store is closing", collector.ErrUnavailable)}
+			r.done <- appendRes{err: errClosing}
 		default:
 			return
 		}
@@ -308,44 +412,80 @@ func (s *DB) readHead() (uint64, error) {
 	return head, nil
 }
 
-// commitBatch writes the new events of every request in as few
-// transactions as fit, each request wholly in one, and answers each
-// request once its transaction is synced (SyncWrites). It returns the new
-// head. A failure answers every request not yet committed with an error
-// wrapping collector.ErrUnavailable.
+// txnLimits are the size and count at which a write transaction is
+// committed and the next one begun: half of Badger's limits, which its
+// own estimate of a transaction's size may exceed.
+func (s *DB) txnLimits() (size, count int64) {
+	return s.db.MaxBatchSize() / 2, s.db.MaxBatchCount() / 2
+}
+
+// entrySize estimates what an entry counts against Badger's transaction
+// limit (a value at or over the threshold stays in the value log, and
+// only a pointer to it in the LSM tree), and what it adds on disk (WAL
+// and value log, headers and checksums included).
+func (s *DB) entrySize(k, v []byte) (txn, disk int64) {
+	disk = int64(2*len(k)+len(v)) + 48
+	if int64(len(v)) >= s.valueThreshold {
+		return int64(len(k)) + 24, disk
+	}
+	return int64(len(k)+len(v)) + 12, disk
+}
+
+// commitBatch writes the new events of the requests, in order, in as few
+// transactions as their size allows: a transaction is committed once it
+// is full and the next one begun, so that a request of any size under the
+// body limit can be stored (Badger caps one transaction at 15% of a
+// memtable). Each request is answered once the transaction that holds its
+// last event is synced (SyncWrites). A failed commit answers every
+// request not yet answered with an error wrapping
+// collector.ErrUnavailable; the events of those requests that an earlier
+// transaction already holds stay stored, and a retry adds only the rest
+// (they are deduplicated). It returns the new head.
 func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 	start := time.Now()
 	s.mu.RLock()
 	ttl := s.retention
 	s.mu.RUnlock()
 	now := time.Now().UTC()
-	maxSize := s.db.MaxBatchSize() / 2
-	maxCount := s.db.MaxBatchCount() / 2
+	maxSize, maxCount := s.txnLimits()
+	first := head
 
 	var (
-		txn         = s.db.NewTransaction(true)
-		size, count int64
-		pending     []*appendReq
+		txn               = s.db.NewTransaction(true)
+		size, count, disk int64
+		// staged are requests whose events are all in txn or committed
+		// before it, answered once txn commits.
+		staged      []*appendReq
 		pendingHead = head
-		staged      []correlate.LoggedEvent
+		pendingEvs  []correlate.LoggedEvent
 		seen        = make(map[string]bool)
 		stored      int
 		dups        int
 	)
 	fail := func(from int, err error) uint64 {
 		txn.Discard()
-		s.writeErrors.Inc()
-		s.logger.Error("Event log write failed", "err", err, "requests", len(pending)+len(batch)-from)
-		err = fmt.Errorf("%w: %w", collector.ErrUnavailable, err)
-		for _, r := range pending {
+		var ns *NoSpaceError
+		if !errors.As(err, &ns) {
+			s.writeErrors.Inc()
+			s.logger.Error("Event log write failed", "err", err, "requests", len(staged)+len(batch)-from)
+		}
+		err = writeFailed(err)
+		for _, r := range staged {
 			r.done <- appendRes{err: err}
 		}
 		for _, r := range batch[from:] {
 			r.done <- appendRes{err: err}
 		}
+		if head != first {
+			s.notifyAppended()
+		}
 		return head
 	}
+	// commit makes txn durable and begins the next one.
 	commit := func() error {
+		if err := s.space.check(disk, true); err != nil {
+			return err
+		}
 		var hb [8]byte
 		binary.BigEndian.PutUint64(hb[:], pendingHead)
 		if err := txn.Set(keyHead, hb[:]); err != nil {
@@ -355,22 +495,19 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 			return fmt.Errorf("commit events: %w", err)
 		}
 		head = pendingHead
-		s.remember(staged)
-		staged = nil
-		for _, r := range pending {
+		s.remember(pendingEvs)
+		s.eventsStored.Add(float64(len(pendingEvs)))
+		pendingEvs = nil
+		for _, r := range staged {
 			r.done <- appendRes{seq: head}
 		}
-		pending = nil
+		staged = nil
+		txn = s.db.NewTransaction(true)
+		size, count, disk = 0, 0, 0
 		return nil
 	}
 
 	for i, r := range batch {
-		// Encode the whole request first so that it is all or nothing.
-		var entries []*badger.Entry
-		var evsNew []correlate.LoggedEvent
-		var reqSize int64
-		seq := pendingHead
-		var ids []string
 		for j := range r.evs {
 			ev := r.evs[j]
 			if seen[ev.ID] {
@@ -392,55 +529,62 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 			if err != nil {
 				return fail(i, fmt.Errorf("encode event %s: %w", ev.ID, err))
 			}
-			seq++
-			ids = append(ids, ev.ID)
-			evsNew = append(evsNew, correlate.LoggedEvent{Seq: seq, Event: ev})
+			seq := pendingHead + 1
 			var sb [8]byte
 			binary.BigEndian.PutUint64(sb[:], seq)
-			entries = append(entries, badger.NewEntry(eventKey(seq), v), badger.NewEntry(dedupKey(ev.ID), sb[:]))
-			reqSize += int64(len(v) + 2*len(ev.ID) + 64)
-		}
-		if len(pending) > 0 && (size+reqSize > maxSize || count+int64(len(entries)) > maxCount) {
-			if err := commit(); err != nil {
-				return fail(i, err)
+			entries := []*badger.Entry{badger.NewEntry(eventKey(seq), v), badger.NewEntry(dedupKey(ev.ID), sb[:])}
+			var tsz, dsz int64
+			for _, e := range entries {
+				t, d := s.entrySize(e.Key, e.Value)
+				tsz, dsz = tsz+t, dsz+d
 			}
-			txn = s.db.NewTransaction(true)
-			size, count = 0, 0
-		}
-		for _, e := range entries {
-			if ttl > 0 {
-				e.WithTTL(ttl)
+			if count > 0 && (size+tsz > maxSize || count+int64(len(entries)) > maxCount) {
+				if err := commit(); err != nil {
+					return fail(i, err)
+				}
 			}
-			if err := txn.SetEntry(e); err != nil {
-				return fail(i, fmt.Errorf("stage events: %w", err))
+			for _, e := range entries {
+				if ttl > 0 {
+					e.WithTTL(ttl)
+				}
+				if err := txn.SetEntry(e); err != nil {
+					return fail(i, fmt.Errorf("stage event %s: %w", ev.ID, err))
+				}
 			}
+			seen[ev.ID] = true
+			pendingHead = seq
+			pendingEvs = append(pendingEvs, correlate.LoggedEvent{Seq: seq, Event: ev})
+			size, count, disk = size+tsz, count+int64(len(entries)), disk+dsz
+			stored++
 		}
-		for _, id := range ids {
-			seen[id] = true
-		}
-		staged = append(staged, evsNew...)
-		size += reqSize
-		count += int64(len(entries))
-		pendingHead = seq
-		stored += len(ids)
-		pending = append(pending, r)
+		staged = append(staged, r)
 	}
-	if len(pending) == 0 {
+	if count == 0 {
+		// Nothing new: every request holds duplicates only, or events
+		// already committed.
 		txn.Discard()
+		for _, r := range staged {
+			r.done <- appendRes{seq: head}
+		}
 	} else if err := commit(); err != nil {
 		return fail(len(batch), err)
+	} else {
+		txn.Discard()
 	}
 	s.appendSeconds.Observe(time.Since(start).Seconds())
 	s.batchEvents.Observe(float64(stored))
-	s.eventsStored.Add(float64(stored))
 	s.eventsDuplicate.Add(float64(dups))
 	if stored > 0 {
-		select {
-		case s.notify <- struct{}{}:
-		default:
-		}
+		s.notifyAppended()
 	}
 	return head
+}
+
+func (s *DB) notifyAppended() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
 }
 
 func (s *DB) lookupDedup(txn *badger.Txn, id string) (uint64, error) {

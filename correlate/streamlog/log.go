@@ -331,15 +331,21 @@ func (l *Log) SetRetention(d time.Duration) {
 	l.mu.Unlock()
 }
 
-// FirstCopy is the position of the first copy of an event in the stream,
-// if this replica's copy holds it.
-func (l *Log) FirstCopy(id string) (uint64, bool) {
+// FirstCopy is the position of the first copy of an event in the
+// stream, 0 if this replica's copy does not hold it.
+func (l *Log) FirstCopy(ctx context.Context, id string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	var seq uint64
 	err := l.db.View(func(txn *badger.Txn) (err error) {
 		seq, err = lookupFirst(txn, id)
 		return err
 	})
-	return seq, err == nil && seq > 0
+	if err != nil {
+		return 0, fmt.Errorf("first copy of event %s: %w", id, err)
+	}
+	return seq, nil
 }
 
 // Notify implements correlate.EventLog: it receives a value after the

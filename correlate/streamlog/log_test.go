@@ -327,12 +327,13 @@ func TestStoreEventsAndLookup(t *testing.T) {
 		require.Equal(t, evs[4-i].ID, r.Event.ID, "newest first")
 		require.Equal(t, uint64(5-i), r.Seq)
 		require.NotEmpty(t, r.IncidentID)
-		inc, ok := p.db.IncidentOfEvent(r.Event.ID)
-		require.True(t, ok)
+		inc, err := p.db.IncidentOfEvent(t.Context(), r.Event.ID)
+		require.NoError(t, err)
 		require.Equal(t, r.IncidentID, inc)
 	}
-	_, ok := p.db.IncidentOfEvent("no-such-event")
-	require.False(t, ok)
+	inc, err := p.db.IncidentOfEvent(t.Context(), "no-such-event")
+	require.NoError(t, err)
+	require.Empty(t, inc)
 	err = p.db.ScanEvents(t.Context(), "bogus", func(correlate.EventRecord, string) bool { return true })
 	require.ErrorIs(t, err, correlate.ErrBadCursor)
 }

@@ -28,23 +28,32 @@ var (
 	_ correlate.Reader          = Store{}
 )
 
-// IncidentOfEvent implements correlate.Lookup: the incident the first
-// copy of the event joined.
-func (s Store) IncidentOfEvent(eventID string) (string, bool) {
-	seq, ok := s.Log.FirstCopy(eventID)
-	if !ok {
-		return "", false
+// IncidentOfEvent implements correlate.CommittedLookup: the incident the
+// first copy of the event joined; "" if none. A failed read is an error,
+// never "none", so that the projector retries the batch instead of
+// deciding on it.
+func (s Store) IncidentOfEvent(ctx context.Context, eventID string) (string, error) {
+	seq, err := s.Log.FirstCopy(ctx, eventID)
+	if err != nil || seq == 0 {
+		return "", err
 	}
-	return s.DB.IncidentAt(seq)
+	return s.DB.IncidentAt(ctx, seq)
 }
 
 // ScanEvents implements correlate.Reader over the copy of the stream.
 func (s Store) ScanEvents(ctx context.Context, cursor string, fn func(correlate.EventRecord, string) bool) error {
-	return s.Log.ScanEvents(ctx, cursor, func(le correlate.LoggedEvent, cur string) bool {
+	var rerr error
+	err := s.Log.ScanEvents(ctx, cursor, func(le correlate.LoggedEvent, cur string) bool {
 		r := correlate.EventRecord{LoggedEvent: le}
-		r.IncidentID, _ = s.DB.IncidentAt(le.Seq)
+		if r.IncidentID, rerr = s.DB.IncidentAt(ctx, le.Seq); rerr != nil {
+			return false
+		}
 		return fn(r, cur)
 	})
+	if err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // ScanEvents calls fn with the events of the copy newest first, starting

@@ -153,8 +153,8 @@ func (a *API) record(w http.ResponseWriter, r *http.Request, inc *correlate.Inci
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	if err := a.sink.Ingest(ctx, ev); err != nil {
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "change not stored, retry later: "+err.Error())
+		a.logger.Warn("Change not stored; client told to retry", "kind", kind, "incident", inc.ID, "err", err)
+		collector.WriteUnavailable(w, err)
 		return ev, false
 	}
 	return ev, true
@@ -229,12 +229,6 @@ func (a *API) merge(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, http.StatusOK, into.ID)
 }
 
-// eventIncidents finds the incident an event landed on; the store
-// provides it.
-type eventIncidents interface {
-	IncidentOfEvent(eventID string) (string, bool)
-}
-
 func (a *API) split(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Entries []string `json:"entries"`
@@ -278,8 +272,13 @@ func (a *API) split(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := src.ID
-	if l, ok := a.reader.(eventIncidents); ok {
-		if got, ok := l.IncidentOfEvent(events[0]); ok {
+	if l, ok := a.reader.(correlate.CommittedLookup); ok {
+		got, err := l.IncidentOfEvent(r.Context(), events[0])
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		if got != "" {
 			id = got
 		}
 	}
