@@ -155,6 +155,23 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 		require.Contains(t, line, "log.level")
 	})
 
+	t.Run("storage.min-free-space not a size", func(t *testing.T) {
+		code, _, stderr := runMain(t, "--storage.min-free-space=lots", listen, "--storage.path="+filepath.Join(dir, "data-size"))
+		require.Equal(t, 2, code)
+		line := requireOneLine(t, stderr)
+		require.Contains(t, line, "storage.min-free-space")
+		require.Contains(t, line, `"lots"`)
+		require.NoDirExists(t, filepath.Join(dir, "data-size"))
+	})
+
+	t.Run("storage.min-free-space past the disk", func(t *testing.T) {
+		code, _, stderr := runMain(t, "--storage.min-free-space=1000PiB", listen, "--storage.path="+filepath.Join(dir, "data-huge"))
+		require.Equal(t, 1, code)
+		line := requireOneLine(t, stderr)
+		require.Contains(t, line, "--storage.min-free-space")
+		require.Contains(t, line, "not less than the size of the filesystem")
+	})
+
 	t.Run("unusable storage path", func(t *testing.T) {
 		file := filepath.Join(dir, "a-regular-file")
 		require.NoError(t, os.WriteFile(file, []byte("not a directory\n"), 0o644))

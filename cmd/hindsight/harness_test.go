@@ -164,11 +164,18 @@ var logSeq struct {
 // with the same dir restarts on the same storage.
 func startDaemon(t *testing.T, dir, cfgYAML string, extraArgs ...string) *daemonProc {
 	t.Helper()
+	return startDaemonProbe(t, "/-/ready", dir, cfgYAML, extraArgs...)
+}
+
+// startDaemonProbe is startDaemon returning once probe answers 200: a
+// daemon that is up but not ready (a full disk) answers /-/healthy only.
+func startDaemonProbe(t *testing.T, probe, dir, cfgYAML string, extraArgs ...string) *daemonProc {
+	t.Helper()
 	needBinary(t)
 	var lastErr error
 	// A port found free can be taken before the daemon binds it; try a few.
 	for range 3 {
-		d, err := tryStartDaemon(t, dir, cfgYAML, extraArgs)
+		d, err := tryStartDaemon(t, probe, dir, cfgYAML, extraArgs)
 		if err == nil {
 			return d
 		}
@@ -181,7 +188,7 @@ func startDaemon(t *testing.T, dir, cfgYAML string, extraArgs ...string) *daemon
 	return nil
 }
 
-func tryStartDaemon(t *testing.T, dir, cfgYAML string, extraArgs []string) (*daemonProc, error) {
+func tryStartDaemon(t *testing.T, probe, dir, cfgYAML string, extraArgs []string) (*daemonProc, error) {
 	t.Helper()
 	d := &daemonProc{t: t, Dir: dir, Storage: filepath.Join(dir, "data"), done: make(chan struct{})}
 	d.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
@@ -235,7 +242,7 @@ func tryStartDaemon(t *testing.T, dir, cfgYAML string, extraArgs []string) (*dae
 			return nil, fmt.Errorf("daemon exited before it was ready (%v); args %q; log:\n%s", d.waitErr, args, log)
 		default:
 		}
-		resp, err := httpClient.Get(d.URL + "/-/ready")
+		resp, err := httpClient.Get(d.URL + probe)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -245,7 +252,7 @@ func tryStartDaemon(t *testing.T, dir, cfgYAML string, extraArgs []string) (*dae
 		}
 		if time.Now().After(deadline) {
 			d.Kill()
-			return nil, fmt.Errorf("daemon not ready within %s (last: %v); log:\n%s", readyTimeout, err, d.Log())
+			return nil, fmt.Errorf("daemon not answering %s within %s (last: %v); log:\n%s", probe, readyTimeout, err, d.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -15,10 +15,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/dustin/go-humanize"
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
 
@@ -44,6 +46,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.WebConfigFile, "web.config.file", "", "Prometheus web configuration file: TLS and basic auth on the listener")
 	fs.BoolVar(&o.EnablePprof, "web.enable-pprof", false, "serve /debug/pprof/ (needs a read-write token when api.tokens is set)")
 	fs.StringVar(&o.StoragePath, "storage.path", "data/", "Badger directory")
+	minFree := byteSize(256 << 20)
+	fs.Var(&minFree, "storage.min-free-space", "refuse new events (503) while the storage filesystem has less free than this (256MiB, 1GB); the store also keeps what its compactions need")
 	fs.StringVar(&o.NATSURL, "nats.url", "", "external NATS server; empty starts the embedded one")
 	fs.StringVar(&o.NATSListen, "nats.listen-address", "127.0.0.1:4222", "where the embedded NATS server listens")
 	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
@@ -64,6 +68,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hindsight: unexpected argument %q (see hindsight --help)\n", fs.Arg(0))
 		return 2
 	}
+	o.MinFreeBytes = int64(minFree)
 	if *showVersion {
 		fmt.Fprintln(stdout, version.Print("hindsight"))
 		return 0
@@ -152,4 +157,19 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("Hindsight stopped")
 	return 0
+}
+
+// byteSize is a flag holding a size in bytes, written with a unit as
+// operators do (256MiB, 1GB, 512KiB) or as a plain number of bytes.
+type byteSize int64
+
+func (b *byteSize) String() string { return humanize.IBytes(uint64(*b)) }
+
+func (b *byteSize) Set(s string) error {
+	v, err := humanize.ParseBytes(s)
+	if err != nil || v > math.MaxInt64 {
+		return fmt.Errorf("%q is not a size such as 256MiB or 1GB", s)
+	}
+	*b = byteSize(v)
+	return nil
 }

@@ -104,6 +104,8 @@ type spaceGuard struct {
 	statfsFailing bool
 
 	lsm atomic.Int64 // bytes of the LSM tree's tables, refreshed by watch
+	// missing is how much of the reserve file is not held.
+	missing atomic.Int64
 
 	mu       sync.Mutex // guards refusing
 	refusing bool       // appends are refused until free space is past the minimum and resumeMargin
@@ -146,11 +148,13 @@ func newSpaceGuard(dir string, minFree, memtable int64, logger *slog.Logger, reg
 func (g *spaceGuard) reservePath() string { return filepath.Join(g.dir, reserveFileName) }
 
 // required is the free space to keep: the store's reserve, and for
-// events also the operator's minimum and room for their projection.
+// events also the operator's minimum, room for their projection, and the
+// reserve file while it is not held (events are taken only while the
+// store could make it again).
 func (g *spaceGuard) required(events bool) int64 {
 	need := g.lsm.Load() + g.memtable + spaceSlack
 	if events {
-		need = max(need+projectionHeadroom, g.minFree)
+		need = max(need+projectionHeadroom, g.minFree) + g.missing.Load()
 	}
 	return need
 }
@@ -175,6 +179,16 @@ func (g *spaceGuard) check(bytes int64, events bool) error {
 		return &NoSpaceError{Dir: g.dir, Avail: avail, Need: need, Write: bytes}
 	}
 	return nil
+}
+
+// fits reports whether writing bytes leaves the store's reserve free,
+// for housekeeping that may wait (value-log GC).
+func (g *spaceGuard) fits(bytes int64) bool {
+	if g == nil || g.off {
+		return true
+	}
+	avail, _, err := fsSpace(g.dir)
+	return err != nil || avail-bytes-commitSlack >= g.required(false)
 }
 
 // eventsFit decides whether events of bytes fit, with hysteresis, and
@@ -216,6 +230,7 @@ func (g *spaceGuard) prepare() error {
 		g.logger.Warn("Free disk space cannot be measured; the store does not guard against a full disk", "err", err)
 		return nil
 	}
+	g.missing.Store(max(g.reserveSize-g.reserveHeld(), 0))
 	if g.minFree >= total {
 		return fmt.Errorf("%w: %s asked, the filesystem of %s holds %s", ErrMinFreeTooLarge,
 			sizeString(g.minFree), g.dir, sizeString(total))
@@ -322,17 +337,20 @@ func (g *spaceGuard) update() {
 		return
 	}
 	g.statfsFailing = false
-	held := g.reserveHeld()
-	switch {
+	switch held := g.reserveHeld(); {
 	case held > 0 && avail < g.reserveSize/2:
 		// Something other than the store is filling the disk (the store
 		// itself stops well before): give Badger the room to finish.
 		g.releaseReserve("so that the store can flush and shut down cleanly")
-	case held == 0 && avail >= need+g.reserveSize+commitSlack+resumeMargin:
+	case held == 0 && avail >= need+commitSlack:
+		// need counts the missing reserve: there is room for it and
+		// for what is kept free besides.
 		g.makeReserve()
-	case held > 0:
+	default:
 		g.reserve.Set(float64(held))
 	}
+	g.missing.Store(max(g.reserveSize-g.reserveHeld(), 0))
+	g.needBytes.Set(float64(g.required(true)))
 	if avail, _, err = fsSpace(g.dir); err == nil {
 		g.availBytes.Set(float64(avail))
 		_ = g.eventsFit(avail, 0)

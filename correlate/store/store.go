@@ -205,7 +205,7 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		Name: "hindsight_store_value_log_gc_runs_total",
 		Help: "Value-log garbage collection passes, by result.",
 	}, []string{"result"})
-	for _, r := range []string{"rewritten", "nothing", "error"} {
+	for _, r := range []string{"rewritten", "nothing", "error", "no_space"} {
 		s.gcRuns.WithLabelValues(r)
 	}
 	s.lastGC = f.NewGauge(prometheus.GaugeOpts{
@@ -727,6 +727,12 @@ func (s *DB) RunGC(ctx context.Context) error {
 		case <-t.C:
 		}
 		for {
+			// A pass rewrites what is live in a value-log file before it
+			// deletes it: it needs up to a file's worth of room first.
+			if !s.space.fits(valueLogFileSize) {
+				s.gcRuns.WithLabelValues("no_space").Inc()
+				break
+			}
 			err := s.db.RunValueLogGC(0.5)
 			s.lastGC.SetToCurrentTime()
 			if err == nil {

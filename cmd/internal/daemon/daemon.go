@@ -48,8 +48,12 @@ type Options struct {
 	// set).
 	EnablePprof bool
 	StoragePath string
-	NATSURL     string
-	NATSListen  string
+	// MinFreeBytes is --storage.min-free-space: while the storage
+	// filesystem has less free, events are refused with 503 (the store
+	// keeps what its own compactions need either way).
+	MinFreeBytes int64
+	NATSURL      string
+	NATSListen   string
 
 	// Logger receives every log line; nil discards them.
 	Logger *slog.Logger
@@ -140,7 +144,13 @@ func New(o Options) (_ *Daemon, err error) {
 	if err := os.MkdirAll(o.StoragePath, 0o750); err != nil {
 		return nil, fmt.Errorf("storage path %q: %w", o.StoragePath, err)
 	}
-	d.db, err = store.Open(o.StoragePath, store.Options{Retention: time.Duration(cfg.Retention.Events)}, logger.With("component", "store"), d.reg)
+	d.db, err = store.Open(o.StoragePath, store.Options{
+		Retention:    time.Duration(cfg.Retention.Events),
+		MinFreeBytes: o.MinFreeBytes,
+	}, logger.With("component", "store"), d.reg)
+	if errors.Is(err, store.ErrMinFreeTooLarge) {
+		return nil, fmt.Errorf("--storage.min-free-space: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +189,12 @@ func New(o Options) (_ *Daemon, err error) {
 	d.Ready.Add("store", func(context.Context) error {
 		if d.db.Badger().IsClosed() {
 			return errors.New("closed")
+		}
+		if err := d.db.Writable(); err != nil {
+			if errors.As(err, new(*store.NoSpaceError)) {
+				return fmt.Errorf("the event store cannot accept writes: %w (--storage.min-free-space, or what the store needs to flush and compact if more); free some space", err)
+			}
+			return fmt.Errorf("the event store cannot accept writes: %w", err)
 		}
 		return nil
 	})
@@ -470,8 +486,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	d.add(&g, "projector", func(ctx context.Context) error {
 		start := time.Now()
-		if err := d.proj.CatchUp(ctx); err != nil {
-			return fmt.Errorf("catch up with the event log: %w", err)
+		if err := d.catchUp(ctx); err != nil {
+			return err
 		}
 		d.caughtUp.Store(true)
 		d.logger.Info("Incidents are up to date with the event log", "position", d.proj.Applied(), "duration", time.Since(start))
@@ -483,6 +499,31 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	err = g.Run()
 	d.running.Store(false)
 	return err
+}
+
+// catchUp brings the projection up to date with the event log. A disk
+// too full for the projection's commits does not stop the daemon: it
+// serves what is stored (not ready, and saying why) and tries again until
+// there is room.
+func (d *Daemon) catchUp(ctx context.Context) error {
+	for logged := false; ; {
+		err := d.proj.CatchUp(ctx)
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, new(*store.NoSpaceError)) || ctx.Err() != nil {
+			return fmt.Errorf("catch up with the event log: %w", err)
+		}
+		if !logged {
+			d.logger.Warn("Incidents are behind the event log until there is disk space", "position", d.proj.Applied(), "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("catch up with the event log: %w", ctx.Err())
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 // add puts a part that runs until its context is done into g. Its stop
