@@ -43,6 +43,9 @@ func indexFirings(w *opWriter, ch *correlate.Changes) {
 // FirstFiring implements correlate.CommittedLookup: the earliest firing
 // start of fingerprint in [from, to), zero when there is none.
 func (s *DB) FirstFiring(ctx context.Context, fp string, from, to time.Time) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
 	var found time.Time
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -52,7 +55,7 @@ func (s *DB) FirstFiring(ctx context.Context, fp string, from, to time.Time) (ti
 		defer it.Close()
 		it.Seek(firingKey(fp, from))
 		if !it.Valid() {
-			return ctx.Err()
+			return nil
 		}
 		k := it.Item().Key()
 		ns := int64(binary.BigEndian.Uint64(k[len(k)-8:]))

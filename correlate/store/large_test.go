@@ -24,7 +24,7 @@ func TestAppendLargerThanATransaction(t *testing.T) {
 	defer db.Close()
 	ctx := t.Context()
 	_, maxCount := db.txnLimits()
-	n := int(3 * maxCount) // two entries an event: six transactions' worth
+	n := int(maxCount) // two entries an event: two transactions' worth
 	t0 := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
 	evs := make([]collector.Event, n)
 	for i := range evs {
@@ -108,7 +108,7 @@ func TestCommitLargerThanATransaction(t *testing.T) {
 	db := open(t, t.TempDir())
 	defer db.Close()
 	_, maxCount := db.txnLimits()
-	entries := int(maxCount) // six writes an entry
+	entries := int(maxCount) / 2 // six writes an entry: three transactions' worth
 	require.NoError(t, db.Commit(t.Context(), bigChanges(entries, 7)))
 	checkBigCommit(t, db, entries, 7)
 }
@@ -118,8 +118,10 @@ func TestCommitLargerThanATransaction(t *testing.T) {
 // interrupted before it is not applied at all.
 func TestStagedCommitFinishedAfterCrash(t *testing.T) {
 	ctx := t.Context()
-	_, maxCount := open(t, t.TempDir()).txnLimits()
-	entries := int(maxCount)
+	probe := open(t, t.TempDir())
+	_, maxCount := probe.txnLimits()
+	require.NoError(t, probe.Close())
+	entries := int(maxCount) / 2
 	stage := func(db *DB, seq uint64) [][]op {
 		var ops []op
 		require.NoError(t, db.db.View(func(txn *badger.Txn) (err error) {

@@ -224,6 +224,9 @@ func (g *spaceGuard) eventsFit(avail, bytes int64) error {
 // not have the room it needs (replaying and flushing memtables that a
 // crash left behind).
 func (g *spaceGuard) prepare() error {
+	if err := os.MkdirAll(g.dir, 0o750); err != nil {
+		return err
+	}
 	avail, total, err := fsSpace(g.dir)
 	if err != nil {
 		g.off = true
