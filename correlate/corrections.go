@@ -3,6 +3,7 @@ package correlate
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,16 @@ const (
 
 // Labels a correction event carries.
 const (
-	LabelIncidentID  = "incident_id"
+	// LabelIncidentID names the incident a correction was sent to, and
+	// LabelAnchorEvents (a list) events that only that incident held: its
+	// alert states and pages, never a deploy, which several incidents can
+	// share. The id decides while it names an incident; after a
+	// recorrelation under rules that give the incident another id, the
+	// incident that now holds most of those events is the one.
+	LabelIncidentID   = "incident_id"
+	LabelAnchorEvents = "anchor_events"
+	// LabelAnchorEvent is the single anchor of corrections written before
+	// anchor_events; it is still read, after the id.
 	LabelAnchorEvent = "anchor_event"
 	LabelAuthor      = "author"
 	LabelEntryID     = "entry_id"
@@ -30,6 +40,32 @@ const (
 	LabelHidden      = "hidden"
 	LabelNote        = "note"
 )
+
+// maxAnchors bounds the events a correction names its incident by: enough
+// that a regrouping which moves a few of them still leaves a clear holder.
+const maxAnchors = 8
+
+// AnchorEvents picks the events a correction names its incident by (see
+// LabelAnchorEvents): the incident's own alert states and PagerDuty events,
+// oldest first by log position, at most maxAnchors. An incident of deploys
+// and notes only has none; its id alone names it.
+func AnchorEvents(tl Timeline) []string {
+	own := slices.Clone(tl)
+	own = slices.DeleteFunc(own, func(e Entry) bool {
+		return e.Source != collector.SourceAlertmanager && e.Source != collector.SourcePagerDuty
+	})
+	slices.SortStableFunc(own, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	var out []string
+	for _, e := range own {
+		if len(out) == maxAnchors {
+			break
+		}
+		if !slices.Contains(out, e.EventID) {
+			out = append(out, e.EventID)
+		}
+	}
+	return out
+}
 
 // Curation is what people decided about one timeline entry.
 type Curation struct {
@@ -70,19 +106,69 @@ func isCorrection(ev *collector.Event) bool {
 	return false
 }
 
-// target finds the incident a correction is about: the incident that now
-// holds its anchor event (so corrections follow their events through a
-// recorrelation), else the incident by id, or the one it was merged into.
-// It revives a stored incident that left memory.
+// target finds the incident a correction is about (locate).
 func (c *Correlator) target(ev *collector.Event) *Incident {
-	if anchor := ev.Labels[LabelAnchorEvent]; anchor != "" {
-		if id, ok := c.incidentOfEvent(anchor); ok {
-			if inc := c.followMerges(c.revive(id)); inc != nil {
-				return inc
-			}
+	anchors := SplitList(ev.Labels[LabelAnchorEvents])
+	if len(anchors) == 0 && ev.Labels[LabelAnchorEvent] != "" {
+		anchors = []string{ev.Labels[LabelAnchorEvent]}
+	}
+	return c.locate(ev.Labels[LabelIncidentID], anchors)
+}
+
+// locate finds the incident a person named by id and anchor events: the
+// incident of that id while there is one, or the one it was merged into;
+// else (a recorrelation under new rules gave it another id) the incident
+// that now holds most of the anchor events, the earliest anchor breaking
+// a tie. The id comes first because an anchor can be shared: a deploy sits
+// on every incident it may relate to, and corrections named by one landed
+// on another incident (issue 9, defect 4). It revives a stored incident
+// that left memory, and only the one it returns.
+func (c *Correlator) locate(id string, anchors []string) *Incident {
+	if inc := c.followMerges(c.revive(id)); inc != nil {
+		return inc
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, a := range anchors {
+		held, ok := c.incidentOfEvent(a)
+		if !ok {
+			continue
+		}
+		held = c.mergedInto(held)
+		if counts[held] == 0 {
+			order = append(order, held)
+		}
+		counts[held]++
+	}
+	best := ""
+	for _, h := range order {
+		if counts[h] > counts[best] {
+			best = h
 		}
 	}
-	return c.followMerges(c.revive(ev.Labels[LabelIncidentID]))
+	return c.followMerges(c.revive(best))
+}
+
+// mergedInto follows an incident's merges by id, without reviving
+// anything: the incident that holds what id held.
+func (c *Correlator) mergedInto(id string) string {
+	for range 16 { // as followMerges
+		inc := c.live[id]
+		if inc == nil {
+			var ok bool
+			if inc, ok = c.changes.Incidents[id]; !ok && c.lookup != nil {
+				inc, ok = c.lookup.StoredIncident(id)
+			}
+			if !ok {
+				return id
+			}
+		}
+		if inc.MergedInto == "" {
+			return id
+		}
+		id = inc.MergedInto
+	}
+	return id
 }
 
 func (c *Correlator) incidentOfEvent(eventID string) (string, bool) {

@@ -41,8 +41,11 @@
 //
 // Rules 2 to 5 skip incidents past max_span or holding max_alerts.
 // People's merges and splits are events like any other: they move
-// entries, alerts with their episodes, pages and partitions, and name the
-// incidents by an event they hold so that they survive a recorrelation.
+// entries, alerts with their episodes, pages and partitions. Every
+// correction names its incident by id and by events only that incident
+// holds (its alert states and pages, never a shared deploy): the id while
+// it names an incident, the holder of those events after a recorrelation
+// under rules that changed the ids.
 //
 // The EventLog interface is deliberately small (append; read in order
 // from a position) so that the replicated log (correlate/streamlog, a

@@ -24,10 +24,14 @@ const (
 // Labels of merge and split events. Lists are comma-separated.
 const (
 	// LabelFrom names the incidents merged into the target, and
-	// LabelFromAnchors an event of each (same order), so that after a
-	// recorrelation the merge follows those events.
+	// LabelFromAnchors the anchor events of each (AnchorEvents; same order,
+	// one group per incident, groups separated by ";"), so that after a
+	// recorrelation under new rules the merge follows those events.
 	LabelFrom        = "from"
-	LabelFromAnchors = "from_anchor_events"
+	LabelFromAnchors = "from_anchors"
+	// LabelFromAnchorEvents is the single anchor per incident that merges
+	// written before from_anchors carry; it is still read.
+	LabelFromAnchorEvents = "from_anchor_events"
 	// LabelEvents names the events whose entries a split moves.
 	LabelEvents = "events"
 )
@@ -328,25 +332,29 @@ func (c *Correlator) forget(inc *Incident) {
 // (found by their anchor events first, so a recorrelation keeps the
 // merge) move into the target.
 func (c *Correlator) mergeApplied(seq uint64, ev *collector.Event) {
-	into := c.followMerges(c.target(ev))
+	into := c.target(ev)
 	if into == nil {
 		return
 	}
 	author := cmp.Or(ev.Labels[LabelAuthor], "someone")
 	ids := SplitList(ev.Labels[LabelFrom])
-	anchors := SplitList(ev.Labels[LabelFromAnchors])
+	var groups [][]string
+	if g := ev.Labels[LabelFromAnchors]; g != "" {
+		for _, part := range strings.Split(g, ";") {
+			groups = append(groups, SplitList(part))
+		}
+	} else {
+		for _, a := range SplitList(ev.Labels[LabelFromAnchorEvents]) {
+			groups = append(groups, []string{a})
+		}
+	}
 	var merged []string
 	for i, id := range ids {
-		var from *Incident
-		if i < len(anchors) {
-			if got, ok := c.incidentOfEvent(anchors[i]); ok {
-				from = c.revive(got)
-			}
+		var anchors []string
+		if i < len(groups) {
+			anchors = groups[i]
 		}
-		if from == nil {
-			from = c.revive(id)
-		}
-		from = c.followMerges(from)
+		from := c.locate(id, anchors)
 		if from == nil || from == into {
 			continue
 		}
@@ -364,7 +372,7 @@ func (c *Correlator) mergeApplied(seq uint64, ev *collector.Event) {
 // move to a new incident, each alert and page whole (all its entries),
 // since one alert firing belongs to one incident.
 func (c *Correlator) splitApplied(seq uint64, ev *collector.Event) {
-	src := c.followMerges(c.target(ev))
+	src := c.target(ev)
 	if src == nil {
 		return
 	}

@@ -32,7 +32,7 @@ func replay(t *testing.T, cfg *config.Config, batch int, evs ...collector.Event)
 // correction builds a person's change as the API does: addressed by
 // incident id and by an event of the incident.
 func correction(kind, incID, anchor string, at time.Time, labels map[string]string) collector.Event {
-	l := map[string]string{LabelIncidentID: incID, LabelAnchorEvent: anchor, LabelAuthor: "alice"}
+	l := map[string]string{LabelIncidentID: incID, LabelAnchorEvents: anchor, LabelAuthor: "alice"}
 	for k, v := range labels {
 		l[k] = v
 	}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/alertmanager"
+	"github.com/hindsight-ops/hindsight/collector/deploy"
+	pdcollector "github.com/hindsight-ops/hindsight/collector/pagerduty"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
 	"github.com/hindsight-ops/hindsight/correlate/store"
@@ -34,11 +36,17 @@ type fixture struct {
 }
 
 // newFixture wires the API over a real Badger store and projector, as the
-// daemon does, with the Alertmanager receiver for input.
+// daemon does, with the Alertmanager, PagerDuty and deploy receivers for
+// input.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, config.Default())
+}
+
+func newFixtureWith(t *testing.T, cfg *config.Config) *fixture {
+	t.Helper()
 	f := &fixture{}
-	f.cfg.Store(config.Default())
+	f.cfg.Store(cfg)
 	db, err := store.Open(t.TempDir(), store.Options{}, promslog.NewNopLogger(), prometheus.NewRegistry())
 	require.NoError(t, err)
 	f.db = db
@@ -55,7 +63,10 @@ func newFixture(t *testing.T) *fixture {
 		mux.Handle(p, h)
 	}
 	reg := prometheus.NewRegistry()
-	mux.Handle("POST /api/v1/ingest/alertmanager", alertmanager.NewHandler(f.cfg.Load, sink, collector.NewMetrics(reg), promslog.NewNopLogger(), reg))
+	m := collector.NewMetrics(reg)
+	mux.Handle("POST /api/v1/ingest/alertmanager", alertmanager.NewHandler(f.cfg.Load, sink, m, promslog.NewNopLogger(), reg))
+	mux.Handle("POST /api/v1/ingest/pagerduty", pdcollector.NewHandler(f.cfg.Load, sink, m, promslog.NewNopLogger()))
+	mux.Handle("POST "+deploy.Path, deploy.NewHandler(f.cfg.Load, sink, m, promslog.NewNopLogger()))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		f.srv.Close()

@@ -61,20 +61,9 @@ func author(r *http.Request, claimed string) (string, error) {
 	return claimed, nil
 }
 
-// anchorEvent is the event that opened the incident. Corrections name it
-// beside the incident id, so that after a recorrelation they follow the
-// event to whatever incident holds it.
-func anchorEvent(inc *correlate.Incident, tl correlate.Timeline) string {
-	for _, e := range tl {
-		if e.Seq == inc.FirstSeq {
-			return e.EventID
-		}
-	}
-	if len(tl) > 0 {
-		return tl[0].EventID
-	}
-	return ""
-}
+// anchors are the events a correction names its incident by, beside
+// its id (correlate.AnchorEvents).
+func anchors(tl correlate.Timeline) string { return correlate.JoinList(correlate.AnchorEvents(tl)) }
 
 // correct appends a person's correction to the log (it is an event like
 // any other) and answers with the incident as it is afterwards. labels
@@ -136,7 +125,7 @@ func (a *API) incidentWithTimeline(ctx context.Context, id string) (*correlate.I
 // projection reflects it. It answers the client itself when that fails.
 func (a *API) record(w http.ResponseWriter, r *http.Request, inc *correlate.Incident, tl correlate.Timeline, source, kind, summary string, at time.Time, labels map[string]string) (collector.Event, bool) {
 	labels[correlate.LabelIncidentID] = inc.ID
-	labels[correlate.LabelAnchorEvent] = anchorEvent(inc, tl)
+	labels[correlate.LabelAnchorEvents] = anchors(tl)
 	now := time.Now().UTC()
 	if at.IsZero() {
 		at = now
@@ -187,7 +176,7 @@ func (a *API) merge(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var ids, anchors []string
+	var ids, groups []string
 	for _, id := range req.From {
 		if id == into.ID {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("from: %s is the incident merged into; an incident cannot be merged into itself", id))
@@ -210,7 +199,7 @@ func (a *API) merge(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ids = append(ids, id)
-		anchors = append(anchors, anchorEvent(inc, itl))
+		groups = append(groups, anchors(itl))
 	}
 	who, err := author(r, req.Author)
 	if err != nil {
@@ -220,7 +209,7 @@ func (a *API) merge(w http.ResponseWriter, r *http.Request) {
 	labels := map[string]string{
 		correlate.LabelAuthor:      who,
 		correlate.LabelFrom:        correlate.JoinList(ids),
-		correlate.LabelFromAnchors: correlate.JoinList(anchors),
+		correlate.LabelFromAnchors: strings.Join(groups, ";"),
 	}
 	if _, ok := a.record(w, r, into, tl, collector.SourceHindsight, correlate.KindIncidentMerged,
 		who+" merged "+strings.Join(ids, ", ")+" into this incident", time.Time{}, labels); !ok {
