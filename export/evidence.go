@@ -170,18 +170,21 @@ func deployURL(e correlate.Entry) string {
 // description.
 func deployText(e correlate.Entry) string {
 	s := strings.TrimSuffix(oneLine(e.Summary), ".")
+	dp := deployOf(e)
+	version, prev, author := oneLine(dp.Version), oneLine(dp.PreviousVersion), oneLine(dp.Author)
+	if e.Kind == kindDeployRolledBack && (version != "" || prev != "") {
+		// Told from its fields, not its stored summary: collectors before
+		// the fix of issue 9 (defect 6) wrote it backwards. version is
+		// what runs afterwards, previous_version what was rolled back.
+		s = rollbackText(e.Service, version, prev)
+	}
 	if s == "" {
 		s = strings.TrimSpace(oneLine(e.Service) + " deploy " + strings.ReplaceAll(strings.TrimPrefix(e.Kind, kindDeployPrefix), "_", " "))
 	}
-	dp := deployOf(e)
-	version, prev, author := oneLine(dp.Version), oneLine(dp.PreviousVersion), oneLine(dp.Author)
 	var extra []string
 	if e.Kind == kindDeployRolledBack {
-		if version != "" && !strings.Contains(s, version) {
-			extra = append(extra, "from "+version)
-		}
-		if prev != "" && !strings.Contains(s, prev) {
-			extra = append(extra, "to "+prev)
+		if version != "" && prev != "" {
+			extra = append(extra, "from "+prev)
 		}
 	} else if version != "" && !strings.Contains(s, version) {
 		extra = append(extra, "version "+version)
@@ -207,6 +210,18 @@ func deployText(e correlate.Entry) string {
 	return s
 }
 
+// rollbackText tells a rollback step: "checkout rolled back to v2.3.0".
+func rollbackText(service, to, from string) string {
+	service = cmp.Or(oneLine(service), "the service")
+	switch {
+	case to != "":
+		return service + " rolled back to " + to
+	case from != "":
+		return service + " " + from + " rolled back"
+	}
+	return service + " deploy rolled back"
+}
+
 // deployWhat names what a deploy shipped: "checkout v2.3.1 to production
 // by dana".
 func deployWhat(e correlate.Entry) string {
@@ -230,11 +245,7 @@ func (b *builder) mitigationName(e correlate.Entry) string {
 		if svc := oneLine(e.Service); svc != "" {
 			s += " of " + svc
 		}
-		to := oneLine(deployOf(e).Version)
-		if e.Kind == kindDeployRolledBack {
-			to = oneLine(deployOf(e).PreviousVersion)
-		}
-		if to != "" {
+		if to := oneLine(deployOf(e).Version); to != "" {
 			s += " to " + to
 		}
 	} else {
@@ -264,7 +275,7 @@ func (b *builder) isRollback(e correlate.Entry) bool {
 		return false
 	}
 	for _, d := range b.deploySteps {
-		if d.At.Before(e.At) && d.Service == e.Service && deployOf(d).PreviousVersion == v && deployOf(d).Version != v {
+		if d.Kind != kindDeployRolledBack && d.At.Before(e.At) && d.Service == e.Service && deployOf(d).PreviousVersion == v && deployOf(d).Version != v {
 			return true
 		}
 	}

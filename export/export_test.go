@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/collector/deploy"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
 )
@@ -245,6 +247,9 @@ func pagedView() *correlate.View {
 	deployLabels := map[string]string{"version": "v2.3.1", "previous_version": "v2.3.0", "author": "dana",
 		"commit": "9f1c2e7d4b5a6c3e8f9a0b1c2d3e4f5a6b7c8d9e", "environment": "production", "url": pipelineURL,
 		"description": "Switch the payment client to async retries"}
+	// On the rollback step version is what runs afterwards.
+	rollbackLabels := maps.Clone(deployLabels)
+	rollbackLabels["version"], rollbackLabels["previous_version"] = "v2.3.0", "v2.3.1"
 	pdLabels := func(extra map[string]string) map[string]string {
 		l := map[string]string{"pd_incident_number": "8812", "title": "[FIRING:2] HighErrorRate checkout"}
 		for k, v := range extra {
@@ -271,7 +276,7 @@ func pagedView() *correlate.View {
 		{ID: "ent-note-1", At: lat("14:10:05"), Source: collector.SourceNote, Kind: "note",
 			Summary: "Errors all come from the new async retry path of v2.3.1; rolling back (dana)"},
 		deployEntry("ent-d4711-rolled-back", "d-4711", "rolled_back", "checkout", "checkout rolled back to v2.3.0 (dana)",
-			lat("14:12:40"), deployLabels, "deploy of checkout (same service) during the incident, 10m29s after the first alert"),
+			lat("14:12:40"), rollbackLabels, "deploy of checkout (same service) during the incident, 10m29s after the first alert"),
 		pdEntry("ent-pd-note", pdCheckoutID, "annotated", "Dana Oncall added a note to incident #8812", lat("14:13:30"),
 			pdLabels(map[string]string{"agent": "Dana Oncall", "agent_type": "user_reference", "note": "rolled back checkout to v2.3.0"})),
 		alertEntry("ent-l2", "resolved", "CheckoutLatencyHigh", "8b1f0c2a3d4e5f60", "checkout-7d9f-abcde:8080", "warning", latSum, latencyURL, lat("14:04:30"), lat("14:16:00")),
@@ -708,7 +713,7 @@ func TestPagedIncident(t *testing.T) {
 	tl := section(md, "Timeline")
 	require.Contains(t, tl, `Dana Oncall added a note to incident #8812: "rolled back checkout to v2.3.0"`, "a note shows its text")
 	require.Contains(t, tl, "checkout v2.3.1 deploy succeeded (dana, 9f1c2e7, d-4711): Switch the payment client to async retries")
-	require.Contains(t, tl, "checkout rolled back to v2.3.0 (dana, from v2.3.1, d-4711) ([source](https://ci.example.com/runs/4711))",
+	require.Contains(t, tl, "checkout rolled back to v2.3.0 (from v2.3.1, by dana, d-4711) ([source](https://ci.example.com/runs/4711))",
 		"a rollback names what it undid, not the description of the change")
 	require.Contains(t, tl, "**Note:** Errors all come from the new async retry path", "people's notes stay")
 
@@ -723,7 +728,7 @@ func TestPagedIncident(t *testing.T) {
 	require.Contains(t, wh, `"rolled back checkout to v2.3.0"`, "the PagerDuty note is part of the mitigation")
 
 	res := section(md, "Resolution")
-	require.Contains(t, res, "- Rollback at 2026-11-20 14:12:40 UTC: checkout rolled back to v2.3.0 (dana, from v2.3.1, d-4711). ([source](https://ci.example.com/runs/4711))")
+	require.Contains(t, res, "- Rollback at 2026-11-20 14:12:40 UTC: checkout rolled back to v2.3.0 (from v2.3.1, by dana, d-4711). ([source](https://ci.example.com/runs/4711))")
 	require.Contains(t, res, `- PagerDuty resolve at 2026-11-20 14:21:00 UTC: Dana Oncall resolved incident #8812 (resolve reason: "error rate back to baseline after the rollback"). ([source](`+pdCheckoutURL+"))")
 	require.Contains(t, res, "- The last alert to resolve was HighErrorRate on 2 instances of checkout, at 2026-11-20 14:19:50 UTC.")
 
@@ -876,4 +881,35 @@ func TestTimeAtSeverity(t *testing.T) {
 	v.Severity.Override, v.Severity.Effective = &sev3, sev3
 	md = section(string(render(t, "markdown", NewDraft(v, testConfig(), at("2026-11-20T16:00:00Z")))), "Impact")
 	require.Contains(t, md, "Severity set to SEV3 by a person after the incident ended")
+}
+
+// TestRollbackReadsForwards is issue 9's defect 6: on a rolled_back step
+// version is the release rolled back to and previous_version the one
+// rolled back from (spec/deploy-event.md), through the collector and the
+// draft.
+func TestRollbackReadsForwards(t *testing.T) {
+	evs, err := deploy.Decode([]byte(`{"id":"d-4711","service":"checkout","status":"rolled_back",
+"version":"v2.3.0","previous_version":"v2.3.1","at":"2026-11-20T14:12:40Z","url":"https://ci.example.com/runs/4711"}`), "", nil)
+	require.NoError(t, err)
+	ev := evs[0]
+	require.Equal(t, "checkout rolled back to v2.3.0 (from v2.3.1)", ev.Summary)
+	t0 := time.Date(2026, 11, 20, 14, 2, 11, 0, time.UTC)
+	end := t0.Add(20 * time.Minute)
+	v := &correlate.View{ID: "inc-rb", Title: "checkout: HighErrorRate", Status: correlate.StatusResolved,
+		StartedAt: t0, ResolvedAt: &end, Services: []string{"checkout"},
+		Timeline: correlate.Timeline{{ID: "ent-rb", At: ev.At, Source: ev.Source, Kind: ev.Kind, Service: ev.Service,
+			Summary: ev.Summary, Ref: ev.Ref, Labels: ev.Labels, Annotations: ev.Annotations, Deploy: ev.Deploy}}}
+	d := NewDraft(v, nil, end)
+	require.Equal(t, "rollback of checkout to v2.3.0 (d-4711)", d.Header.MitigatedBy)
+	md := string(render(t, "md", d))
+	require.Contains(t, md, "checkout rolled back to v2.3.0 (from v2.3.1")
+	require.NotContains(t, md, "rolled back to v2.3.1")
+	require.NotContains(t, md, "to v2.3.1")
+
+	// A step stored by a collector that wrote the summary backwards reads
+	// right too: the draft tells it from its fields.
+	v.Timeline[0].Summary = "checkout rolled back to v2.3.1"
+	md = string(render(t, "md", NewDraft(v, nil, end)))
+	require.Contains(t, md, "checkout rolled back to v2.3.0 (from v2.3.1")
+	require.NotContains(t, md, "rolled back to v2.3.1")
 }

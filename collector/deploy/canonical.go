@@ -106,21 +106,31 @@ func (d *Deploy) Event() (collector.Event, error) {
 }
 
 // Summary is the one-line timeline text of the step, such as
-// "checkout v2.3.1 deploy succeeded (dana, 9f1c2e7)" or
-// "checkout rolled back to v2.3.0".
+// "checkout v2.3.1 deploy succeeded (dana, 9f1c2e7)" or "checkout rolled
+// back to v2.3.0 (from v2.3.1)". On a rolled_back step Version is what
+// runs afterwards (the release rolled back to) and PreviousVersion the
+// release rolled back from (spec/deploy-event.md).
 func (d *Deploy) Summary() string {
 	var b strings.Builder
 	b.WriteString(d.Service)
 	if d.Status == StatusRolledBack {
-		if d.PreviousVersion != "" {
-			b.WriteString(" rolled back to " + d.PreviousVersion)
-		} else if d.Version != "" {
-			b.WriteString(" " + d.Version + " rolled back")
-		} else {
+		var extra []string
+		switch {
+		case d.Version != "":
+			b.WriteString(" rolled back to " + d.Version)
+			if d.PreviousVersion != "" {
+				extra = append(extra, "from "+d.PreviousVersion)
+			}
+		case d.PreviousVersion != "":
+			b.WriteString(" " + d.PreviousVersion + " rolled back")
+		default:
 			b.WriteString(" deploy rolled back")
 		}
 		if d.Author != "" {
-			b.WriteString(" (" + d.Author + ")")
+			extra = append(extra, d.Author)
+		}
+		if len(extra) > 0 {
+			b.WriteString(" (" + strings.Join(extra, ", ") + ")")
 		}
 		return b.String()
 	}

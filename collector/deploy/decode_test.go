@@ -142,7 +142,7 @@ func TestDecodeStatuses(t *testing.T) {
 		{"started", deploy.KindStarted, "checkout v2.42.0 deploy started (jdoe, 9f3c2d1)"},
 		{"succeeded", deploy.KindSucceeded, "checkout v2.42.0 deploy succeeded (jdoe, 9f3c2d1)"},
 		{"failed", deploy.KindFailed, "checkout v2.42.0 deploy failed (jdoe, 9f3c2d1)"},
-		{"rolled_back", deploy.KindRolledBack, "checkout rolled back to v2.41.0 (jdoe)"},
+		{"rolled_back", deploy.KindRolledBack, "checkout rolled back to v2.42.0 (from v2.41.0, jdoe)"},
 	} {
 		doc := canonicalDoc(t)
 		doc["status"] = tc.status
@@ -162,7 +162,7 @@ func TestDecodeStatuses(t *testing.T) {
 	evs, err = deploy.Decode([]byte(`{"id": "d-4711", "service": "checkout", "status": "rolled_back",
  "version": "v2.3.1", "previous_version": "v2.3.0", "at": "2026-11-20T10:09:10Z"}`), "", nil)
 	require.NoError(t, err)
-	require.Equal(t, "checkout rolled back to v2.3.0", evs[0].Summary)
+	require.Equal(t, "checkout rolled back to v2.3.1 (from v2.3.0)", evs[0].Summary, "version is what runs afterwards")
 	require.Nil(t, evs[0].Annotations)
 	require.Nil(t, evs[0].Labels)
 }
