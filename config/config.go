@@ -72,6 +72,24 @@ type Config struct {
 	hash string // sha256 of the bytes this configuration was loaded from
 }
 
+// ErrorAt makes an error about key path that a check outside this package
+// found (a template that does not parse, a directory that cannot be
+// written), placed like the loader's own errors: at the key's line in
+// file, the configuration file it was loaded from (empty: no place).
+func ErrorAt(file, path, format string, args ...any) *Error {
+	e := &Error{Msg: fmt.Sprintf(format, args...)}
+	if file == "" {
+		return e
+	}
+	e.File = filepath.Base(file)
+	if data, err := os.ReadFile(file); err == nil {
+		d := newDecoder()
+		d.decodeDocument(data, Default())
+		e.Line = d.lineOf(path)
+	}
+	return e
+}
+
 // Service is what Hindsight knows about one service: enough to join the alerts
 // of a service and its dependencies into one incident, and to weigh severity.
 type Service struct {
@@ -237,10 +255,32 @@ type Export struct {
 	// TemplateFile is a Go text/template that replaces the built-in Markdown
 	// template; empty keeps the built-in one.
 	TemplateFile string `yaml:"template_file"`
+	// Formats are what each sink receives: markdown, html, json, one file
+	// or message per format.
+	Formats []string `yaml:"formats"`
+	// MinReviewers is how many distinct reviewers must approve before a
+	// post-mortem can be published, the author among them.
+	MinReviewers int `yaml:"min_reviewers"`
+	// MaxAge stops automatic exports of incidents that ended longer ago
+	// than this, so that a backfill of old data does not flood the sinks;
+	// 0 means no limit. Published post-mortems are exported whatever
+	// their age.
+	MaxAge model.Duration `yaml:"max_age"`
 	// Sinks are the destinations of drafts; none means drafts are only
 	// served by the API.
 	Sinks []Sink `yaml:"sinks"`
 }
+
+// Export formats, as export.formats lists them.
+const (
+	FormatMarkdown = "markdown"
+	FormatHTML     = "html"
+	FormatJSON     = "json"
+)
+
+// ExportFormats are the accepted export.formats, in the order drafts are
+// written.
+var ExportFormats = []string{FormatMarkdown, FormatHTML, FormatJSON}
 
 // Sink is one destination for post-mortem drafts. Type says which of the other
 // fields applies: Path for directory, URL for webhook, Subject for nats.
@@ -348,8 +388,10 @@ func Default() *Config {
 			MaxDeliver:    5,
 		},
 		Export: Export{
-			OnResolve: true,
-			Delay:     model.Duration(10 * time.Minute),
+			OnResolve:    true,
+			Delay:        model.Duration(10 * time.Minute),
+			Formats:      []string{FormatMarkdown},
+			MinReviewers: 3,
 		},
 		API: API{
 			MaxBodyBytes: DefaultMaxBodyBytes,

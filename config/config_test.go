@@ -91,6 +91,9 @@ func TestLoadGood(t *testing.T) {
 		OnResolve:    false,
 		Delay:        dur(30 * time.Minute),
 		TemplateFile: "testdata/postmortem.tmpl",
+		Formats:      []string{FormatMarkdown, FormatHTML, FormatJSON},
+		MinReviewers: 2,
+		MaxAge:       dur(30 * 24 * time.Hour),
 		Sinks: []Sink{
 			{Type: SinkDirectory, Path: "testdata/postmortems"},
 			{Type: SinkWebhook, URL: "https://wiki.example.com/hooks/postmortem"},
@@ -216,6 +219,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"bad-regex.yml", "bad-regex.yml:6: severity.rules[0].when.labels.alertname \"HighErrorRate(Checkout\" is not a valid regular expression: missing closing ): `HighErrorRate(Checkout`"},
 		{"bad-sink-type.yml", `bad-sink-type.yml:3: export.sinks[0].type "s3" is not one of directory, webhook, nats`},
 		{"bad-sink-without-path.yml", `bad-sink-without-path.yml:5: export.sinks[1].path must be set for a directory sink`},
+		{"bad-export.yml", `bad-export.yml:4: export.formats[1] "pdf" is not one of markdown, html, json; bad-export.yml:5: export.min_reviewers must be at least 1 (the author), got 0`},
 		{"bad-token-both.yml", `bad-token-both.yml:3: api.tokens[0] sets both token and token_file; keep one`},
 		{"bad-role.yml", `bad-role.yml:3: api.tokens[0].role "admin" is not one of read-only, read-write`},
 		{"bad-duplicate-token-name.yml", `bad-duplicate-token-name.yml:5: api.ingest_tokens[0].name "ops" is already used by api.tokens[0]`},

@@ -280,6 +280,24 @@ func (e Export) validate(ps *problems) {
 	if e.Delay < 0 {
 		ps.add("export.delay", "export.delay must not be negative")
 	}
+	if e.MaxAge < 0 {
+		ps.add("export.max_age", "export.max_age must not be negative (0 means no limit)")
+	}
+	if e.MinReviewers < 1 {
+		ps.add("export.min_reviewers", "export.min_reviewers must be at least 1 (the author), got %d", e.MinReviewers)
+	}
+	if len(e.Formats) == 0 {
+		ps.add("export.formats", "export.formats must name at least one of %s", strings.Join(ExportFormats, ", "))
+	}
+	for i, f := range e.Formats {
+		path := fmt.Sprintf("export.formats[%d]", i)
+		switch {
+		case !slices.Contains(ExportFormats, f):
+			ps.add(path, "%s %q is not one of %s", path, f, strings.Join(ExportFormats, ", "))
+		case slices.Index(e.Formats, f) < i:
+			ps.add(path, "%s %q is listed twice", path, f)
+		}
+	}
 	for i, s := range e.Sinks {
 		path := fmt.Sprintf("export.sinks[%d]", i)
 		fields := map[string]string{"path": s.Path, "url": s.URL, "subject": s.Subject}

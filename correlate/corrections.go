@@ -103,7 +103,7 @@ func isCorrection(ev *collector.Event) bool {
 	case KindNote, KindIncidentUpdated, KindEntryUpdated, KindIncidentMerged, KindIncidentSplit:
 		return ev.Source == collector.SourceNote || ev.Source == collector.SourceHindsight
 	}
-	return false
+	return isPostmortemEvent(ev.Kind) && ev.Source == collector.SourceHindsight
 }
 
 // target finds the incident a correction is about (locate).
@@ -221,6 +221,10 @@ func (c *Correlator) correctionApplied(seq uint64, ev *collector.Event) {
 		return
 	case KindIncidentSplit:
 		c.splitApplied(seq, ev)
+		return
+	}
+	if isPostmortemEvent(ev.Kind) {
+		c.postmortemApplied(ev)
 		return
 	}
 	inc := c.target(ev)

@@ -72,8 +72,13 @@ type Incident struct {
 	DeployEntries map[string]bool `json:"deploy_entries,omitempty"`
 	// Suspects are the deploys ranked as suspected causes, best first.
 	Suspects []SuspectedCause `json:"suspects,omitempty"`
-	FirstSeq uint64           `json:"first_seq"`
-	LastSeq  uint64           `json:"last_seq"`
+	// Postmortem is the review and export state of the post-mortem; nil
+	// until something happened to it (a draft, never reviewed).
+	Postmortem *Postmortem `json:"postmortem,omitempty"`
+	// ActionItems are the follow-ups people added, oldest first.
+	ActionItems []ActionItem `json:"action_items,omitempty"`
+	FirstSeq    uint64       `json:"first_seq"`
+	LastSeq     uint64       `json:"last_seq"`
 	// ListedAt is the StartedAt under which the store indexed the
 	// incident; the store moves the index entry when StartedAt changes.
 	ListedAt time.Time `json:"listed_at,omitzero"`

@@ -313,6 +313,14 @@ func (c *Correlator) merge(into, from *Incident, why string) {
 	}
 	into.Storm = into.Storm || from.Storm
 	into.Reopens += from.Reopens
+	// People's follow-ups go with the incident; the review and exports of
+	// from's post-mortem stay with it, as history.
+	for _, a := range from.ActionItems {
+		if !slices.ContainsFunc(into.ActionItems, func(b ActionItem) bool { return b.ID == a.ID }) {
+			into.ActionItems = append(into.ActionItems, a)
+		}
+	}
+	from.ActionItems = nil
 	from.MergedInto = into.ID
 	from.Keys = nil
 	from.Suspects = nil

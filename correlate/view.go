@@ -52,6 +52,11 @@ type View struct {
 	// Related are earlier incidents that look like this one (FindRelated);
 	// the API fills them in for one incident and its post-mortem.
 	Related []RelatedIncident `json:"related,omitzero"`
+	// Postmortem is the post-mortem's review and export state; a
+	// post-mortem nobody touched is a draft.
+	Postmortem Postmortem `json:"postmortem"`
+	// ActionItems are the follow-ups people added, oldest first.
+	ActionItems []ActionItem `json:"action_items"`
 }
 
 // SeverityView is the suggested severity with its reasons; a human
@@ -234,6 +239,15 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 		}
 	}
 	v.Impact = impact(inc, cfg, end)
+	v.Postmortem = Postmortem{Status: PostmortemDraft}
+	if p := inc.Postmortem; p != nil {
+		v.Postmortem = *p
+		v.Postmortem.Reviews = slices.Clone(p.Reviews)
+		v.Postmortem.Exports = slices.Clone(p.Exports)
+	}
+	v.Postmortem.Reviews = nonNilSlice(v.Postmortem.Reviews)
+	v.Postmortem.Exports = nonNilSlice(v.Postmortem.Exports)
+	v.ActionItems = nonNilSlice(slices.Clone(inc.ActionItems))
 	if inc.MergedInto != "" {
 		v.Status, v.MergedInto, v.ResolvedAt = StatusMerged, inc.MergedInto, nil
 	}
@@ -241,6 +255,13 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 		v.Severity.History = SeverityHistory(inc, tl, cfg, end)
 	}
 	return v
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func title(inc *Incident) string {
