@@ -554,9 +554,14 @@ func (b *builder) deploy(svc, causeOf string, steps ...deployStep) string {
 		Labels:          map[string]string{"cluster": b.cluster, "team": svcOf(svc).ns},
 	}
 	for _, st := range steps {
-		d.Status = st.status
-		d.At = st.at.Format(time.RFC3339)
-		ev, err := d.Event()
+		step := d
+		step.Status = st.status
+		step.At = st.at.Format(time.RFC3339)
+		if st.status == deploy.StatusRolledBack {
+			// What runs afterwards is the release rolled back to.
+			step.Version, step.PreviousVersion = d.PreviousVersion, d.Version
+		}
+		ev, err := step.Event()
 		if err != nil {
 			panic(fmt.Sprintf("generated deploy does not decode: %v", err))
 		}
