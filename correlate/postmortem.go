@@ -171,12 +171,18 @@ func (p *Postmortem) VersionOf(mark string) (int, bool) {
 		return next, false
 	}
 	for _, e := range p.Exports {
-		if e.Mark == mark {
+		if mark != "" && e.Mark == mark {
 			return e.Version, true
 		}
 		next = max(next, e.Version+1)
 	}
 	return next, false
+}
+
+// NextVersion is the number the next new mark is exported as.
+func (p *Postmortem) NextVersion() int {
+	v, _ := p.VersionOf("")
+	return v
 }
 
 func isPostmortemEvent(kind string) bool {

@@ -96,6 +96,11 @@ type RelatedIncident struct {
 	Score         float64  `json:"score"`
 	Reasons       []string `json:"reasons"`
 	PostmortemURL string   `json:"postmortem_url"`
+	// PostmortemStatus is draft, in_review or published; OpenActionItems
+	// are its follow-ups not done yet, which a repeat of the problem puts
+	// in question.
+	PostmortemStatus string       `json:"postmortem_status"`
+	OpenActionItems  []ActionItem `json:"open_action_items,omitempty"`
 }
 
 // PostmortemPath is the API path of an incident's post-mortem draft.
@@ -236,12 +241,24 @@ func relate(sigs []Signature, c *Incident) (RelatedIncident, bool) {
 	if len(deploys) > 0 {
 		score += deployWeight
 	}
+	status := PostmortemDraft
+	if c.Postmortem != nil {
+		status = c.Postmortem.Status
+	}
+	var open []ActionItem
+	for _, a := range c.ActionItems {
+		if a.Status != ActionDone {
+			open = append(open, a)
+		}
+	}
 	return RelatedIncident{
-		ID:            c.ID,
-		Title:         cmp.Or(c.Overrides.Title, title(c)),
-		StartedAt:     c.StartedAt.UTC(),
-		Score:         math.Round(score*100) / 100,
-		Reasons:       reasons,
-		PostmortemURL: PostmortemPath(c.ID),
+		ID:               c.ID,
+		Title:            cmp.Or(c.Overrides.Title, title(c)),
+		StartedAt:        c.StartedAt.UTC(),
+		Score:            math.Round(score*100) / 100,
+		Reasons:          reasons,
+		PostmortemURL:    PostmortemPath(c.ID),
+		PostmortemStatus: status,
+		OpenActionItems:  open,
 	}, true
 }

@@ -73,7 +73,7 @@ func TestFindRelated(t *testing.T) {
 	require.Equal(t, []RelatedIncident{{
 		ID: "inc-first", Title: "checkout errors after the v2.3.1 deploy", StartedAt: t0, Score: 0.67,
 		Reasons:       []string{"same alerts: HighErrorRate on checkout, HighLatency on checkout; 2 of the 2 alerts seen in either incident"},
-		PostmortemURL: "/api/v1/incidents/inc-first/postmortem",
+		PostmortemURL: "/api/v1/incidents/inc-first/postmortem", PostmortemStatus: PostmortemDraft,
 	}}, got, "the same alerts earlier; never the unrelated, merged, storm or later incidents")
 
 	got, err = FindRelated(t.Context(), idx, later, RelatedLimit)

@@ -198,7 +198,7 @@ func (b *builder) header() Header {
 		Title:          cmp.Or(v.Title, v.ID, "untitled incident"),
 		IncidentID:     v.ID,
 		IncidentStatus: v.Status,
-		DraftStatus:    DraftStatus,
+		DraftStatus:    b.draftStatus(),
 		Severity: Severity{
 			Suggested:  v.Severity.Suggested,
 			Effective:  cmp.Or(v.Severity.Effective, v.Severity.Suggested),
@@ -333,6 +333,64 @@ func (b *builder) links() []Link {
 		add(LinkPipeline, text, deployURL(e))
 	}
 	return links
+}
+
+// draftStatus says what the document is: a draft nobody reviewed, one
+// in review, or a published post-mortem.
+func (b *builder) draftStatus() string {
+	pm := b.v.Postmortem
+	switch pm.Status {
+	case correlate.PostmortemInReview:
+		return fmt.Sprintf("in review — %s of %d approvals needed to publish", plural(len(pm.Approvals()), "approval", "approvals"), b.cfg.Export.MinReviewers)
+	case correlate.PostmortemPublished:
+		s := "published"
+		if pm.PublishedAt != nil {
+			s += " " + pm.PublishedAt.UTC().Format(time.DateOnly)
+		}
+		if a := pm.Approvals(); len(a) > 0 {
+			s += " after review by " + joinAnd(a)
+		}
+		return s
+	}
+	return DraftStatus
+}
+
+// review is the Review section: the author and the reviewers who
+// reviewed, or the roles the rule asks for.
+func (b *builder) review() Review {
+	pm := b.v.Postmortem
+	r := Review{Status: cmp.Or(pm.Status, correlate.PostmortemDraft), Author: pm.Author, Rule: reviewRule(b.cfg.Export.MinReviewers)}
+	if pm.PublishedAt != nil {
+		r.PublishedAt = timePtr(*pm.PublishedAt)
+	}
+	byName := map[string]correlate.Review{}
+	for _, rv := range pm.Reviews {
+		byName[strings.ToLower(rv.Reviewer)] = rv
+	}
+	row := func(role, name string) Reviewer {
+		x := Reviewer{Role: role, Name: name}
+		if rv, ok := byName[strings.ToLower(name)]; ok && name != "" {
+			x.SignedOff, x.Note = rv.Approve, oneLine(rv.Note)
+			if rv.Approve {
+				x.SignedOffAt = timePtr(rv.At)
+			}
+		}
+		return x
+	}
+	r.Reviewers = []Reviewer{row("Author", pm.Author)}
+	for _, rv := range pm.Reviews {
+		if !strings.EqualFold(rv.Reviewer, pm.Author) {
+			r.Reviewers = append(r.Reviewers, row("Reviewer", rv.Reviewer))
+		}
+	}
+	for n := len(r.Reviewers); n < max(b.cfg.Export.MinReviewers, 3); n++ {
+		role := "Reviewer"
+		if n == max(b.cfg.Export.MinReviewers, 3)-1 {
+			role = "Reviewer (preferably from management)"
+		}
+		r.Reviewers = append(r.Reviewers, Reviewer{Role: role})
+	}
+	return r
 }
 
 // ---- overview ----

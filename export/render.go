@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -114,4 +116,48 @@ func sampleDraft() *Draft {
 	signed := end
 	d.Review.Reviewers[0] = Reviewer{Role: "Author", Name: "sample", SignedOff: true, SignedOffAt: &signed}
 	return d
+}
+
+// RendererSet is the renderers of one configuration: the built-in ones,
+// with export.template_file, when set, in place of the built-in Markdown
+// template. The daemon builds them when it loads its configuration, so a
+// template that does not parse refuses the configuration (at start, at
+// reload and in --config.check) rather than failing the first export.
+type RendererSet struct {
+	byName map[string]Renderer
+}
+
+// NewRendererSet builds the renderers of cfg. file is the configuration
+// file cfg was loaded from ("" for none), to place an error at the
+// export.template_file line; the template's own line is in the message.
+func NewRendererSet(cfg *config.Config, file string) (*RendererSet, error) {
+	r := &RendererSet{byName: Renderers()}
+	if cfg == nil || cfg.Export.TemplateFile == "" {
+		return r, nil
+	}
+	path := cfg.Export.TemplateFile
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, config.ErrorAt(file, "export.template_file", "export.template_file: %v", err)
+	}
+	md, err := NewMarkdown(string(b))
+	if err != nil {
+		// text/template names the template and line: postmortem.md:12.
+		msg := strings.Replace(err.Error(), "postmortem.md:", filepath.Base(path)+":", 1)
+		return nil, config.ErrorAt(file, "export.template_file", "export.template_file: %s", msg)
+	}
+	r.byName["markdown"], r.byName["md"] = md, md
+	return r, nil
+}
+
+// For returns the renderer of a format name, like ForFormat.
+func (r *RendererSet) For(format string) (Renderer, error) {
+	if r == nil {
+		return ForFormat(format)
+	}
+	rd, ok := r.byName[strings.ToLower(strings.TrimSpace(format))]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: use one of %s", ErrUnknownFormat, format, strings.Join(formats, ", "))
+	}
+	return rd, nil
 }

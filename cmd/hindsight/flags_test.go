@@ -112,6 +112,30 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 		require.Regexp(t, lineTwo, line)
 	})
 
+	t.Run("config.check broken template", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "team.tmpl"), []byte("# {{md .Header.Title}}\n\n{{range .Timeline}}\n- {{.Whatever}}\n{{end}}\n"), 0o644))
+		cfg := filepath.Join(dir, "template.yml")
+		require.NoError(t, os.WriteFile(cfg, []byte("export:\n  template_file: team.tmpl\n"), 0o644))
+		code, _, stderr := runMain(t, "--config.check", cfg)
+		require.Equal(t, 1, code)
+		line := requireOneLine(t, stderr)
+		require.Contains(t, line, "template.yml:2: export.template_file:", "the key and its line in the configuration")
+		require.Contains(t, line, "team.tmpl:4:", "the line of the template")
+		require.Contains(t, line, "Whatever")
+	})
+
+	t.Run("config.check sink that cannot work", func(t *testing.T) {
+		file := filepath.Join(dir, "plain-file")
+		require.NoError(t, os.WriteFile(file, nil, 0o644))
+		cfg := filepath.Join(dir, "sink.yml")
+		require.NoError(t, os.WriteFile(cfg, []byte("export:\n  sinks:\n    - type: directory\n      path: plain-file/postmortems\n"), 0o644))
+		code, _, stderr := runMain(t, "--config.check", cfg)
+		require.Equal(t, 1, code)
+		line := requireOneLine(t, stderr)
+		require.Contains(t, line, "sink.yml:4: export.sinks[0].path:")
+		require.Contains(t, line, "is not a directory")
+	})
+
 	t.Run("config.check hides secrets", func(t *testing.T) {
 		const secret = "Sup3r-Secret-Token-99"
 		leaky := filepath.Join(dir, "leaky.yml")

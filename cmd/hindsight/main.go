@@ -26,6 +26,8 @@ import (
 
 	"github.com/hindsight-ops/hindsight/cmd/internal/daemon"
 	"github.com/hindsight-ops/hindsight/config"
+	"github.com/hindsight-ops/hindsight/export/exporter"
+	"github.com/hindsight-ops/hindsight/export/sink"
 )
 
 func main() {
@@ -74,7 +76,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if *check != "" {
-		if _, err := config.LoadFile(*check); err != nil {
+		cfg, err := config.LoadFile(*check)
+		if err == nil {
+			// The template and the sinks too: a template that does not
+			// parse, a directory that cannot be written.
+			_, err = exporter.NewSetup(cfg, *check, sink.Options{})
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "hindsight: %v\n", err)
 			return 1
 		}

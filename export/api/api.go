@@ -20,7 +20,6 @@ import (
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
-	"github.com/hindsight-ops/hindsight/correlate/impact"
 	"github.com/hindsight-ops/hindsight/export"
 )
 
@@ -42,10 +41,11 @@ type API struct {
 	rebuild func(context.Context) error
 	// impact measures an incident's impact queries; nil leaves the numbers
 	// out.
-	impact Measurer
-	cfg    func() *config.Config
-	logger *slog.Logger
-	now    func() time.Time
+	impact    Measurer
+	renderers func() *export.RendererSet
+	cfg       func() *config.Config
+	logger    *slog.Logger
+	now       func() time.Time
 	// sem caps concurrent expensive GETs so that queries cannot starve
 	// ingestion of CPU.
 	sem chan struct{}
@@ -55,12 +55,14 @@ type API struct {
 
 // Measurer runs impact queries over an incident's window (the Prometheus
 // querier in correlate/impact); errors come back as text for the draft.
-type Measurer interface {
-	Measure(ctx context.Context, key string, services []string, start, end time.Time) ([]correlate.ImpactMetric, []string)
-}
+type Measurer = export.Measurer
 
 // SetImpact makes single-incident answers and drafts carry impact numbers.
 func (a *API) SetImpact(m Measurer) { a.impact = m }
+
+// SetRenderers makes drafts render with the configuration's renderers
+// (export.template_file); without it they use the built-in ones.
+func (a *API) SetRenderers(r func() *export.RendererSet) { a.renderers = r }
 
 // New builds the API. cfg is called per request so reloads apply at once.
 // sink receives corrections (notes, overrides, curation) as events;
@@ -244,50 +246,19 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) view(ctx context.Context, id string) (*correlate.View, error) {
-	_, v, err := a.load(ctx, id)
+	_, v, err := a.source().View(ctx, id, a.now(), false)
 	return v, err
 }
 
 // fullView is one incident as its own answer and its post-mortem show it:
 // the view with the earlier incidents that look like it.
 func (a *API) fullView(ctx context.Context, id string) (*correlate.View, error) {
-	inc, v, err := a.load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if v.Related, err = correlate.FindRelated(ctx, a.reader, inc, correlate.RelatedLimit); err != nil {
-		return nil, err
-	}
-	return v, nil
+	_, v, err := a.source().View(ctx, id, a.now(), true)
+	return v, err
 }
 
-// load reads an incident with its timeline and makes its view.
-func (a *API) load(ctx context.Context, id string) (*correlate.Incident, *correlate.View, error) {
-	inc, err := a.reader.Incident(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	tl, err := a.reader.Timeline(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	if tl == nil {
-		tl = correlate.Timeline{}
-	}
-	v := correlate.NewView(inc, tl, a.cfg(), a.now())
-	if a.impact != nil {
-		end := a.now()
-		if v.ResolvedAt != nil {
-			end = *v.ResolvedAt
-		}
-		metrics, errs := a.impact.Measure(ctx, inc.ID, v.Services, v.StartedAt, end)
-		if len(metrics) > 0 {
-			v.Impact.Metrics = metrics
-			v.Impact.Summary = impact.Summary(v.Impact.Summary, metrics)
-		}
-		v.Impact.Errors = errs
-	}
-	return inc, v, nil
+func (a *API) source() *export.Source {
+	return &export.Source{Reader: a.reader, Impact: a.impact, Config: a.cfg}
 }
 
 func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
@@ -320,7 +291,11 @@ func (a *API) renderDraft(w http.ResponseWriter, r *http.Request, format string)
 	if format == "" {
 		format = "markdown"
 	}
-	rd, err := export.ForFormat(format)
+	var set *export.RendererSet
+	if a.renderers != nil {
+		set = a.renderers()
+	}
+	rd, err := set.For(format)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "format: "+err.Error())
 		return

@@ -351,7 +351,7 @@ func TestRelatedAndSeverityHistory(t *testing.T) {
 	require.Equal(t, []map[string]any{{
 		"id": first, "title": "checkout: HighErrorRate", "started_at": "2025-03-01T10:00:00Z", "score": 0.67,
 		"reasons":        []any{"same alerts: HighErrorRate on checkout; 1 of the 1 alerts seen in either incident"},
-		"postmortem_url": "/api/v1/incidents/" + first + "/postmortem",
+		"postmortem_url": "/api/v1/incidents/" + first + "/postmortem", "postmortem_status": "draft",
 	}}, raw.Related)
 	require.Equal(t, []map[string]any{{
 		"level": "SEV3", "since": "2025-03-10T10:00:00Z", "until": "2025-03-10T10:20:00Z", "seconds": 1200.0,

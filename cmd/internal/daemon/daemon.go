@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/hindsight-ops/hindsight/collector"
@@ -31,6 +32,9 @@ import (
 	"github.com/hindsight-ops/hindsight/correlate/lease"
 	"github.com/hindsight-ops/hindsight/correlate/store"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog"
+	"github.com/hindsight-ops/hindsight/export"
+	"github.com/hindsight-ops/hindsight/export/exporter"
+	"github.com/hindsight-ops/hindsight/export/sink"
 )
 
 // shutdownTimeout bounds how long in-flight requests get to finish.
@@ -87,7 +91,14 @@ type Daemon struct {
 	metrics  *collector.Metrics
 	impact   *impact.Querier
 	ns       *server.Server
+	// natsOpts are the daemon's own credentials on its embedded server.
+	natsOpts []nats.Option
 	cons     *deploy.Consumer
+	// exports is the export setup of the running configuration (the
+	// renderers with export.template_file, the sinks); exp sends drafts
+	// to the sinks.
+	exports  atomic.Pointer[exporter.Setup]
+	exp      *exporter.Exporter
 	ln       net.Listener
 	srv      *http.Server
 	services []service
@@ -222,6 +233,9 @@ func New(o Options) (_ *Daemon, err error) {
 	if err := d.setupDeploys(cfg); err != nil {
 		return nil, err
 	}
+	if err := d.setupExport(cfg); err != nil {
+		return nil, err
+	}
 	d.Go("store value-log GC", d.db.RunGC)
 	poller := pdcollector.NewPoller(d.reloader.Config, d.sink, logger)
 	poller.Owns = func() bool { return d.owner.Owns(lease.TaskPagerDutyPoll) }
@@ -329,6 +343,7 @@ func (d *Daemon) setupDeploys(cfg *config.Config) error {
 		})
 		opts.Embedded, opts.CreateStream = ns, true
 		opts.ConnectOptions = na.connectOptions()
+		d.natsOpts = na.connectOptions()
 		if opts.NATS.Stream == "" {
 			opts.NATS.Stream = deploy.EmbeddedStream
 		}
@@ -346,6 +361,77 @@ func (d *Daemon) setupDeploys(cfg *config.Config) error {
 	d.cons = deploy.NewConsumer(opts, d.sink, d.metrics, d.logger, d.reg)
 	d.Ready.Add("deploys", d.cons.Status)
 	return nil
+}
+
+// setupExport builds the export setup of cfg (renderers, sinks: a
+// template that does not parse or a sink that cannot work stops the
+// daemon here, and refuses a reload) and the exporter, which runs as a
+// part of the group: after export.delay it sends the drafts of resolved
+// incidents to the sinks, recording each delivery in the event log.
+func (d *Daemon) setupExport(cfg *config.Config) error {
+	opts := sink.Options{NATS: d.connectNATS}
+	setup, err := exporter.NewSetup(cfg, d.opts.ConfigFile, opts)
+	if err != nil {
+		return err
+	}
+	d.exports.Store(&setup)
+	d.onRelease(func() error { d.exports.Load().Close(); return nil })
+	d.exp = exporter.New(exporter.Options{
+		Log: d.db, Reader: d.db, Lookup: lookupOf{d.db}, Position: d.proj.Applied,
+		Source: d.source(), Record: d.sink, Leader: exporter.Single{},
+		Logger: d.logger.With("component", "export"), Registerer: d.reg,
+	}, setup)
+	d.reloader.OnReload("export", func(c *config.Config) (func(), error) {
+		s, err := exporter.NewSetup(c, d.opts.ConfigFile, opts)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			d.exports.Swap(&s).Close()
+			d.exp.SetSetup(s)
+		}, nil
+	})
+	d.Go("exporter", d.exp.Run)
+	return nil
+}
+
+// lookupOf answers the exporter's lookups from the store.
+type lookupOf struct{ db *store.DB }
+
+func (l lookupOf) IncidentOfEvent(id string) (string, bool) {
+	inc, err := l.db.IncidentOfEvent(context.Background(), id)
+	return inc, err == nil && inc != ""
+}
+
+// source is how drafts are read, for the exporter as for the API.
+func (d *Daemon) source() *export.Source {
+	return &export.Source{Reader: d.db, Impact: d.impact, Config: d.reloader.Config}
+}
+
+// connectNATS connects nats export sinks: in process to the embedded
+// server as the daemon's own user, or to --nats.url with the nats:
+// credentials and TLS.
+func (d *Daemon) connectNATS() (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("hindsight-export"), nats.MaxReconnects(-1)}
+	if d.ns != nil {
+		return nats.Connect(d.ns.ClientURL(), append(append(opts, nats.InProcessServer(d.ns)), d.natsOpts...)...)
+	}
+	cfg := d.reloader.Config().NATS
+	if cfg.CredentialsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
+	}
+	if t := cfg.TLS; t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.CA != "" || t.Cert != "" || t.ServerName != "" || t.InsecureSkipVerify {
+		tc, err := commoncfg.NewTLSConfig(&t)
+		if err != nil {
+			return nil, fmt.Errorf("nats.tls_config: %w", err)
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	nc, err := nats.Connect(d.opts.NATSURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	return nc, nil
 }
 
 // Go adds a part to the run group: run runs until ctx is done and then

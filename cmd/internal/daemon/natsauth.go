@@ -100,7 +100,8 @@ func (a *natsAuth) refuse(c server.ClientAuthentication, why string) {
 
 // publisherPermissions let a client publish deploys and nothing else:
 // publish on the deploy subject, ask for the stream's info (to check it
-// exists), and receive replies on _INBOX.> (JetStream acks).
+// exists), and receive replies on _INBOX.> (JetStream acks), and read
+// the post-mortem drafts that nats export sinks publish.
 func publisherPermissions(cfg *config.Config) *server.Permissions {
 	stream := cfg.NATS.Stream
 	if stream == "" {
@@ -112,6 +113,18 @@ func publisherPermissions(cfg *config.Config) *server.Permissions {
 			"$JS.API.INFO",
 			"$JS.API.STREAM.INFO." + stream,
 		}},
-		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+		Subscribe: &server.SubjectPermission{Allow: append([]string{"_INBOX.>"}, draftSubjects(cfg)...)},
 	}
+}
+
+// draftSubjects are the subjects nats export sinks publish post-mortem
+// drafts on: the same clients may read them (a wiki bot, a chat relay).
+func draftSubjects(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Export.Sinks {
+		if s.Type == config.SinkNATS && s.Subject != "" {
+			out = append(out, s.Subject)
+		}
+	}
+	return out
 }

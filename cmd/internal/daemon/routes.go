@@ -19,6 +19,7 @@ import (
 	"github.com/hindsight-ops/hindsight/collector/deploy"
 	pdcollector "github.com/hindsight-ops/hindsight/collector/pagerduty"
 	"github.com/hindsight-ops/hindsight/config"
+	"github.com/hindsight-ops/hindsight/export"
 	"github.com/hindsight-ops/hindsight/export/api"
 	"github.com/hindsight-ops/hindsight/export/api/auth"
 	"github.com/hindsight-ops/hindsight/export/web"
@@ -115,6 +116,7 @@ func (d *Daemon) registerRoutes() {
 	q := api.New(d.reader, d.sink, d.proj.Rebuild, cfg, d.logger)
 	q.SetImpact(d.impact)
 	q.SetStream(d.streamCtx, d.proj)
+	q.SetRenderers(func() *export.RendererSet { return d.exports.Load().Renderers })
 	routes := q.Routes()
 	for _, pattern := range slices.Sorted(maps.Keys(routes)) {
 		access := auth.Write
