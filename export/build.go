@@ -43,6 +43,20 @@ const (
 // follows. This is the one place that honours it.
 func visible(e correlate.Entry) bool { return !e.Hidden }
 
+// bookkeeping reports whether an entry records a change people made to
+// the record (a title, severity or status override, a merge, a split)
+// rather than something that happened in the incident.
+func bookkeeping(e correlate.Entry) bool {
+	if e.Source != collector.SourceHindsight {
+		return false
+	}
+	switch e.Kind {
+	case correlate.KindIncidentUpdated, correlate.KindIncidentMerged, correlate.KindIncidentSplit, "severity.changed":
+		return true
+	}
+	return strings.HasPrefix(e.Kind, "postmortem.") || strings.HasPrefix(e.Kind, "action_item.")
+}
+
 // builder holds what NewDraft derives once from the view: entries in
 // order, alerts in order, and the entries of interest by kind.
 type builder struct {
@@ -50,9 +64,13 @@ type builder struct {
 	cfg *config.Config
 	now time.Time
 
-	start    time.Time  // first symptom; zero when unknown
-	end      *time.Time // nil while open
-	entries  []correlate.Entry
+	start   time.Time  // first symptom; zero when unknown
+	end     *time.Time // nil while open
+	entries []correlate.Entry
+	// changes are people's bookkeeping (overrides, merges, splits): the
+	// record's history, kept out of the narrative.
+	changes  []correlate.Entry
+	phases   phaseBounds
 	alerts   []*correlate.AlertState
 	services []ServiceInfo
 
@@ -85,10 +103,15 @@ func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
 		b.end = &t
 	}
 	for _, e := range v.Timeline {
-		if visible(e) {
-			e.At = e.At.UTC()
-			b.entries = append(b.entries, e)
+		if !visible(e) {
+			continue
 		}
+		e.At = e.At.UTC()
+		if bookkeeping(e) {
+			b.changes = append(b.changes, e)
+			continue
+		}
+		b.entries = append(b.entries, e)
 	}
 	slices.SortStableFunc(b.entries, func(x, y correlate.Entry) int {
 		return cmp.Or(x.At.Compare(y.At), cmp.Compare(x.Seq, y.Seq), strings.Compare(x.ID, y.ID))
@@ -187,6 +210,7 @@ func newBuilder(v *correlate.View, cfg *config.Config, now time.Time) *builder {
 		sc := cfg.Service(s)
 		b.services = append(b.services, ServiceInfo{Name: s, CustomerFacing: sc.CustomerFacing, Tier: sc.Tier})
 	}
+	b.phases = b.bounds()
 	return b
 }
 
@@ -204,11 +228,13 @@ func (b *builder) header() Header {
 			Effective:  cmp.Or(v.Severity.Effective, v.Severity.Suggested),
 			Overridden: v.Severity.Override != nil,
 			Reasons:    nonNil(slices.Clone(v.Severity.Reasons)),
+			Meaning:    SeverityMeanings[cmp.Or(v.Severity.Effective, v.Severity.Suggested)],
 		},
 		EndedAt:    b.end,
 		Duration:   b.duration(),
 		Services:   b.services,
 		Responders: b.responders(),
+		People:     nonNil(b.people()),
 		Links:      b.links(),
 	}
 	if !b.start.IsZero() {
@@ -383,6 +409,14 @@ func (b *builder) review() Review {
 			r.Reviewers = append(r.Reviewers, row("Reviewer", rv.Reviewer))
 		}
 	}
+	r.Changes = []Item{}
+	for _, e := range b.changes {
+		text := strings.TrimSuffix(oneLine(e.Summary), ".")
+		if len(e.Reasons) > 0 {
+			text = strings.TrimSuffix(oneLine(e.Reasons[len(e.Reasons)-1]), ".")
+		}
+		r.Changes = append(r.Changes, fact(ts(e.At)+": "+text+".", ""))
+	}
 	for n := len(r.Reviewers); n < max(b.cfg.Export.MinReviewers, 3); n++ {
 		role := "Reviewer"
 		if n == max(b.cfg.Export.MinReviewers, 3)-1 {
@@ -395,61 +429,124 @@ func (b *builder) review() Review {
 
 // ---- overview ----
 
+// overview writes the Overview in the shape of the template: "On the
+// afternoon of 20 November 2026, checkout suffered a 29-minute SEV2
+// incident due to <the change>. <user impact with numbers>." It names
+// changes and services, never people, and says how it was found and
+// ended.
 func (b *builder) overview() Item {
-	date := "an unknown date"
-	if !b.start.IsZero() {
-		date = b.start.Format(time.DateOnly)
+	var sb strings.Builder
+	if b.start.IsZero() {
+		sb.WriteString("On a date not recorded, ")
+	} else {
+		fmt.Fprintf(&sb, "On the %s of %s (UTC), ", partOfDay(b.start), b.start.Format("2 January 2006"))
 	}
-	what := "a"
+	subject, others := b.subject()
+	sb.WriteString(subject)
+	sb.WriteString(" suffered ")
 	if d := b.duration(); d != nil {
-		what = article(d.String()) + " " + d.String()
-		if b.end == nil {
-			what += " (and ongoing)"
-		}
-	} else if b.end == nil && b.v.Status != "" {
-		what += "n ongoing"
+		long := spokenDuration(time.Duration(*d))
+		sb.WriteString(article(long) + " " + long)
+	} else {
+		sb.WriteString("an")
 	}
 	if sev := cmp.Or(b.v.Severity.Effective, b.v.Severity.Suggested); sev != "" {
-		what += " " + sev
+		sb.WriteString(" " + sev)
 	}
-	what += " incident"
-	cause := "a cause not yet identified (to be completed)"
+	sb.WriteString(" incident")
+	if len(others) > 0 {
+		sb.WriteString(" that also affected " + joinAnd(others))
+	}
 	if c, ok := b.topCause(); ok {
-		cause = b.suspectName(c) + " (the top suspect, not confirmed)"
+		sb.WriteString(" due to " + b.changeName(c))
+	} else if b.pageBeforeAlerts() {
+		sb.WriteString(" that no alert caught")
 	}
-	text := fmt.Sprintf("On %s, %s suffered %s due to %s.", date, b.serviceNames(), what, cause)
-	if s := b.impactSentence(); s != "" {
-		text += " " + s
+	sb.WriteString(".")
+	if b.end == nil {
+		sb.WriteString(" It is still going on.")
 	}
-	return suggest(text)
+	if s := b.userImpact(); s != "" {
+		sb.WriteString(" " + s)
+	}
+	if s := b.howItWent(); s != "" {
+		sb.WriteString(" " + s)
+	}
+	return suggest(sb.String())
 }
 
-func (b *builder) serviceNames() string {
+// subject is the service the incident is about (its anchor) and the
+// others it affected.
+func (b *builder) subject() (string, []string) {
 	var names []string
 	for _, s := range b.services {
 		names = append(names, s.Name)
 	}
 	if len(names) == 0 {
-		return cmp.Or(b.v.Anchor, "an unknown service")
+		return cmp.Or(b.v.Anchor, "an unnamed service"), nil
 	}
-	return joinAnd(names)
+	if a := b.v.Anchor; slices.Contains(names, a) {
+		return a, slices.DeleteFunc(names, func(n string) bool { return n == a })
+	}
+	return joinAnd(names), nil
 }
 
-// impactSentence puts the incident's numbers in one sentence.
-func (b *builder) impactSentence() string {
+// changeName names a suspected change by what it changed: "a change to
+// api-gateway (routes-1402: Route config: migrate /v2/* to new upstream
+// clusters; deploy gw-routes-1402)".
+func (b *builder) changeName(c correlate.SuspectedCause) string {
+	e, ok := b.causeEntry(c)
+	if !ok || e.Source != collector.SourceDeploy {
+		return causeName(c)
+	}
+	what := oneLine(deployOf(e).Version)
+	if d := deployDescription(e); d != "" {
+		what = strings.TrimPrefix(what+": "+d, ": ")
+	}
+	s := "a change to " + cmp.Or(oneLine(e.Service), "a service")
+	var in []string
+	if what != "" {
+		in = append(in, what)
+	}
+	if c.DeployID != "" {
+		in = append(in, "deploy "+c.DeployID)
+	}
+	if len(in) > 0 {
+		s += " (" + strings.Join(in, "; ") + ")"
+	}
+	return s
+}
+
+// userImpact says what users suffered, in numbers where there are any:
+// the impact queries first, then what the alerts said, else which
+// customer-facing services were hit.
+func (b *builder) userImpact() string {
+	ms := b.metrics()
 	var parts []string
-	if n := len(b.alerts); n > 0 {
-		s := plural(n, "alert", "alerts") + " fired"
-		if f := b.firings(); f > n {
-			s += fmt.Sprintf(" (%d firings in all)", f)
+	counted := map[string]bool{}
+	for _, m := range ms {
+		if isErrorRatio(m.Name) && m.Value >= 0 && m.Value <= 1 {
+			p := fmt.Sprintf("roughly %s of %s requests to fail", m.Display, cmp.Or(m.Service, "all"))
+			for _, c := range ms {
+				if isFailedCount(c.Name) && c.Service == m.Service {
+					p += " (" + c.Display + " requests)"
+					counted[c.Service] = true
+					break
+				}
+			}
+			parts = append(parts, p)
 		}
-		parts = append(parts, s)
 	}
-	if n := len(b.pageIDs); n > 0 {
-		parts = append(parts, plural(n, "PagerDuty incident was", "PagerDuty incidents were")+" raised")
+	for _, m := range ms {
+		if isFailedCount(m.Name) && !counted[m.Service] {
+			parts = append(parts, fmt.Sprintf("%s failed requests on %s", m.Display, cmp.Or(m.Service, "all services")))
+		}
 	}
-	for _, m := range b.metrics() {
-		parts = append(parts, fmt.Sprintf("%s on %s was %s", m.Name, cmp.Or(m.Service, "all services"), m.Display))
+	if len(parts) > 0 {
+		return "This caused " + joinAnd(parts) + ", as the impact queries measured."
+	}
+	if f := b.figures(); len(f) > 0 {
+		return "The alerts reported " + joinAnd(f[:min(len(f), 2)]) + " (the alerts' own annotations, not measured)."
 	}
 	var cf []string
 	for _, s := range b.services {
@@ -457,127 +554,102 @@ func (b *builder) impactSentence() string {
 			cf = append(cf, s.Name)
 		}
 	}
-	if len(cf) > 0 {
-		parts = append(parts, "customer-facing: "+joinAnd(cf))
-	} else if len(b.services) > 0 {
-		parts = append(parts, "no customer-facing service was involved")
+	switch {
+	case len(cf) > 0:
+		return "Customers were affected through " + joinAnd(cf) + "; how many is not measured."
+	case len(b.services) > 0:
+		return "No customer-facing service was involved."
+	}
+	return ""
+}
+
+// howItWent says in one sentence how the incident was found and ended.
+func (b *builder) howItWent() string {
+	var parts []string
+	switch {
+	case b.pageBeforeAlerts() && b.raisedByHand():
+		parts = append(parts, "A person raised it by hand before any alert fired")
+	case b.start.IsZero():
+	default:
+		if d, ok := b.detectionDelay(); ok {
+			if d <= time.Minute {
+				parts = append(parts, "Alerts caught it at once")
+			} else {
+				parts = append(parts, "Alerts caught it "+spokenFor(d)+" after the first symptom")
+			}
+		}
+	}
+	if m, ok := b.firstMitigation(); ok && !b.start.IsZero() {
+		how := "by a new deploy"
+		if w := strings.TrimSpace(oneLine(m.Service) + " " + oneLine(deployOf(m).Version)); w != "" {
+			how = "by deploying " + w
+			if d := deployDescription(m); d != "" {
+				how += " (" + d + ")"
+			}
+		}
+		if b.isRollback(m) {
+			how = "by rolling back"
+			if to := oneLine(deployOf(m).Version); to != "" && m.Kind == kindDeployRolledBack {
+				how += " " + cmp.Or(oneLine(m.Service), "the service") + " to " + to
+			}
+		}
+		parts = append(parts, "it was mitigated "+how+" "+spokenFor(max(m.At.Sub(b.start), 0))+" in")
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return capitalize(strings.Join(parts, "; ")) + "."
+	return capitalize(strings.Join(parts, ", and ")) + "."
 }
 
-// ---- timeline ----
-
-func (b *builder) timeline() []TimelineLine {
-	lines := []TimelineLine{}
-	es := b.entries
-	for i := 0; i < len(es); {
-		j := i + 1
-		if groupable(es[i]) {
-			for j < len(es) && sameGroup(es[i], es[j]) && es[j].At.Sub(es[i].At) <= groupWindow {
-				j++
-			}
-		}
-		lines = append(lines, b.line(es[i:j]))
-		i = j
+// partOfDay names the part of the day (UTC) t falls in, as the template
+// starts: "On the morning of ...".
+func partOfDay(t time.Time) string {
+	switch h := t.UTC().Hour(); {
+	case h < 5:
+		return "night"
+	case h < 12:
+		return "morning"
+	case h < 17:
+		return "afternoon"
+	case h < 22:
+		return "evening"
 	}
-	return lines
+	return "night"
 }
 
-func groupable(e correlate.Entry) bool {
-	return e.Source == collector.SourceAlertmanager &&
-		(e.Kind == collector.KindAlertFiring || e.Kind == collector.KindAlertResolved) &&
-		entryAlertName(e) != ""
+// spokenDuration writes a duration as a sentence says it: "14-minute",
+// "2-hour", "3.5-hour"; as an adjective it takes a hyphen.
+func spokenDuration(d time.Duration) string {
+	m := int(d.Round(time.Minute) / time.Minute)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(max(int(d/time.Second), 0)) + "-second"
+	case m < 90:
+		return strconv.Itoa(m) + "-minute"
+	case m%60 == 0:
+		return strconv.Itoa(m/60) + "-hour"
+	}
+	return strconv.FormatFloat(math.Round(float64(m)/30)/2, 'f', -1, 64) + "-hour"
 }
 
-func sameGroup(first, e correlate.Entry) bool {
-	return e.Source == first.Source && e.Kind == first.Kind && e.Service == first.Service &&
-		entryAlertName(e) == entryAlertName(first)
+// spokenFor writes a duration as a noun: "10 minutes", "2 hours".
+func spokenFor(d time.Duration) string {
+	a := spokenDuration(d)
+	n, unit, _ := strings.Cut(a, "-")
+	if n == "1" {
+		return "1 " + unit
+	}
+	return n + " " + unit + "s"
 }
 
-func (b *builder) line(es []correlate.Entry) TimelineLine {
-	first, last := es[0], es[len(es)-1]
-	l := TimelineLine{
-		At:        first.At,
-		Source:    first.Source,
-		EventKind: first.Kind,
-		Service:   first.Service,
-		Count:     len(es),
-		EntryIDs:  make([]string, 0, len(es)),
-		Note:      first.Source == collector.SourceNote,
-	}
-	for _, e := range es {
-		l.EntryIDs = append(l.EntryIDs, e.ID)
-	}
-	if len(es) == 1 {
-		l.Item = fact(b.entryText(first), b.entryLink(first))
-		return l
-	}
-	l.Until = timePtr(last.At)
-	l.Item = fact(groupText(es), b.entryLink(first))
-	return l
+func isErrorRatio(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "error") && (strings.HasSuffix(n, "ratio") || strings.HasSuffix(n, "rate"))
 }
 
-// groupText describes collapsed alert entries, as in "2 alerts
-// HighErrorRate (page) on 2 instances of checkout fired at 14:02:11 UTC:
-// checkout 5xx ratio above 5%".
-func groupText(es []correlate.Entry) string {
-	first, last := es[0], es[len(es)-1]
-	name := entryAlertName(first)
-	insts, fps, sevs, sums := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, e := range es {
-		if i := instance(e.Labels); i != "" {
-			insts[i] = true
-		}
-		fps[e.Ref.Fingerprint] = true
-		sev := ""
-		if e.Alert != nil {
-			sev = e.Alert.Severity
-		}
-		sevs[sev] = true
-		sums[oneLine(e.Annotations["summary"])] = true
-	}
-	if len(sevs) == 1 && sortedKeys(sevs)[0] != "" {
-		name += " (" + sortedKeys(sevs)[0] + ")"
-	}
-	verb := "fired"
-	if first.Kind == collector.KindAlertResolved {
-		verb = "resolved"
-	}
-	when := "at " + clock(first.At) + " UTC"
-	if !last.At.Equal(first.At) {
-		when = "between " + clock(first.At) + " and " + clock(last.At) + " UTC"
-	}
-	var svcs []string
-	if first.Service != "" {
-		svcs = []string{first.Service}
-	}
-	where := place(sortedKeys(insts), svcs)
-	var text string
-	if len(fps) < len(es) {
-		text = fmt.Sprintf("%s%s %s %d times %s", name, where, verb, len(es), when)
-	} else {
-		text = fmt.Sprintf("%d alerts %s%s %s %s", len(es), name, where, verb, when)
-	}
-	if s := sortedKeys(sums); verb == "fired" && len(s) == 1 && s[0] != "" {
-		text += ": " + s[0]
-	}
-	return text
-}
-
-// entryText tells one entry for the timeline: PagerDuty entries as who
-// did what (with the text of their notes), deploys with their version
-// and author, anything else by its summary.
-func (b *builder) entryText(e correlate.Entry) string {
-	switch e.Source {
-	case collector.SourcePagerDuty:
-		return b.pageText(e)
-	case collector.SourceDeploy:
-		return deployText(e)
-	}
-	return cmp.Or(oneLine(e.Summary), e.Kind)
+func isFailedCount(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "fail") || strings.Contains(n, "errors_total")
 }
 
 // entryLink is where a reader checks an entry: the alert's generator URL,
@@ -967,10 +1039,10 @@ func (b *builder) impact() Impact {
 				"the time at each severity above is what was in force while it lasted.", ""))
 		}
 	}
-	for _, e := range b.v.Impact.Errors {
-		// Said plainly, so nobody mistakes a missing number for no impact.
-		im.Notes = append(im.Notes, fact("Not measured: "+oneLine(e), ""))
-	}
+	im.AlertFigures = b.alertFigureItems()
+	// Said plainly, in one line per reason, so nobody mistakes a missing
+	// number for no impact.
+	im.Notes = append(im.Notes, unmeasured(b.v.Impact.Errors)...)
 	if len(im.Metrics) == 0 && len(b.v.Impact.Errors) == 0 {
 		keys := []string{"services.<service>.impact_queries"}
 		if len(b.services) > 0 {
@@ -1045,14 +1117,21 @@ func groupThousands(n int64) string {
 
 // ---- related incidents ----
 
-// related lists the earlier incidents the view carries. A view without
-// them (nil: not looked up, as for a draft made offline) keeps only the
-// slot.
+// related lists the earlier incidents the view carries, with their
+// open action items: a repeat puts them in question. A view without them
+// (nil: not looked up, as for a draft made offline) keeps only the slot.
 func (b *builder) related() Related {
 	r := Related{Incidents: []RelatedIncident{}, Notes: []Item{}}
+	var open []string
 	for _, ri := range b.v.Related {
-		r.Incidents = append(r.Incidents, RelatedIncident{ID: ri.ID, Title: oneLine(ri.Title), StartedAt: timePtr(ri.StartedAt),
-			Score: ri.Score, URL: ri.PostmortemURL, Reasons: nonNil(slices.Clone(ri.Reasons))})
+		x := RelatedIncident{ID: ri.ID, Title: oneLine(ri.Title), StartedAt: timePtr(ri.StartedAt),
+			Score: ri.Score, URL: ri.PostmortemURL, Reasons: nonNil(slices.Clone(ri.Reasons)),
+			PostmortemStatus: cmp.Or(ri.PostmortemStatus, correlate.PostmortemDraft), OpenActionItems: []ActionItem{}}
+		for _, a := range ri.OpenActionItems {
+			x.OpenActionItems = append(x.OpenActionItems, peopleItem(a))
+			open = append(open, fmt.Sprintf("“%s” (%s)", strings.TrimSuffix(oneLine(a.Text), "."), ri.ID))
+		}
+		r.Incidents = append(r.Incidents, x)
 	}
 	switch {
 	case b.v.Related == nil:
@@ -1063,14 +1142,24 @@ func (b *builder) related() Related {
 		r.Notes = append(r.Notes, fact("Hindsight found no earlier incident with the same alerts on the same services "+
 			"or the same suspected change.", ""))
 	default:
-		r.Notes = append(r.Notes,
-			suggest("These earlier incidents look like this one, for the reasons given; "+
-				"check that they are the same problem before drawing on them."),
-			slot("Open action items from the post-mortems of these incidents: which are still open, and would any have prevented this one?"))
+		r.Notes = append(r.Notes, suggest("These earlier incidents look like this one, for the reasons given; "+
+			"check that they are the same problem before drawing on them."))
+		if len(open) > 0 {
+			r.Notes = append(r.Notes, fact("Still open from their post-mortems: "+strings.Join(open, "; ")+
+				". Would they have prevented this one?", ""))
+		} else {
+			r.Notes = append(r.Notes, fact("Their post-mortems have no open action items.", ""))
+		}
 	}
 	r.Notes = append(r.Notes, slot("Earlier incidents Hindsight could not match (other alerts, other names for the same problem), "+
 		"with links to their post-mortems and their open action items."))
 	return r
+}
+
+// peopleItem is an action item people added, as the draft lists it.
+func peopleItem(a correlate.ActionItem) ActionItem {
+	return ActionItem{Item: fact(oneLine(a.Text), ""), ID: a.ID, Owner: oneLine(a.Owner), Due: a.Due,
+		Status: cmp.Or(a.Status, correlate.ActionOpen)}
 }
 
 // ---- what went well, what didn't ----
@@ -1161,23 +1250,30 @@ func (b *builder) wentBadly() []Item {
 
 // ---- action items ----
 
+// actionItems are what will keep this from happening again: the items
+// people added (with owner, due date and status), then Hindsight's
+// suggestions from what it observed, most preventive first, then a slot.
+// Chores of the incident itself (the follow-up message, the status page)
+// are not action items; they are FollowUps.
 func (b *builder) actionItems() []ActionItem {
+	out := []ActionItem{}
+	for _, a := range b.v.ActionItems {
+		out = append(out, peopleItem(a))
+	}
 	var items []Item
-	for _, a := range b.withoutRunbook() {
-		items = append(items, suggestLink(fmt.Sprintf("Write a runbook for alert %s and link it from the rule's runbook_url annotation.", a.Name),
-			safeURL(a.GeneratorURL)))
-	}
-	flapping := map[string]int{}
-	links := map[string]string{}
-	for _, a := range b.flapping() {
-		flapping[a.Name] = max(flapping[a.Name], a.Firings)
-		if links[a.Name] == "" {
-			links[a.Name] = safeURL(a.GeneratorURL)
+	if c, ok := b.topCause(); ok && c.DeployID != "" {
+		svc := "the service"
+		if e, ok := b.causeEntry(c); ok && e.Service != "" {
+			svc = e.Service
 		}
-	}
-	for _, name := range sortedKeys(flapping) {
-		items = append(items, suggestLink(fmt.Sprintf("Tune the flapping alert %s (it fired %d times): a longer 'for' duration, "+
-			"a smoothed expression or a separate threshold to resolve.", name, flapping[name]), links[name]))
+		text := fmt.Sprintf("Catch a bad change to %s before it reaches every user: roll out in stages behind a canary", svc)
+		if fa := b.firstAlerts(); len(fa) > 0 {
+			text += " that watches " + fa[0].Name
+		}
+		text += ", and roll back on its own when that fails."
+		items = append(items, suggestLink(text, b.suspectLink(c)))
+		items = append(items, suggestLink(fmt.Sprintf("Find why the tests and review of %s did not catch the problem, and add the test or check that would have.",
+			"the "+strings.TrimPrefix(b.changeName(c), "a ")), b.suspectLink(c)))
 	}
 	if b.pageBeforeAlerts() {
 		p := b.pages[0]
@@ -1191,6 +1287,19 @@ func (b *builder) actionItems() []ActionItem {
 			text += " (" + t + ")"
 		}
 		items = append(items, suggestLink(text+".", b.pageLink(p.Ref.PagerDutyIncidentID)))
+	}
+	failed, rollback := b.failedDuring()
+	for i, f := range failed {
+		if rollback[i] {
+			items = append(items, suggestLink(fmt.Sprintf("Make the rollback of %s work when it is needed: it failed during this incident (%s). "+
+				"Rehearse it, and keep changes reversible.", cmp.Or(oneLine(f.Service), "the service"), cmp.Or(oneLine(f.Ref.DeployID), ts(f.At))),
+				deployURL(f)))
+		}
+	}
+	if len(b.v.Related) > 0 {
+		ri := b.v.Related[0]
+		items = append(items, suggest(fmt.Sprintf("This looks like %s (%s, %s): find the cause both share and fix it once.",
+			ri.ID, oneLine(ri.Title), ri.StartedAt.UTC().Format(time.DateOnly))))
 	}
 	if d, ok := b.detectionDelay(); ok && d > lateDetection {
 		fa := b.firstAlerts()
@@ -1207,22 +1316,40 @@ func (b *builder) actionItems() []ActionItem {
 				"escalation timeouts.", fmtDur(d)), b.pageLink(b.firstPageID())))
 		}
 	}
-	failed, rollback := b.failedDuring()
-	for i, f := range failed {
-		if rollback[i] {
-			items = append(items, suggestLink(fmt.Sprintf("Make the rollback of %s work when it is needed: it failed during this incident (%s). "+
-				"Rehearse it, and keep changes reversible.", cmp.Or(oneLine(f.Service), "the service"), cmp.Or(oneLine(f.Ref.DeployID), ts(f.At))),
-				deployURL(f)))
+	flapping := map[string]int{}
+	links := map[string]string{}
+	for _, a := range b.flapping() {
+		flapping[a.Name] = max(flapping[a.Name], a.Firings)
+		if links[a.Name] == "" {
+			links[a.Name] = safeURL(a.GeneratorURL)
 		}
 	}
-	if c, ok := b.topCause(); ok && c.DeployID != "" {
-		text := fmt.Sprintf("Guard future deploys like %s, the top suspect: a canary stage, and an automatic rollback", c.DeployID)
-		if fa := b.firstAlerts(); len(fa) > 0 {
-			text += " when " + fa[0].Name + " fires"
-		}
-		items = append(items, suggest(text+"."))
+	for _, name := range sortedKeys(flapping) {
+		items = append(items, suggestLink(fmt.Sprintf("Tune the flapping alert %s (it fired %d times): a longer 'for' duration, "+
+			"a smoothed expression or a separate threshold to resolve.", name, flapping[name]), links[name]))
 	}
-	items = append(items, suggest("Send the internal follow-up message: what happened, the impact, and what comes next."))
+	if nr := b.withoutRunbook(); len(nr) > 0 {
+		var names []string
+		for _, a := range nr {
+			names = append(names, a.Name)
+		}
+		items = append(items, suggestLink(fmt.Sprintf("Write %s for %s and link %s from the rules' runbook_url annotation, so the next responder has a procedure to start from.",
+			pluralWord(len(names), "a runbook", "runbooks"), joinAnd(names), pluralWord(len(names), "it", "them")), safeURL(nr[0].GeneratorURL)))
+	}
+	if len(b.v.ActionItems) == 0 {
+		items = append(items, slot("The team's own action items, each with an owner and a due date "+
+			"(POST /api/v1/incidents/{id}/action-items keeps them tracked across incidents)."))
+	}
+	for _, it := range items {
+		out = append(out, ActionItem{Item: it})
+	}
+	return out
+}
+
+// followUps are the standing follow-ups of an incident: not action
+// items, chores to tick off before the post-mortem is published.
+func (b *builder) followUps() []Item {
+	items := []Item{suggest("Send the internal follow-up message: what happened, the impact, and what comes next.")}
 	var cf []string
 	for _, s := range b.services {
 		if s.CustomerFacing {
@@ -1230,16 +1357,19 @@ func (b *builder) actionItems() []ActionItem {
 		}
 	}
 	if len(cf) > 0 {
-		items = append(items, suggest("Update the status page: "+joinAnd(cf)+" "+isAre(len(cf))+" customer-facing."))
+		items = append(items, suggest("Update the status page and tell customer services: "+joinAnd(cf)+" "+isAre(len(cf))+
+			" customer-facing (the customer-facing variant of this post-mortem: ?audience=customer)."))
 	} else {
 		items = append(items, suggest("Update the status page if customers noticed; no customer-facing service was involved."))
 	}
-	items = append(items, slot("The team's own action items, each with an owner, a due date and a ticket."))
-	out := make([]ActionItem, 0, len(items))
-	for _, it := range items {
-		out = append(out, ActionItem{Item: it})
+	return items
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	return out
+	return many
 }
 
 // ---- five whys ----
@@ -1266,9 +1396,9 @@ func (b *builder) fiveWhys() []Why {
 		whys = append(whys, Why{Question: "Why was an incident opened?", Answer: slot("The symptom that people or monitoring saw.")})
 	}
 	if c, ok := b.topCause(); ok {
-		text := "Possibly because of " + b.suspectName(c) + ", the top suspect"
+		text := "Because of " + b.changeName(c) + ", Hindsight's top suspect"
 		if len(c.Reasons) > 0 {
-			text += ": " + strings.TrimSuffix(strings.Join(c.Reasons, "; "), ".")
+			text += " (" + strings.TrimSuffix(strings.Join(c.Reasons, "; "), ".") + ")"
 		}
 		whys = append(whys, Why{Question: "Why did that happen?", Answer: suggestLink(text+".", b.suspectLink(c))})
 	} else {

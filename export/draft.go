@@ -107,9 +107,18 @@ type Draft struct {
 	Lucky               []Item         `json:"lucky"`
 	RelatedIncidents    Related        `json:"related_incidents"`
 	ActionItems         []ActionItem   `json:"action_items"`
-	FiveWhys            []Why          `json:"five_whys"`
-	LessonsLearned      []Item         `json:"lessons_learned"`
-	Review              Review         `json:"review"`
+	// FollowUps are the standing follow-ups of every incident (the
+	// internal follow-up message, the status page): chores to tick off,
+	// kept apart from the action items, which keep it from happening
+	// again.
+	FollowUps      []Item `json:"follow_ups"`
+	FiveWhys       []Why  `json:"five_whys"`
+	LessonsLearned []Item `json:"lessons_learned"`
+	Review         Review `json:"review"`
+
+	// phaseWhat says what each phase of this incident runs between
+	// (TimelinePhases).
+	phaseWhat map[Phase]string
 }
 
 // Header is the post-mortem's summary block: what a reader needs before
@@ -163,7 +172,11 @@ type Header struct {
 	// Responders are the people who worked on the incident: PagerDuty
 	// assignees and responders, sorted; empty without PagerDuty data.
 	Responders []string `json:"responders"`
-	Links      []Link   `json:"links"`
+	// People are everyone the events name, with the role the rest of the
+	// draft calls them by: the draft is blame-free, so names appear only
+	// here, in the review and in the action items people added.
+	People []Person `json:"people"`
+	Links  []Link   `json:"links"`
 }
 
 // Severity is the incident's severity with the reasons for the suggestion,
@@ -174,6 +187,19 @@ type Severity struct {
 	// Overridden says a person set the effective severity.
 	Overridden bool     `json:"overridden"`
 	Reasons    []string `json:"reasons"`
+	// Meaning is what the effective level means, quoted from the
+	// severity table of the post-mortem template.
+	Meaning string `json:"meaning"`
+}
+
+// SeverityMeanings are the meanings of the levels, as the severity table
+// of spec/postmortem.md gives them.
+var SeverityMeanings = map[string]string{
+	"SEV1": "critical; warrants public notification and executives",
+	"SEV2": "critical; many customers cannot use the product",
+	"SEV3": "needs the owners' immediate attention",
+	"SEV4": "needs action, customers can still work",
+	"SEV5": "cosmetic",
 }
 
 // ServiceInfo is a service the incident touched, with what the
@@ -248,6 +274,12 @@ type TimelineLine struct {
 	EntryIDs []string `json:"entry_ids"`
 	// Note marks a note that a person added.
 	Note bool `json:"note"`
+	// Phase is the part of the incident the line falls in (lead_up,
+	// detection, escalation, mitigation, recovery), and SinceStart its
+	// time from the first symptom (negative before it; nil when the
+	// first symptom is unknown).
+	Phase      Phase     `json:"phase"`
+	SinceStart *Duration `json:"since_start_seconds"`
 	Item
 }
 
@@ -263,7 +295,11 @@ type Step struct {
 type Phase string
 
 // The phases of an incident, in the order the narrative tells them.
+// PhaseLeadUp is the time before the first symptom, where the changes
+// that preceded it are; the timeline has it, the narrative starts with
+// the first symptom.
 const (
+	PhaseLeadUp       Phase = "lead_up"
 	PhaseFirstSymptom Phase = "first_symptom"
 	PhaseDetection    Phase = "detection"
 	PhaseEscalation   Phase = "escalation"
@@ -274,6 +310,8 @@ const (
 // Title returns the phase as a heading word ("First symptom").
 func (p Phase) Title() string {
 	switch p {
+	case PhaseLeadUp:
+		return "Lead-up"
 	case PhaseFirstSymptom:
 		return "First symptom"
 	case PhaseDetection:
@@ -299,6 +337,10 @@ type Impact struct {
 	// Metrics are the results of the configured impact queries over the
 	// incident's window.
 	Metrics []Metric `json:"metrics"`
+	// AlertFigures are the numbers the alerts themselves gave in their
+	// annotations when they fired ("12.4% of checkout requests fail"):
+	// the alert's own words, not measured by Hindsight.
+	AlertFigures []Item `json:"alert_figures"`
 	// Alerts counts distinct alerts (fingerprints), AlertFirings the
 	// times they fired (more than Alerts when some flapped), Pages the
 	// distinct PagerDuty incidents.
@@ -365,14 +407,22 @@ type RelatedIncident struct {
 	Score   float64  `json:"score"`
 	URL     string   `json:"url"`
 	Reasons []string `json:"reasons"`
+	// PostmortemStatus is draft, in_review or published; OpenActionItems
+	// are the action items of its post-mortem that are not done: if they
+	// were meant to prevent this, they are the first thing to look at.
+	PostmortemStatus string       `json:"postmortem_status"`
+	OpenActionItems  []ActionItem `json:"open_action_items"`
 }
 
-// ActionItem is a follow-up to track: a suggestion or a slot, with the
-// owner, due date and ticket left for people to fill in.
+// ActionItem is a follow-up to track: one people added (a Fact, with its
+// ID, owner, due date and status: POST .../action-items), or Hindsight's
+// suggestion or a slot, with the owner and due date left to fill in.
 type ActionItem struct {
 	Item
+	ID     string `json:"id"`
 	Owner  string `json:"owner"`
 	Due    string `json:"due"`
+	Status string `json:"status"`
 	Ticket string `json:"ticket"`
 }
 
@@ -391,6 +441,9 @@ type Review struct {
 	PublishedAt *time.Time `json:"published_at"`
 	Reviewers   []Reviewer `json:"reviewers"`
 	Rule        string     `json:"rule"`
+	// Changes are what people changed in the record (overrides, merges,
+	// splits): bookkeeping, kept out of the timeline.
+	Changes []Item `json:"changes"`
 }
 
 // Reviewer is one row of the sign-off table: the author and the
@@ -419,6 +472,7 @@ func NewDraft(v *correlate.View, cfg *config.Config, generatedAt time.Time) *Dra
 	}
 	d.Overview = b.overview()
 	d.Timeline = b.timeline()
+	d.phaseWhat = b.phaseWhats()
 	d.Detection = b.detection()
 	d.WhatHappened = b.whatHappened()
 	d.Resolution = b.resolution()
@@ -429,8 +483,10 @@ func NewDraft(v *correlate.View, cfg *config.Config, generatedAt time.Time) *Dra
 	d.Lucky = []Item{slot("What went right by chance, and what would have made this much worse?")}
 	d.RelatedIncidents = b.related()
 	d.ActionItems = b.actionItems()
+	d.FollowUps = b.followUps()
 	d.FiveWhys = b.fiveWhys()
 	d.LessonsLearned = []Item{slot("What did we learn? What would we do differently next time?")}
 	d.Review = b.review()
+	newBlameless(d.Header.People).apply(d)
 	return d
 }

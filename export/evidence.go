@@ -3,6 +3,7 @@ package export
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -165,32 +166,37 @@ func deployURL(e correlate.Entry) string {
 	return safeURL(deployOf(e).URL)
 }
 
-// deployText tells a deploy step with its version, author and deploy id:
-// "checkout v2.3.1 deploy succeeded (dana, 9f1c2e7, d-4711)", then its
-// description.
+// deployText tells a deploy step by what changed, not who changed it:
+// "checkout v2.3.1 deploy succeeded (9f1c2e7, d-4711): Switch the payment
+// client to async retries". A rollback carries the description of the
+// change it undoes, which would read as what the rollback did, so it has
+// none. Steps without fields are told by their summary.
 func deployText(e correlate.Entry) string {
-	s := strings.TrimSuffix(oneLine(e.Summary), ".")
 	dp := deployOf(e)
-	version, prev, author := oneLine(dp.Version), oneLine(dp.PreviousVersion), oneLine(dp.Author)
-	if e.Kind == kindDeployRolledBack && (version != "" || prev != "") {
+	version, prev := oneLine(dp.Version), oneLine(dp.PreviousVersion)
+	status := strings.ReplaceAll(strings.TrimPrefix(e.Kind, kindDeployPrefix), "_", " ")
+	var s string
+	var extra []string
+	switch {
+	case e.Kind == kindDeployRolledBack && (version != "" || prev != ""):
 		// Told from its fields, not its stored summary: collectors before
 		// the fix of issue 9 (defect 6) wrote it backwards. version is
 		// what runs afterwards, previous_version what was rolled back.
 		s = rollbackText(e.Service, version, prev)
-	}
-	if s == "" {
-		s = strings.TrimSpace(oneLine(e.Service) + " deploy " + strings.ReplaceAll(strings.TrimPrefix(e.Kind, kindDeployPrefix), "_", " "))
-	}
-	var extra []string
-	if e.Kind == kindDeployRolledBack {
 		if version != "" && prev != "" {
 			extra = append(extra, "from "+prev)
 		}
-	} else if version != "" && !strings.Contains(s, version) {
-		extra = append(extra, "version "+version)
-	}
-	if author != "" && !strings.Contains(s, author) {
-		extra = append(extra, "by "+author)
+	case version != "" || dp.Commit != "":
+		s = strings.TrimSpace(oneLine(e.Service) + " " + version + " deploy " + status)
+		if c := oneLine(dp.Commit); c != "" {
+			extra = append(extra, c[:min(len(c), 7)])
+		}
+	default:
+		// Only a summary: keep the change, drop who made it.
+		s = byAuthor.ReplaceAllString(strings.TrimSuffix(oneLine(e.Summary), "."), "")
+		if s == "" {
+			s = strings.TrimSpace(oneLine(e.Service) + " deploy " + status)
+		}
 	}
 	if id := oneLine(e.Ref.DeployID); id != "" && !strings.Contains(s, id) {
 		extra = append(extra, id)
@@ -202,12 +208,18 @@ func deployText(e correlate.Entry) string {
 			s += " (" + strings.Join(extra, ", ") + ")"
 		}
 	}
-	// A rollback step carries the description of the change it undoes,
-	// which would read as what the rollback did.
-	if d := oneLine(dp.Description); d != "" && e.Kind != kindDeployRolledBack && !strings.Contains(s, d) {
+	if d := deployDescription(e); d != "" && e.Kind != kindDeployRolledBack && !strings.Contains(s, d) {
 		s += ": " + d
 	}
 	return s
+}
+
+// byAuthor is " by dana" in a deploy summary.
+var byAuthor = regexp.MustCompile(` by [^\s(),]+`)
+
+// deployDescription is what a deploy says it changes.
+func deployDescription(e correlate.Entry) string {
+	return strings.TrimSuffix(oneLine(deployOf(e).Description), ".")
 }
 
 // rollbackText tells a rollback step: "checkout rolled back to v2.3.0".
@@ -222,16 +234,13 @@ func rollbackText(service, to, from string) string {
 	return service + " deploy rolled back"
 }
 
-// deployWhat names what a deploy shipped: "checkout v2.3.1 to production
-// by dana".
+// deployWhat names what a deploy shipped, not who shipped it: "checkout
+// v2.3.1 to production".
 func deployWhat(e correlate.Entry) string {
 	dp := deployOf(e)
 	s := strings.TrimSpace(oneLine(e.Service) + " " + oneLine(dp.Version))
 	if env := oneLine(dp.Environment); env != "" && s != "" {
 		s += " to " + env
-	}
-	if a := oneLine(dp.Author); a != "" && s != "" {
-		s += " by " + a
 	}
 	return s
 }

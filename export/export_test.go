@@ -515,9 +515,9 @@ func TestEscapesTextFromAlerts(t *testing.T) {
 	require.NotRegexp(t, `[^\\]\]\(javascript:`, md, "no live javascript: link")
 	for _, l := range strings.Split(md, "\n") {
 		if strings.HasPrefix(l, "| ") && strings.Contains(l, "retries") {
-			// Only the table's own pipes are unescaped: 3 columns, 4 pipes.
+			// Only the table's own pipes are unescaped: 4 columns, 5 pipes.
 			unescaped := len(regexp.MustCompile(`(^|[^\\])\|`).FindAllString(l, -1))
-			require.Equal(t, 4, unescaped, "row %q", l)
+			require.Equal(t, 5, unescaped, "row %q", l)
 		}
 	}
 
@@ -569,18 +569,30 @@ func TestOverview(t *testing.T) {
 	d := NewDraft(resolvedView(), testConfig(), at("2026-11-20T14:45:00Z"))
 	require.Equal(t, Suggestion, d.Overview.Kind)
 	o := d.Overview.Text
-	require.True(t, strings.HasPrefix(o, "On 2026-11-20, checkout suffered a 29m29s SEV2 incident due to deploy d-4711"), o)
-	require.Contains(t, o, "error_ratio on checkout was 3.1%")
-	require.Contains(t, o, "customer-facing: checkout")
+	require.True(t, strings.HasPrefix(o, "On the afternoon of 20 November 2026 (UTC), checkout suffered a 29-minute SEV2 incident due to a change to checkout (deploy d-4711)."), o)
+	require.Contains(t, o, "This caused roughly 3.1% of checkout requests to fail (18,234 requests), as the impact queries measured.")
+	require.Contains(t, o, "Alerts caught it at once, and it was mitigated by rolling back 18 minutes in.")
+	require.NotContains(t, o, "not confirmed", "no hedging: the whole Overview is marked as a suggestion")
+	require.NotContains(t, o, "dana", "blameless: changes, not people")
+
+	paged := NewDraft(pagedView(), testConfig(), at("2026-11-20T14:45:00Z")).Overview.Text
+	require.Equal(t, "On the afternoon of 20 November 2026 (UTC), checkout suffered a 19-minute SEV1 incident due to a change to checkout "+
+		"(v2.3.1: Switch the payment client to async retries; deploy d-4711). This caused roughly 5.2% of checkout requests to fail, "+
+		"as the impact queries measured. Alerts caught it at once, and it was mitigated by rolling back checkout to v2.3.0 10 minutes in.", paged)
 
 	open := NewDraft(openView(), testConfig(), at("2026-11-21T09:40:00Z")).Overview.Text
-	require.Contains(t, open, "payments-worker")
-	require.Contains(t, open, correlate.FormatDuration(30*time.Minute))
-	require.Contains(t, open, "SEV4")
-	require.Contains(t, open, "due to a cause not yet identified (to be completed)")
+	require.Equal(t, "On the morning of 21 November 2026 (UTC), payments-worker suffered a 30-minute SEV4 incident. It is still going on. "+
+		"No customer-facing service was involved. Alerts caught it at once.", open)
+
+	// Without impact queries, the numbers the alerts give, marked as such.
+	v := resolvedView()
+	v.Impact.Metrics = nil
+	v.Alerts[0].Description = "12.4% of checkout requests fail"
+	figured := NewDraft(v, testConfig(), at("2026-11-20T14:45:00Z")).Overview.Text
+	require.Contains(t, figured, "The alerts reported “12.4% of checkout requests fail” (HighErrorRate on checkout) (the alerts' own annotations, not measured).")
 
 	md := string(render(t, "md", NewDraft(resolvedView(), testConfig(), at("2026-11-20T14:45:00Z"))))
-	require.Contains(t, md, "## Overview\n\n_Suggested:_ On 2026-11-20, checkout suffered a 29m29s SEV2 incident")
+	require.Contains(t, md, "## Overview\n\n_Suggested:_ On the afternoon of 20 November 2026 (UTC), checkout suffered")
 }
 
 func TestObservations(t *testing.T) {
@@ -588,10 +600,12 @@ func TestObservations(t *testing.T) {
 	md := string(render(t, "md", d))
 	require.Contains(t, md, "CheckoutLatencyHigh on checkout-7d9f-abcde:8080 flapped: it fired 3 times")
 	require.Contains(t, md, "Alert CheckoutLatencyHigh has no runbook")
-	require.Contains(t, md, "_Suggested:_ Write a runbook for alert CheckoutLatencyHigh")
+	require.Contains(t, md, "_Suggested:_ Write a runbook for CheckoutLatencyHigh")
 	require.Contains(t, md, "_Suggested:_ Tune the flapping alert CheckoutLatencyHigh")
 	require.Contains(t, md, "Alerts detected the problem: HighErrorRate on 2 instances of checkout fired at 2026-11-20 14:02:11 UTC.")
-	require.Contains(t, md, "2 alerts HighErrorRate (page) on 2 instances of checkout fired at 14:02:11 UTC")
+	require.Contains(t, md, "2 HighErrorRate alerts (page) on 2 instances of checkout fired at 14:02:11 UTC")
+	require.Contains(t, md, "| T+2m19s | 14:04:30 | alertmanager | CheckoutLatencyHigh (warning) on checkout-7d9f-abcde:8080 fired twice between 14:04:30 and 14:09:00 UTC: checkout p99 latency above 1s",
+		"firings of one alert collapse, also with other entries between them")
 	require.Contains(t, md, "Time to page and to acknowledge: unknown")
 	require.NotContains(t, md, "monitoring gap", "no PagerDuty data, no claim about pages")
 	require.Equal(t, "2026-11-20T14:20:05Z", d.Header.MitigatedAt.Format(time.RFC3339))
@@ -695,57 +709,73 @@ func TestPagedIncident(t *testing.T) {
 	h := d.Header
 	require.Equal(t, "2026-11-20T14:02:11Z", h.DetectedAt.Format(time.RFC3339), "detection is the first alert")
 	require.Equal(t, "2026-11-20T14:06:11Z", h.AcknowledgedAt.Format(time.RFC3339))
-	require.Equal(t, "Dana Oncall", h.AcknowledgedBy)
+	require.Equal(t, "the on-call engineer", h.AcknowledgedBy, "a role, not a name, outside the responders table")
 	require.Equal(t, Duration(4*time.Minute), *h.TimeToAcknowledge, "from the first symptom, as the API says")
 	require.Equal(t, Duration(1129*time.Second), *h.TimeToResolve)
 	require.Equal(t, []string{"Dana Oncall", "Priya Payments"}, h.Responders, "assignees and responders")
+	require.Equal(t, []Person{{Name: "Dana Oncall", Role: "the on-call engineer"}, {Name: "Priya Payments", Role: "another engineer"},
+		{Name: "dana", Role: "the deployer"}}, h.People)
 	require.Equal(t, "2026-11-20T14:12:40Z", h.MitigatedAt.Format(time.RFC3339))
 	require.Equal(t, "rollback of checkout to v2.3.0 (d-4711)", h.MitigatedBy)
+	require.Equal(t, "critical; warrants public notification and executives", h.Severity.Meaning)
 	require.Contains(t, h.Links, Link{Kind: LinkPagerDuty, Text: "PagerDuty incident #8812: [FIRING:2] HighErrorRate checkout", URL: pdCheckoutURL})
-	require.Contains(t, h.Links, Link{Kind: LinkPipeline, Text: "d-4711: checkout v2.3.1 to production by dana", URL: pipelineURL})
+	require.Contains(t, h.Links, Link{Kind: LinkPipeline, Text: "d-4711: checkout v2.3.1 to production", URL: pipelineURL})
 	require.Equal(t, 1, d.Impact.Pages)
 
 	md := string(render(t, "md", d))
-	require.Contains(t, md, "| Acknowledged | 2026-11-20 14:06:11 UTC by Dana Oncall |")
+	require.Contains(t, md, "| Severity | **SEV1**: critical; warrants public notification and executives (suggested by Hindsight) |")
+	require.Contains(t, md, "| Acknowledged | 2026-11-20 14:06:11 UTC by the on-call engineer |")
 	require.Contains(t, md, "| Time to acknowledge | 4m from the first symptom |")
-	require.Contains(t, md, "| Responders | Dana Oncall, Priya Payments |")
+	require.Contains(t, md, "| Responders | Dana Oncall (the on-call engineer), Priya Payments (another engineer) |")
+	for _, name := range []string{"Dana", "Priya", "dana"} {
+		rest := strings.Replace(md, "| Responders | Dana Oncall (the on-call engineer), Priya Payments (another engineer) |", "", 1)
+		require.NotContains(t, rest, name, "blameless: %s appears only in the responders table", name)
+	}
 
 	tl := section(md, "Timeline")
-	require.Contains(t, tl, `Dana Oncall added a note to incident #8812: "rolled back checkout to v2.3.0"`, "a note shows its text")
-	require.Contains(t, tl, "checkout v2.3.1 deploy succeeded (dana, 9f1c2e7, d-4711): Switch the payment client to async retries")
-	require.Contains(t, tl, "checkout rolled back to v2.3.0 (from v2.3.1, by dana, d-4711) ([source](https://ci.example.com/runs/4711))",
+	require.Contains(t, tl, "### Lead-up: changes before the first symptom\n\nT−8m31s to T−6m, 13:53:40 to 13:56:11 UTC")
+	require.Contains(t, tl, "### Escalation: from the page until the first fix or rollback")
+	require.Contains(t, tl, "### Recovery: the alerts and pages resolving")
+	require.Contains(t, tl, `| T+11m19s | 14:13:30 | pagerduty | The on-call engineer added a note to incident #8812: "rolled back checkout to v2.3.0"`, "a note shows its text")
+	require.Contains(t, tl, "checkout v2.3.1 deploy succeeded (9f1c2e7, d-4711): Switch the payment client to async retries")
+	require.Contains(t, tl, "checkout rolled back to v2.3.0 (from v2.3.1, d-4711) ([source](https://ci.example.com/runs/4711))",
 		"a rollback names what it undid, not the description of the change")
 	require.Contains(t, tl, "**Note:** Errors all come from the new async retry path", "people's notes stay")
+	require.Equal(t, PhaseMitigation, d.Timeline[slices.IndexFunc(d.Timeline, func(l TimelineLine) bool { return l.EventKind == "deploy.rolled_back" })].Phase)
 
 	det := section(md, "Detection")
-	require.Contains(t, det, "The first page, PagerDuty incident #8812, was triggered at 2026-11-20 14:03:11 UTC, 1m after the first symptom; it went to Dana Oncall.")
-	require.Contains(t, det, "Dana Oncall acknowledged it at 2026-11-20 14:06:11 UTC, 3m after the page and 4m after the first symptom.")
+	require.Contains(t, det, "The first page, PagerDuty incident #8812, was triggered at 2026-11-20 14:03:11 UTC, 1m after the first symptom; it went to the on-call engineer.")
+	require.Contains(t, det, "The on-call engineer acknowledged it at 2026-11-20 14:06:11 UTC, 3m after the page and 4m after the first symptom.")
 	require.NotContains(t, md, "monitoring gap")
 
 	wh := section(md, "What happened")
-	require.Contains(t, wh, "PagerDuty incident #8812 paged Dana Oncall (priority P1); Dana Oncall acknowledged it at 2026-11-20 14:06:11 UTC, 3m later.")
+	require.Contains(t, wh, "PagerDuty incident #8812 paged the on-call engineer (priority P1); the on-call engineer acknowledged it at 2026-11-20 14:06:11 UTC, 3m later.")
 	require.Contains(t, wh, "**Mitigation** (2026-11-20 14:12:40 UTC): The change was rolled back")
 	require.Contains(t, wh, `"rolled back checkout to v2.3.0"`, "the PagerDuty note is part of the mitigation")
 
 	res := section(md, "Resolution")
-	require.Contains(t, res, "- Rollback at 2026-11-20 14:12:40 UTC: checkout rolled back to v2.3.0 (from v2.3.1, by dana, d-4711). ([source](https://ci.example.com/runs/4711))")
-	require.Contains(t, res, `- PagerDuty resolve at 2026-11-20 14:21:00 UTC: Dana Oncall resolved incident #8812 (resolve reason: "error rate back to baseline after the rollback"). ([source](`+pdCheckoutURL+"))")
+	require.Contains(t, res, "- Rollback at 2026-11-20 14:12:40 UTC: checkout rolled back to v2.3.0 (from v2.3.1, d-4711). ([source](https://ci.example.com/runs/4711))")
+	require.Contains(t, res, `- PagerDuty resolve at 2026-11-20 14:21:00 UTC: the on-call engineer resolved incident #8812 (resolve reason: "error rate back to baseline after the rollback"). ([source](`+pdCheckoutURL+"))")
 	require.Contains(t, res, "- The last alert to resolve was HighErrorRate on 2 instances of checkout, at 2026-11-20 14:19:50 UTC.")
 
 	cf := section(md, "Contributing factors")
-	require.Contains(t, cf, "_Suggested:_ Suspect 1 of 1 (score 0.78): deploy d-4711 of checkout v2.3.1 to production by dana. "+
+	require.Contains(t, cf, "_Suggested:_ Suspect 1 of 1 (score 0.78): deploy d-4711 of checkout v2.3.1 to production. "+
 		"Why it is suspected: deploy of checkout, a service of this incident (+40); succeeded 6m before the first alert (+20); its last step is rolled\\_back (+10). ([source](https://ci.example.com/runs/4711))")
 	require.NotRegexp(t, `(?i)\bcause[ds]? (was|is)\b`, cf, "a suspect is never called the cause")
 
 	well := section(md, "What went well?")
-	require.Contains(t, well, "The page was acknowledged quickly by Dana Oncall: 3m after it was raised.")
+	require.Contains(t, well, "The page was acknowledged quickly by the on-call engineer: 3m after it was raised.")
 	require.Contains(t, well, "_Suggested:_ The rollback of d-4711 at 2026-11-20 14:12:40 UTC worked: every alert had resolved 7m10s after it.")
 	require.Contains(t, well, "_Suggested:_ Detection was quick after the suspected change: the first alert fired 6m after checkout v2.3.1 deploy succeeded",
 		"the suspect's entry is the rollback step; the draft measures from the step that was live")
 
-	require.Contains(t, section(md, "Five whys"), "_Suggested:_ Possibly because of deploy d-4711 of checkout v2.3.1 to production by dana, the top suspect: "+
-		"deploy of checkout, a service of this incident (+40)")
-	require.Contains(t, section(md, "Overview"), "checkout suffered an 18m49s SEV1 incident due to deploy d-4711 of checkout v2.3.1 to production by dana (the top suspect, not confirmed)")
+	ai := section(md, "Action items")
+	require.Contains(t, ai, "| 1 | _Suggested:_ Catch a bad change to checkout before it reaches every user: roll out in stages behind a canary that watches HighErrorRate")
+	require.NotContains(t, strings.Split(ai, "Follow-ups")[0], "status page", "chores are follow-ups, not action items")
+	require.Contains(t, ai, "Follow-ups (chores of every incident, not action items):\n\n- [ ] _Suggested:_ Send the internal follow-up message")
+
+	require.Contains(t, section(md, "Five whys"), "_Suggested:_ Because of a change to checkout (v2.3.1: Switch the payment client to async retries; deploy d-4711), "+
+		"Hindsight's top suspect (deploy of checkout, a service of this incident (+40)")
 }
 
 func TestMonitoringGapIncident(t *testing.T) {
@@ -756,7 +786,7 @@ func TestMonitoringGapIncident(t *testing.T) {
 	require.Equal(t, "deploy of payments v4.2.1 (d-5122)", d.Header.MitigatedBy, "a fix that went out mitigates; the failed rollback does not")
 
 	md := string(render(t, "md", d))
-	const gap = "PagerDuty incident #8830 was raised by hand by Sam Support at 2026-11-22 11:00:00 UTC, before any alert fired: " +
+	const gap = "PagerDuty incident #8830 was raised by hand by a colleague at 2026-11-22 11:00:00 UTC, before any alert fired: " +
 		"a monitoring gap, since monitoring did not catch what a person noticed."
 	for _, s := range []string{"Detection", "What didn't go so well?"} {
 		require.Contains(t, section(md, s), "- "+gap, s)
@@ -768,17 +798,18 @@ func TestMonitoringGapIncident(t *testing.T) {
 		}
 	}
 	require.Equal(t, Fact, gapItem.Kind, "the monitoring gap is stated as a fact")
-	require.Contains(t, section(md, "Action items"), "| 1 | _Suggested:_ Add an alert that would have caught this: PagerDuty incident #8830 was raised by hand "+
+	require.Contains(t, section(md, "Action items"), "_Suggested:_ Add an alert that would have caught this: PagerDuty incident #8830 was raised by hand "+
 		"at 2026-11-22 11:00:00 UTC, before any alert fired (Customers report card payments declined).")
 	require.Contains(t, section(md, "Detection"), "- No alert fired for this incident.")
+	require.Contains(t, d.Overview.Text, "A person raised it by hand before any alert fired, and it was mitigated by deploying payments v4.2.1 (Accept card tokens of both formats) 31 minutes in.")
 
 	bad := section(md, "What didn't go so well?")
-	require.Contains(t, bad, "Acknowledgement was slow: Kim Lead acknowledged the page 16m after it was raised.")
-	require.Contains(t, bad, "The page was escalated at 2026-11-22 11:15:00 UTC: Incident #8830 escalated to Kim Lead (level 2)")
+	require.Contains(t, bad, "Acknowledgement was slow: the engineer the page escalated to acknowledged the page 16m after it was raised.")
+	require.Contains(t, bad, "The page was escalated at 2026-11-22 11:15:00 UTC: Incident #8830 escalated to the engineer the page escalated to (level 2)")
 	require.Contains(t, section(md, "Contributing factors"), "- Made it worse: a rollback failed during the incident, at 2026-11-22 11:19:00 UTC: "+
-		"payments v4.1.3 deploy failed (kim, d-5121). The incident went on for 19m after it. ([source](https://ci.example.com/runs/5121))")
-	require.Contains(t, section(md, "Resolution"), "- New deploy at 2026-11-22 11:31:00 UTC: payments v4.2.1 deploy succeeded (kim, 9e8d7c6, d-5122): Accept card tokens of both formats.")
-	require.Contains(t, section(md, "Five whys"), "_Suggested:_ Because Sam Support raised PagerDuty incident #8830: Customers report card payments declined.")
+		"payments v4.1.3 deploy failed (d-5121). The incident went on for 19m after it. ([source](https://ci.example.com/runs/5121))")
+	require.Contains(t, section(md, "Resolution"), "- New deploy at 2026-11-22 11:31:00 UTC: payments v4.2.1 deploy succeeded (9e8d7c6, d-5122): Accept card tokens of both formats.")
+	require.Contains(t, section(md, "Five whys"), "_Suggested:_ Because a colleague raised PagerDuty incident #8830: Customers report card payments declined.")
 	require.NotContains(t, section(md, "What went well?"), "Alerts detected the problem")
 }
 
@@ -834,7 +865,7 @@ func TestPagerDutyAndDeployTextEscaped(t *testing.T) {
 	require.NotContains(t, html, `href="javascript:`)
 	for _, l := range strings.Split(section(md, "Timeline"), "\n") {
 		if strings.HasPrefix(l, "| ") && strings.Contains(l, "fixed") {
-			require.Len(t, regexp.MustCompile(`(^|[^\\])\|`).FindAllString(l, -1), 4, "row %q", l)
+			require.Len(t, regexp.MustCompile(`(^|[^\\])\|`).FindAllString(l, -1), 5, "row %q", l)
 		}
 	}
 }

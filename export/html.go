@@ -22,9 +22,11 @@ var _ Renderer = (*htmlRenderer)(nil)
 
 func newHTML() (Renderer, error) {
 	t, err := template.New("postmortem.html").Funcs(template.FuncMap{
-		"utc": formatTime,
-		"dur": formatDuration,
-		"add": func(a, b int) int { return a + b },
+		"utc":   formatTime,
+		"dur":   formatDuration,
+		"add":   func(a, b int) int { return a + b },
+		"since": sinceStart,
+		"clock": formatClock,
 	}).Option("missingkey=error").Parse(htmlTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parse html template: %w", err)

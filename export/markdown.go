@@ -73,6 +73,25 @@ var markdownFuncs = template.FuncMap{
 	"utc":  formatTime,
 	"dur":  formatDuration,
 	"add":  func(a, b int) int { return a + b },
+	// Times as the phased timeline shows them.
+	"since": sinceStart,
+	"clock": formatClock,
+}
+
+// formatClock renders a time.Time or *time.Time as 14:02:11 (UTC), and a
+// nil or zero one as "unknown".
+func formatClock(v any) string {
+	switch t := v.(type) {
+	case time.Time:
+		if !t.IsZero() {
+			return clock(t)
+		}
+	case *time.Time:
+		if t != nil && !t.IsZero() {
+			return clock(*t)
+		}
+	}
+	return "unknown"
 }
 
 var markdownEscaper = strings.NewReplacer(

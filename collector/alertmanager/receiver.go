@@ -156,18 +156,20 @@ func decodeAlert(m *Message, raw json.RawMessage) (collector.Event, error) {
 			ExternalURL:  m.ExternalURL,
 		},
 	}
-	where := a.Labels["instance"]
-	if where == "" {
-		where = "(no instance)"
+	// Where it fired, when an instance says: an alert on a whole job or
+	// an SLO has none, and "(no instance)" is not a place.
+	on := ""
+	if where := a.Labels["instance"]; where != "" {
+		on = " on " + where
 	}
 	if a.Status == "firing" {
 		ev.Kind = collector.KindAlertFiring
 		ev.At = starts
-		ev.Summary = fmt.Sprintf("%s firing on %s", name, where)
+		ev.Summary = fmt.Sprintf("%s firing%s", name, on)
 	} else {
 		ev.Kind = collector.KindAlertResolved
 		ev.At = ends
-		ev.Summary = fmt.Sprintf("%s resolved on %s after %s", name, where, ends.Sub(starts).Round(time.Second))
+		ev.Summary = fmt.Sprintf("%s resolved%s after %s", name, on, ends.Sub(starts).Round(time.Second))
 	}
 	if sev != "" {
 		ev.Summary += " (" + sev + ")"

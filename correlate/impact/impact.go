@@ -381,10 +381,10 @@ func (q *Querier) query(ctx context.Context, st *state, j job, expr string, ts t
 			return v, nil
 		}
 	} else {
+		q.logger.Debug("Impact query failed", "service", j.service, "query", j.name, "err", err)
 		err = describe(ctx, err, st.timeout)
 	}
 	q.queries.WithLabelValues("error").Inc()
-	q.logger.Debug("Impact query failed", "service", j.service, "query", j.name, "err", err)
 	return 0, err
 }
 
@@ -445,5 +445,10 @@ func describe(ctx context.Context, err error, timeout time.Duration) error {
 			return fmt.Errorf("prometheus answered with an error (%s): %s", e.Type, e.Msg)
 		}
 	}
-	return fmt.Errorf("prometheus unreachable: %w", err)
+	// The cause (a dial error with the URL) is logged, not put in the
+	// draft: a post-mortem says "Prometheus unreachable", no Go error.
+	return errUnreachable
 }
+
+// errUnreachable is what an impact query that got no answer reports.
+var errUnreachable = errors.New("Prometheus unreachable")
