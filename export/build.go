@@ -1232,9 +1232,16 @@ func (b *builder) wentBadly() []Item {
 	if n := b.v.Reopens; n > 0 {
 		items = append(items, fact(fmt.Sprintf("The incident resolved and then fired again (%s).", plural(n, "reopen", "reopens")), ""))
 	}
-	for _, a := range b.withoutRunbook() {
-		items = append(items, fact(fmt.Sprintf("Alert %s has no runbook: responders had no written procedure to start from.", a.Name),
-			safeURL(a.GeneratorURL)))
+	if nr := b.withoutRunbook(); len(nr) > 0 {
+		var names []string
+		for _, a := range nr {
+			names = append(names, a.Name)
+		}
+		what := "Alert " + names[0] + " has"
+		if len(names) > 1 {
+			what = "Alerts " + joinAnd(names) + " have"
+		}
+		items = append(items, fact(what+" no runbook: responders had no written procedure to start from.", safeURL(nr[0].GeneratorURL)))
 	}
 	failed, rollback := b.failedDuring()
 	for i, f := range failed {

@@ -19,12 +19,21 @@ var figureRE = regexp.MustCompile(`(?i)\b\d+(?:[.,]\d+)?\s?(?:%|percent\b|(?:req
 // what was seen ("above 5%", "> 1s").
 var thresholdRE = regexp.MustCompile(`(?i)(?:above|below|over|under|exceeds?|more than|less than|greater than|threshold|>|<)\s*(?:the\s+)?$`)
 
+var (
+	clauseRE = regexp.MustCompile(`[.;]\s+|\n`)
+	// objectiveRE is a clause about a target, not an observation.
+	objectiveRE = regexp.MustCompile(`(?i)\b(SLO|SLA|objective|target|budget)\b`)
+)
+
 // alertFigure is the first clause of an alert's description, then of its
 // summary, that gives a figure seen (not a threshold), as the alert said
 // it.
 func alertFigure(a *correlate.AlertState) string {
 	for _, text := range []string{a.Description, a.Summary} {
-		for _, clause := range regexp.MustCompile(`[.;]\s+|\n`).Split(oneLine(text), -1) {
+		for _, clause := range clauseRE.Split(oneLine(text), -1) {
+			if objectiveRE.MatchString(clause) {
+				continue // an SLO's target is not what users saw
+			}
 			for _, loc := range figureRE.FindAllStringIndex(clause, -1) {
 				if !thresholdRE.MatchString(clause[:loc[0]]) {
 					return strings.TrimSuffix(strings.TrimSpace(clause), ".")

@@ -33,9 +33,22 @@ func (b *builder) people() []Person {
 	}
 	onCall := "the on-call engineer"
 	var out []Person
+	// Names that are not people: services, alerts, PagerDuty services
+	// (an agent can be a service), so that a role never replaces them.
+	notPeople := map[string]bool{b.v.Anchor: true}
+	for _, s := range b.v.Services {
+		notPeople[s] = true
+	}
+	for _, a := range b.alerts {
+		notPeople[a.Name], notPeople[a.Service] = true, true
+	}
+	for _, e := range b.entries {
+		notPeople[e.Service] = true
+		notPeople[oneLine(pagerDutyOf(e).ServiceName)] = true
+	}
 	add := func(name, role string) {
 		name = oneLine(name)
-		if name == "" || len(name) < 3 || slices.ContainsFunc(out, func(p Person) bool { return p.Name == name }) {
+		if name == "" || len(name) < 3 || notPeople[name] || slices.ContainsFunc(out, func(p Person) bool { return p.Name == name }) {
 			return
 		}
 		out = append(out, Person{Name: name, Role: role})
@@ -45,7 +58,7 @@ func (b *builder) people() []Person {
 		if svc := b.pageService(p); len(pageServices) > 1 && svc != "" {
 			role = "the " + svc + " on-call engineer"
 		}
-		if b.raisedByHand() && pagerDutyOf(p).AgentType == "user_reference" {
+		if b.raisedByHand() && pagerDutyOf(p).AgentType == "user_reference" { // a person, not a service or an integration
 			add(agent(p), "a colleague")
 		}
 		for _, a := range pagerDutyOf(p).Assignees {
@@ -80,7 +93,9 @@ func (b *builder) people() []Person {
 	for _, e := range b.entries {
 		switch e.Source {
 		case collector.SourcePagerDuty:
-			add(agent(e), "a responder")
+			if pagerDutyOf(e).AgentType == "user_reference" { // not a service or an integration
+				add(agent(e), "a responder")
+			}
 		case collector.SourceDeploy:
 			add(deployOf(e).Author, "the deployer")
 		case collector.SourceNote, collector.SourceHindsight:

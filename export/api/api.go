@@ -280,7 +280,38 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) postmortem(w http.ResponseWriter, r *http.Request) {
-	a.renderDraft(w, r, r.URL.Query().Get("format"))
+	switch aud := r.URL.Query().Get("audience"); aud {
+	case "", export.AudienceInternal:
+		a.renderDraft(w, r, r.URL.Query().Get("format"))
+	case export.AudienceCustomer:
+		a.renderCustomer(w, r, r.URL.Query().Get("format"))
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("audience: %q is not internal or customer", aud))
+	}
+}
+
+// renderCustomer answers the customer-facing variant of the post-mortem.
+func (a *API) renderCustomer(w http.ResponseWriter, r *http.Request, format string) {
+	if format == "" {
+		format = "markdown"
+	}
+	if _, err := export.ForFormat(format); err != nil {
+		writeError(w, http.StatusBadRequest, "format: "+err.Error())
+		return
+	}
+	v, err := a.view(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var b strings.Builder
+	ct, err := export.RenderCustomer(&b, format, export.NewCustomerNotice(v, a.cfg(), a.now()))
+	if err != nil {
+		a.fail(w, fmt.Errorf("render the customer %s variant: %w", format, err))
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	_, _ = w.Write([]byte(b.String()))
 }
 
 func (a *API) postmortemMarkdown(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
 )
 
@@ -114,4 +115,22 @@ func TestActionItems(t *testing.T) {
 	require.Contains(t, f.errorOf(t, "PATCH", base+"/"+item.ID, `{"status":"closed"}`, http.StatusBadRequest), "not open or done")
 	require.Contains(t, f.errorOf(t, "GET", "/api/v1/action-items?status=closed", "", http.StatusBadRequest), "not open or done")
 	require.Len(t, f.incident(t, id).ActionItems, 2, "the incident carries its action items")
+}
+
+func TestCustomerVariantOverHTTP(t *testing.T) {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{"checkout": {CustomerFacing: true, Tier: 1}}
+	f := newFixtureWith(t, cfg)
+	id := f.ingestSamples(t)
+	for _, format := range []string{"markdown", "html", "json"} {
+		code, b := f.do(t, "GET", "/api/v1/incidents/"+id+"/postmortem?audience=customer&format="+format, "")
+		require.Equal(t, http.StatusOK, code, string(b))
+		out := string(b)
+		require.Contains(t, out, "checkout")
+		for _, internal := range []string{"checkout-7d9f", "d22af6f0ad867df4", "HighErrorRate", "runbooks.example.internal", "prometheus.example.internal", "score"} {
+			require.NotContains(t, out, internal, "%s: %s", format, internal)
+		}
+	}
+	require.Contains(t, f.errorOf(t, "GET", "/api/v1/incidents/"+id+"/postmortem?audience=boss", "", http.StatusBadRequest), `audience: "boss"`)
+	require.Contains(t, f.errorOf(t, "GET", "/api/v1/incidents/"+id+"/postmortem?audience=customer&format=pdf", "", http.StatusBadRequest), "format:")
 }
