@@ -32,6 +32,9 @@ const (
 // LabelAnchorEvents and LabelAuthor).
 const (
 	LabelReviewer = "reviewer"
+	// LabelSignedBy is who made a post-mortem change, where that is not
+	// what the change is about (the author set, the reviewer who reviews).
+	LabelSignedBy = "signed_by"
 	LabelApprove  = "approve"
 	LabelItemID   = "item_id"
 	LabelText     = "text"

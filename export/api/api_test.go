@@ -367,13 +367,13 @@ func TestRelatedAndSeverityHistory(t *testing.T) {
 
 	// An action item of the first incident, still open, shows in the
 	// second one's draft; one that is done does not.
-	code, b = f.do(t, "POST", "/api/v1/incidents/"+first+"/action-items", `{"text":"Add a canary stage to checkout deploys","owner":"dana"}`)
+	code, b = f.do(t, "POST", "/api/v1/incidents/"+first+"/action-items", `{"text":"Add a canary stage to checkout deploys","owner":"dana","author":"sam"}`)
 	require.Equal(t, http.StatusCreated, code, string(b))
-	code, b = f.do(t, "POST", "/api/v1/incidents/"+first+"/action-items", `{"text":"Page on checkout error budget burn"}`)
+	code, b = f.do(t, "POST", "/api/v1/incidents/"+first+"/action-items", `{"text":"Page on checkout error budget burn","author":"sam"}`)
 	require.Equal(t, http.StatusCreated, code, string(b))
 	var done ActionItemView
 	require.NoError(t, json.Unmarshal(b, &done))
-	code, b = f.do(t, "PATCH", "/api/v1/incidents/"+first+"/action-items/"+done.ID, `{"status":"done"}`)
+	code, b = f.do(t, "PATCH", "/api/v1/incidents/"+first+"/action-items/"+done.ID, `{"status":"done","author":"sam"}`)
 	require.Equal(t, http.StatusOK, code, string(b))
 
 	code, b = f.do(t, "GET", "/api/v1/incidents/"+second+"/postmortem?format=markdown", "")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/export/api/auth"
 )
 
 // This file serves the post-mortem's review workflow (draft, in review,
@@ -37,10 +38,23 @@ func bookkeepingTime(inc *correlate.Incident) time.Time {
 	return t
 }
 
+// signer is who signs a post-mortem change (see author): the token's
+// name, or the name the body gives, else fallback (the post-mortem's
+// author). It answers 400 itself when nobody signs.
+func signer(w http.ResponseWriter, r *http.Request, claimed, fallback string) (string, bool) {
+	who, err := author(r, cmp.Or(strings.TrimSpace(claimed), fallback))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return "", false
+	}
+	return who, true
+}
+
 func (a *API) patchPostmortem(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Author *string `json:"author"`
 		Status *string `json:"status"`
+		By     string  `json:"by"`
 	}
 	if err := decodeStrict(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -78,8 +92,17 @@ func (a *API) patchPostmortem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	current := ""
+	if inc.Postmortem != nil {
+		current = inc.Postmortem.Author
+	}
+	by, ok := signer(w, r, req.By, cmp.Or(labels[correlate.LabelAuthor], current))
+	if !ok {
+		return
+	}
+	labels[correlate.LabelSignedBy] = by
 	if _, ok := a.record(w, r, inc, tl, collector.SourceHindsight, correlate.KindPostmortemUpdated,
-		"post-mortem: "+strings.Join(what, ", "), bookkeepingTime(inc), labels); !ok {
+		"post-mortem: "+strings.Join(what, ", ")+" (by "+by+")", bookkeepingTime(inc), labels); !ok {
 		return
 	}
 	a.answer(w, r, http.StatusOK, inc.ID)
@@ -96,6 +119,9 @@ func (a *API) addReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reviewer := strings.TrimSpace(req.Reviewer)
+	if id, ok := auth.FromContext(r.Context()); ok && reviewer == "" {
+		reviewer = id.Name // a personal token names the reviewer
+	}
 	switch {
 	case reviewer == "":
 		writeError(w, http.StatusBadRequest, "reviewer: missing; name who reviews")
@@ -116,10 +142,15 @@ func (a *API) addReview(w http.ResponseWriter, r *http.Request) {
 	if *req.Approve {
 		verb = "approved"
 	}
+	by, ok := signer(w, r, reviewer, "")
+	if !ok {
+		return
+	}
 	labels := map[string]string{
 		correlate.LabelReviewer: reviewer,
 		correlate.LabelApprove:  strconv.FormatBool(*req.Approve),
 		correlate.LabelNote:     req.Note,
+		correlate.LabelSignedBy: by,
 	}
 	if _, ok := a.record(w, r, inc, tl, collector.SourceHindsight, correlate.KindPostmortemReviewed,
 		"post-mortem review: "+reviewer+" "+verb, bookkeepingTime(inc), labels); !ok {
@@ -198,7 +229,10 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, why)
 		return
 	}
-	by := cmp.Or(strings.TrimSpace(req.Author), pm.Author)
+	by, ok := signer(w, r, req.Author, pm.Author)
+	if !ok {
+		return
+	}
 	labels := map[string]string{correlate.LabelAuthor: by}
 	if _, ok := a.record(w, r, inc, tl, collector.SourceHindsight, correlate.KindPostmortemPublished,
 		"post-mortem published by "+by+" after review by "+strings.Join(pm.Approvals(), ", "), bookkeepingTime(inc), labels); !ok {
@@ -248,8 +282,12 @@ func (a *API) addActionItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	by, ok := signer(w, r, req.Author, "")
+	if !ok {
+		return
+	}
 	labels := map[string]string{correlate.LabelText: text, correlate.LabelOwner: strings.TrimSpace(req.Owner),
-		correlate.LabelDue: due, correlate.LabelAuthor: req.Author}
+		correlate.LabelDue: due, correlate.LabelAuthor: by}
 	ev, ok := a.record(w, r, inc, tl, collector.SourceHindsight, correlate.KindActionItemAdded,
 		"action item: "+text, bookkeepingTime(inc), labels)
 	if !ok {
@@ -271,7 +309,11 @@ func (a *API) patchActionItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	item := r.PathValue("item")
-	labels := map[string]string{correlate.LabelItemID: item, correlate.LabelAuthor: req.Author}
+	by, ok := signer(w, r, req.Author, "")
+	if !ok {
+		return
+	}
+	labels := map[string]string{correlate.LabelItemID: item, correlate.LabelAuthor: by}
 	var what []string
 	if req.Status != nil {
 		if *req.Status != correlate.ActionOpen && *req.Status != correlate.ActionDone {

@@ -80,14 +80,14 @@ func TestActionItems(t *testing.T) {
 	require.Contains(t, f.errorOf(t, "POST", base, `{"owner":"dana"}`, http.StatusBadRequest), "text: missing")
 	require.Contains(t, f.errorOf(t, "POST", base, `{"text":"x","due":"next week"}`, http.StatusBadRequest), "not a date")
 
-	code, b := f.do(t, "POST", base, `{"text":"Canary stage for checkout deploys","owner":"dana","due":"2026-12-15"}`)
+	code, b := f.do(t, "POST", base, `{"text":"Canary stage for checkout deploys","owner":"dana","due":"2026-12-15","author":"sam"}`)
 	require.Equal(t, http.StatusCreated, code, string(b))
 	var item ActionItemView
 	require.NoError(t, json.Unmarshal(b, &item))
 	require.Equal(t, correlate.ActionOpen, item.Status)
 	require.Equal(t, "2026-12-15", item.Due)
 	require.Equal(t, id, item.IncidentID)
-	code, b = f.do(t, "POST", base, `{"text":"Alert on checkout p99 before errors","owner":"priya"}`)
+	code, b = f.do(t, "POST", base, `{"text":"Alert on checkout p99 before errors","owner":"priya","author":"sam"}`)
 	require.Equal(t, http.StatusCreated, code, string(b))
 
 	list := func(q string) []ActionItemView {
@@ -104,15 +104,16 @@ func TestActionItems(t *testing.T) {
 	require.Len(t, list("?service=checkout&status=open"), 2)
 	require.Empty(t, list("?service=payments"))
 
-	code, b = f.do(t, "PATCH", base+"/"+item.ID, `{"status":"done"}`)
+	require.Contains(t, f.errorOf(t, "PATCH", base+"/"+item.ID, `{"status":"done"}`, http.StatusBadRequest), "author: missing", "an unsigned change is refused")
+	code, b = f.do(t, "PATCH", base+"/"+item.ID, `{"status":"done","author":"dana"}`)
 	require.Equal(t, http.StatusOK, code, string(b))
 	open := list("?status=open")
 	require.Len(t, open, 1)
 	require.Equal(t, "priya", open[0].Owner)
 	require.Len(t, list("?status=done"), 1)
 
-	require.Contains(t, f.errorOf(t, "PATCH", base+"/ai-nope", `{"status":"done"}`, http.StatusNotFound), "not on incident")
-	require.Contains(t, f.errorOf(t, "PATCH", base+"/"+item.ID, `{"status":"closed"}`, http.StatusBadRequest), "not open or done")
+	require.Contains(t, f.errorOf(t, "PATCH", base+"/ai-nope", `{"status":"done","author":"dana"}`, http.StatusNotFound), "not on incident")
+	require.Contains(t, f.errorOf(t, "PATCH", base+"/"+item.ID, `{"status":"closed","author":"dana"}`, http.StatusBadRequest), "not open or done")
 	require.Contains(t, f.errorOf(t, "GET", "/api/v1/action-items?status=closed", "", http.StatusBadRequest), "not open or done")
 	require.Len(t, f.incident(t, id).ActionItems, 2, "the incident carries its action items")
 }
