@@ -83,14 +83,14 @@ type Daemon struct {
 	db       *store.DB
 	// stream is the replicated event log (log.type: jetstream), nil with
 	// the local one; reader answers queries over either.
-	stream   *streamlog.Log
-	reader   correlate.Reader
-	owner    lease.Owner
-	proj     *correlate.Projector
-	sink     collector.Sink
-	metrics  *collector.Metrics
-	impact   *impact.Querier
-	ns       *server.Server
+	stream  *streamlog.Log
+	reader  correlate.Reader
+	owner   lease.Owner
+	proj    *correlate.Projector
+	sink    collector.Sink
+	metrics *collector.Metrics
+	impact  *impact.Querier
+	ns      *server.Server
 	// natsOpts are the daemon's own credentials on its embedded server.
 	natsOpts []nats.Option
 	cons     *deploy.Consumer
