@@ -555,6 +555,9 @@ func (b *builder) userImpact() string {
 		}
 	}
 	switch {
+	case len(cf) > 0 && len(b.v.Impact.Errors) > 0:
+		why := strings.TrimSuffix(strings.TrimPrefix(unmeasured(b.v.Impact.Errors)[0].Text, "Not measured: "), ".")
+		return "Customers were affected through " + joinAnd(cf) + "; how many is not measured: " + why + "."
 	case len(cf) > 0:
 		return "Customers were affected through " + joinAnd(cf) + "; how many is not measured."
 	case len(b.services) > 0:
