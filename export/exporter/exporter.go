@@ -315,10 +315,12 @@ func resolvedMark(inc *correlate.Incident) string { return "resolved " + strconv
 
 func publishedMark(pm *correlate.Postmortem) string { return "published " + strconv.Itoa(pm.Published) }
 
-// follow reads the log past the last position and watches the incidents
-// its events belong to.
+// follow reads the log past the last position, up to where the
+// projection has applied it (so that the incident an event joined is
+// known), and watches the incidents its events belong to.
 func (e *Exporter) follow(ctx context.Context) error {
-	for {
+	applied := e.o.Position()
+	for e.pos < applied {
 		evs, err := e.o.Log.Read(ctx, e.pos, 512)
 		if err != nil {
 			return fmt.Errorf("read the log after %d: %w", e.pos, err)
@@ -327,6 +329,9 @@ func (e *Exporter) follow(ctx context.Context) error {
 			return nil
 		}
 		for _, le := range evs {
+			if le.Seq > applied {
+				return nil
+			}
 			e.pos = le.Seq
 			ev := &le.Event
 			ids := []string{ev.Labels[correlate.LabelIncidentID]}
@@ -357,6 +362,7 @@ func (e *Exporter) follow(ctx context.Context) error {
 			}
 		}
 	}
+	return nil
 }
 
 // due is one version to export: what it stands for and its number.
