@@ -386,6 +386,9 @@ func (c *cli) registerPostmortem(app *kingpin.Application) {
 		if *due != "" {
 			body["due"] = *due
 		}
+		if c.author != "" {
+			body["author"] = c.author // the daemon signs changes with it (or the token's name)
+		}
 		var item struct {
 			ID string `json:"id"`
 		}
@@ -419,6 +422,9 @@ func (c *cli) registerPostmortem(app *kingpin.Application) {
 				if len(body) == 0 {
 					return usagef("action update: give --status, --owner or --due")
 				}
+			}
+			if c.author != "" {
+				body["author"] = c.author
 			}
 			raw, err := c.client.send(ctx, http.MethodPatch, incPath(*id, "action-items", *item), body, nil)
 			if err != nil {
