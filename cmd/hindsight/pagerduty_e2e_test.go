@@ -521,8 +521,9 @@ receivers:
 	}), "a severity reason should name pagerduty.priority_floor: %q", inc.Severity.Reasons)
 
 	draft := markdownDraft(t, d.URL, incID)
-	require.Contains(t, draft, "Dana Oncall")
-	require.Contains(t, draft, "Dana Oncall acknowledged", "the draft should say who acknowledged the page; draft:\n%s", draft)
+	require.Contains(t, draft, "| Responders | Dana Oncall (the on-call engineer) |", "the responders table names people, with their role")
+	require.Contains(t, draft, "The on-call engineer acknowledged", "the draft says who acknowledged the page, by role (blameless); draft:\n%s", draft)
+	require.Equal(t, 1, strings.Count(draft, "Dana Oncall"), "outside the responders table, roles, not names; draft:\n%s", draft)
 	require.NotContains(t, draft, "No acknowledgement of the page is recorded", "draft:\n%s", draft)
 	require.NotContains(t, strings.ToLower(draft), "monitoring gap", "an alert came first; draft:\n%s", draft)
 
@@ -573,7 +574,8 @@ receivers:
 
 	gapDraft := markdownDraft(t, d.URL, gapID)
 	require.Contains(t, strings.ToLower(gapDraft), "monitoring gap", "draft:\n%s", gapDraft)
-	require.Contains(t, gapDraft, "Sam Support", "the draft should say who raised the page; draft:\n%s", gapDraft)
+	require.Contains(t, gapDraft, "Sam Support (a colleague)", "the responders table says who raised the page; draft:\n%s", gapDraft)
+	require.Contains(t, gapDraft, "raised by hand by a colleague", "the story says it by role; draft:\n%s", gapDraft)
 
 	v, found := metricValue(t, d.URL, `hindsight_collector_events_received_total{source="pagerduty"}`)
 	require.True(t, found)
