@@ -203,6 +203,10 @@ func TestReadErrorsDoNotChangeIncidents(t *testing.T) {
 		// memory: a note on one revives it from the store.
 		later,
 		[]collector.Event{correctionEvent(correlate.KindNote, old, first.ID, m(24*time.Hour+min), nil)},
+		// A note whose incident id names nothing (as after a recorrelation
+		// under rules that changed the ids) finds its incident by the
+		// event it names.
+		[]collector.Event{correctionEvent(correlate.KindNote, "inc-renamed", again.ID, m(24*time.Hour+2*min), nil)},
 	)
 
 	clean := &flakyReads{DB: inMemory(), calls: map[string]int{}}

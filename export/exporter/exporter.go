@@ -12,10 +12,11 @@
 // Versions are numbered from that state: a mark ("resolved 2", "published
 // 1") exported before keeps its version, a new one gets the next number.
 //
-// Only the instance that leads does the timer-driven work (Leader): one
-// instance always leads; several replicas on one JetStream log (issue 15)
-// elect one, and the idempotency keys make a rare double delivery during a
-// hand-over harmless.
+// Only the instance that owns the export task does the timer-driven work
+// (lease.Owner, task lease.TaskExport): a single instance always does;
+// replicas on one JetStream log hold a lease one at a time, and the
+// idempotency keys make a rare double delivery during a hand-over
+// harmless.
 //
 // The exporter learns which incidents changed by reading the log from
 // where the projection stood at its start (a full scan first), and keeps
@@ -42,25 +43,15 @@ import (
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/correlate/lease"
 	"github.com/hindsight-ops/hindsight/export"
 	"github.com/hindsight-ops/hindsight/export/sink"
 )
 
-// Leader says whether this instance does the work that must happen once
-// for all replicas, on a timer: exports. It is asked before each round.
-type Leader interface {
-	Leading() bool
-}
-
-// Single is the Leader of a deployment of one instance: always leading.
-type Single struct{}
-
-// Leading implements Leader.
-func (Single) Leading() bool { return true }
-
-// Lookup finds the incident an event joined; the store implements it.
+// Lookup finds the incident an event joined ("" for none); the store
+// implements it.
 type Lookup interface {
-	IncidentOfEvent(eventID string) (string, bool)
+	IncidentOfEvent(ctx context.Context, eventID string) (string, error)
 }
 
 // Setup is what the exporter exports with; the daemon rebuilds it when
@@ -85,7 +76,9 @@ type Options struct {
 	// Record appends the postmortem.exported events (the daemon's
 	// ingester, which returns once they are applied).
 	Record collector.Sink
-	Leader Leader
+	// Owner says whether this instance does the exports
+	// (lease.TaskExport); nil means lease.Single.
+	Owner  lease.Owner
 	Logger *slog.Logger
 	// Registerer takes the exporter's metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -148,8 +141,8 @@ func New(o Options, s Setup) *Exporter {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Leader == nil {
-		o.Leader = Single{}
+	if o.Owner == nil {
+		o.Owner = lease.Single
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -216,7 +209,7 @@ func (e *Exporter) Run(ctx context.Context) error {
 // export what is due. Run calls it on every tick; tests call it directly.
 func (e *Exporter) Round(ctx context.Context) error {
 	s := e.current()
-	if !e.o.Leader.Leading() {
+	if !e.o.Owner.Owns(lease.TaskExport) {
 		e.leading = false
 		return nil
 	}
@@ -332,19 +325,21 @@ func (e *Exporter) follow(ctx context.Context) error {
 			if le.Seq > applied {
 				return nil
 			}
-			e.pos = le.Seq
 			ev := &le.Event
 			ids := []string{ev.Labels[correlate.LabelIncidentID]}
-			if id, ok := e.o.Lookup.IncidentOfEvent(ev.ID); ok {
-				ids = append(ids, id)
-			}
+			of := []string{ev.ID}
 			if ev.Kind == correlate.KindIncidentSplit {
 				// The new incident holds the moved events.
-				for _, moved := range correlate.SplitList(ev.Labels[correlate.LabelEvents]) {
-					if id, ok := e.o.Lookup.IncidentOfEvent(moved); ok {
-						ids = append(ids, id)
-					}
+				of = append(of, correlate.SplitList(ev.Labels[correlate.LabelEvents])...)
+			}
+			for _, evID := range of {
+				id, err := e.o.Lookup.IncidentOfEvent(ctx, evID)
+				if err != nil {
+					// A failed read is not "no incident": read on from
+					// this event next round.
+					return fmt.Errorf("incident of event %s: %w", evID, err)
 				}
+				ids = append(ids, id)
 			}
 			bookkeeping := ev.Kind == correlate.KindPostmortemExported
 			for _, id := range ids {
@@ -360,6 +355,7 @@ func (e *Exporter) follow(ctx context.Context) error {
 					w.received = ev.ReceivedAt
 				}
 			}
+			e.pos = le.Seq
 		}
 	}
 	return nil

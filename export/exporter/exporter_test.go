@@ -26,6 +26,7 @@ import (
 	"github.com/hindsight-ops/hindsight/collector/alertmanager"
 	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
+	"github.com/hindsight-ops/hindsight/correlate/lease"
 	"github.com/hindsight-ops/hindsight/correlate/store"
 	"github.com/hindsight-ops/hindsight/export"
 	"github.com/hindsight-ops/hindsight/export/api"
@@ -366,7 +367,7 @@ func TestWebhookDownForAMinute(t *testing.T) {
 func TestLeaderOnly(t *testing.T) {
 	f := newFixture(t)
 	var leading atomic.Bool
-	e := f.exporter(Options{Leader: leaderFunc(leading.Load)})
+	e := f.exporter(Options{Owner: ownerFunc(func(task string) bool { return task == lease.TaskExport && leading.Load() })})
 	start := time.Now().Add(-40 * time.Minute).UTC().Truncate(time.Second)
 	f.alert("firing", start, time.Time{})
 	f.alert("resolved", start, start.Add(10*time.Minute))
@@ -378,6 +379,6 @@ func TestLeaderOnly(t *testing.T) {
 	require.Len(t, f.files(), 3)
 }
 
-type leaderFunc func() bool
+type ownerFunc func(task string) bool
 
-func (l leaderFunc) Leading() bool { return l() }
+func (o ownerFunc) Owns(task string) bool { return o(task) }

@@ -83,8 +83,12 @@ type Daemon struct {
 	db       *store.DB
 	// stream is the replicated event log (log.type: jetstream), nil with
 	// the local one; reader answers queries over either.
-	stream  *streamlog.Log
-	reader  correlate.Reader
+	stream *streamlog.Log
+	reader correlate.Reader
+	// evlog is the event log (the store's, or the stream), and lookup
+	// finds the incident an event joined over the same copy.
+	evlog   correlate.EventLog
+	lookup  exporter.Lookup
 	owner   lease.Owner
 	proj    *correlate.Projector
 	sink    collector.Sink
@@ -181,6 +185,10 @@ func New(o Options) (_ *Daemon, err error) {
 		}
 		rs := streamlog.Store{DB: d.db, Log: d.stream}
 		evlog, proj, d.reader = d.stream, rs, rs
+	}
+	d.evlog, d.lookup = evlog, d.db
+	if d.stream != nil {
+		d.lookup = streamlog.Store{DB: d.db, Log: d.stream}
 	}
 	d.proj, err = correlate.NewProjector(context.Background(), evlog, proj, cfg, logger.With("component", "correlate"), d.reg)
 	if err != nil {
@@ -377,8 +385,8 @@ func (d *Daemon) setupExport(cfg *config.Config) error {
 	d.exports.Store(&setup)
 	d.onRelease(func() error { d.exports.Load().Close(); return nil })
 	d.exp = exporter.New(exporter.Options{
-		Log: d.db, Reader: d.db, Lookup: lookupOf{d.db}, Position: d.proj.Applied,
-		Source: d.source(), Record: d.sink, Leader: exporter.Single{},
+		Log: d.evlog, Reader: d.reader, Lookup: d.lookup, Position: d.proj.Applied,
+		Source: d.source(), Record: d.sink, Owner: ownerOf{d},
 		Logger: d.logger.With("component", "export"), Registerer: d.reg,
 	}, setup)
 	d.reloader.OnReload("export", func(c *config.Config) (func(), error) {
@@ -395,18 +403,16 @@ func (d *Daemon) setupExport(cfg *config.Config) error {
 	return nil
 }
 
-// lookupOf answers the exporter's lookups from the store.
-type lookupOf struct{ db *store.DB }
-
-func (l lookupOf) IncidentOfEvent(id string) (string, bool) {
-	inc, err := l.db.IncidentOfEvent(context.Background(), id)
-	return inc, err == nil && inc != ""
-}
-
 // source is how drafts are read, for the exporter as for the API.
 func (d *Daemon) source() *export.Source {
-	return &export.Source{Reader: d.db, Impact: d.impact, Config: d.reloader.Config}
+	return &export.Source{Reader: d.reader, Impact: d.impact, Config: d.reloader.Config}
 }
+
+// ownerOf asks the daemon's owner of timer-driven work as it is at the
+// time of asking.
+type ownerOf struct{ d *Daemon }
+
+func (o ownerOf) Owns(task string) bool { return o.d.owner.Owns(task) }
 
 // connectNATS connects nats export sinks: in process to the embedded
 // server as the daemon's own user, or to --nats.url with the nats:
