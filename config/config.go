@@ -150,6 +150,12 @@ type Correlation struct {
 	// its firings stay in its incident even after reopen_within.
 	FlapFirings int            `yaml:"flap_firings"`
 	FlapWindow  model.Duration `yaml:"flap_window"`
+	// PageStaleAfter bounds how long a PagerDuty incident that nobody
+	// resolved keeps its incident open: a page with no event (no
+	// acknowledgement, note, escalation) for this long no longer counts as
+	// firing, so its incident ends and takes in nothing new. People leave
+	// pages open for days; that is not an outage lasting days.
+	PageStaleAfter model.Duration `yaml:"page_stale_after"`
 }
 
 // Severity holds the rules that suggest an incident's severity. They are
@@ -373,6 +379,7 @@ func Default() *Config {
 			StormWindow:    model.Duration(5 * time.Minute),
 			FlapFirings:    4,
 			FlapWindow:     model.Duration(time.Hour),
+			PageStaleAfter: model.Duration(24 * time.Hour),
 		},
 		Severity: Severity{Rules: DefaultSeverityRules()},
 		PagerDuty: PagerDuty{

@@ -47,6 +47,7 @@ func TestLoadGood(t *testing.T) {
 		StormWindow:    dur(3 * time.Minute),
 		FlapFirings:    3,
 		FlapWindow:     dur(30 * time.Minute),
+		PageStaleAfter: dur(12 * time.Hour),
 	}, c.Correlation)
 
 	require.Equal(t, []SeverityRule{

@@ -125,6 +125,7 @@ func (c Correlation) validate(ps *problems) {
 		{"max_span", c.MaxSpan},
 		{"storm_window", c.StormWindow},
 		{"flap_window", c.FlapWindow},
+		{"page_stale_after", c.PageStaleAfter},
 	} {
 		if d.v <= 0 {
 			ps.add("correlation."+d.key, "correlation.%s must be greater than zero", d.key)

@@ -103,9 +103,12 @@ type settings struct {
 	stormWindow    time.Duration
 	flapFirings    int
 	flapWindow     time.Duration
+	pageStale      time.Duration
 	// neighbours are the services one dependency hop from each service,
-	// either way, so topology joins look only where they can match.
+	// either way, so topology joins look only where they can match;
+	// dependents are the services that depend on each service directly.
 	neighbours map[string][]string
+	dependents map[string][]string
 }
 
 func newSettings(cfg *config.Config) settings {
@@ -120,12 +123,29 @@ func newSettings(cfg *config.Config) settings {
 		maxSpan:      time.Duration(c.MaxSpan),
 		maxAlerts:    c.MaxAlerts,
 		neighbours:   neighbours(cfg),
+		dependents:   dependents(cfg),
 
 		stormIncidents: c.StormIncidents,
 		stormWindow:    time.Duration(c.StormWindow),
 		flapFirings:    c.FlapFirings,
 		flapWindow:     time.Duration(c.FlapWindow),
+		pageStale:      time.Duration(c.PageStaleAfter),
 	}
+}
+
+func dependents(cfg *config.Config) map[string][]string {
+	out := map[string][]string{}
+	for name, svc := range cfg.Services {
+		for _, d := range svc.DependsOn {
+			if !slices.Contains(out[d], name) {
+				out[d] = append(out[d], name)
+			}
+		}
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out
 }
 
 func neighbours(cfg *config.Config) map[string][]string {
@@ -176,8 +196,11 @@ type Correlator struct {
 	lookup      Lookup
 	// byAnchor indexes live incidents by anchor service, for topology;
 	// byGroup by their group_by labels, for the storm guard.
-	byAnchor  map[string]map[string]bool
-	byGroup   map[string]map[string]bool
+	byAnchor map[string]map[string]bool
+	byGroup  map[string]map[string]bool
+	// byService indexes live incidents by the services they hold (and
+	// their anchor), for the rules that relate services.
+	byService map[string]map[string]bool
 	watermark time.Time
 	seq       uint64
 	changes   *Changes
@@ -200,6 +223,7 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		groupKeys:   map[string]string{},
 		byAnchor:    map[string]map[string]bool{},
 		byGroup:     map[string]map[string]bool{},
+		byService:   map[string]map[string]bool{},
 		watermark:   st.Checkpoint.Watermark,
 		seq:         st.Checkpoint.Seq,
 		sw:          newSweepIndex(),
@@ -208,6 +232,9 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		c.live[inc.ID] = inc
 		c.setAnchor(inc, inc.Anchor)
 		c.index(inc)
+		for _, s := range inc.Services {
+			c.indexService(inc, s)
+		}
 		// Keys are kept sorted so that claims search them by bisection;
 		// a state written before that is sorted here.
 		if !slices.IsSorted(inc.Keys) {
@@ -398,43 +425,30 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, ep *Episode, service
 			}
 		}
 	}
-	// 2. An incident of the same service and group_by labels.
+	// 2. An incident of the same service and group_by labels, or of the
+	// same service under labels that do not contradict these.
 	key, groupLabels := c.partition(service, ev)
 	var full string
 	if inc := c.live[c.byKey[key]]; inc != nil && !c.joinable(inc, t) {
 		full = c.notJoinable(inc, t)
 	}
 	if inc := c.live[c.byKey[key]]; inc != nil && full == "" {
-		what := describeKey(service, ev, groupLabels)
-		late := t.Before(inc.StartedAt) && inc.StartedAt.Sub(t) <= c.s.window
-		switch {
-		case late:
-			return inc, []string{fmt.Sprintf("joined: %s as the incident, %s before its first event (a late arrival, within correlation.window %s)",
-				what, fmtDur(inc.StartedAt.Sub(t)), fmtDur(c.s.window))}
-		case !inc.ResolvedAsOf(t, c.s.resolveAfter):
-			if inc.Firing() > 0 {
-				return inc, []string{"joined: " + what + " as the incident, which has alerts firing"}
-			}
-			if gap := t.Sub(maxTime(inc.LastActivity, inc.LastEnd)); gap <= c.s.window {
-				return inc, []string{fmt.Sprintf("joined: %s as the incident, %s after its last event (within correlation.window %s)",
-					what, fmtDur(max(gap, 0)), fmtDur(c.s.window))}
-			}
-		default:
-			if gap := t.Sub(inc.LastEnd); gap >= 0 && gap <= c.s.reopenWithin {
-				r := []string{fmt.Sprintf("joined: %s as the incident, which resolved %s earlier (within correlation.reopen_within %s)",
-					what, fmtDur(gap), fmtDur(c.s.reopenWithin))}
-				return inc, append(r, c.reopen(inc, t)...)
-			}
+		if r, ok := c.partitionJoin(inc, service, ev, groupLabels, t); ok {
+			return inc, r
 		}
 	}
-	// 3. Topology: an open incident anchored on a service this one depends
-	// on, or that depends on this one (one hop from the anchor only, never
-	// through other members, so A-B-C does not chain).
-	if inc, r := c.pageFirstJoin(service, t); inc != nil {
+	if inc, r := c.sameServiceJoin(service, key, ev, groupLabels, t); inc != nil {
 		c.claim(key, inc)
 		return inc, r
 	}
+	// 3. Topology: the dependency graph, either way, through the
+	// incident's services; then a dependency both share; then the storm
+	// guard.
 	if inc, r := c.topologyJoin(service, groupLabels, t); inc != nil {
+		c.claim(key, inc)
+		return inc, r
+	}
+	if inc, r := c.siblingJoin(service, groupLabels, t); inc != nil {
 		c.claim(key, inc)
 		return inc, r
 	}
@@ -465,7 +479,7 @@ func describeKey(service string, ev *collector.Event, gl map[string]string) stri
 
 // reopen notes that a resolved incident fires again.
 func (c *Correlator) reopen(inc *Incident, t time.Time) []string {
-	if !inc.ResolvedAsOf(t, c.s.resolveAfter) {
+	if !c.resolved(inc, t) {
 		return nil
 	}
 	inc.Reopens++
@@ -514,6 +528,7 @@ func (c *Correlator) index(inc *Incident) {
 func (c *Correlator) unindex(inc *Incident) {
 	dropFrom(c.byAnchor, inc.Anchor, inc.ID)
 	dropFrom(c.byGroup, labelsText(inc.GroupLabels), inc.ID)
+	c.unindexServices(inc)
 }
 
 func dropFrom(idx map[string]map[string]bool, key, id string) {
@@ -528,11 +543,25 @@ func dropFrom(idx map[string]map[string]bool, key, id string) {
 // setAnchor (re-)anchors inc and keeps the anchor index current.
 func (c *Correlator) setAnchor(inc *Incident, anchor string) {
 	dropFrom(c.byAnchor, inc.Anchor, inc.ID)
+	if inc.Anchor != "" && !holds(inc, inc.Anchor) {
+		dropFrom(c.byService, inc.Anchor, inc.ID)
+	}
 	inc.Anchor = anchor
 	if c.byAnchor[anchor] == nil {
 		c.byAnchor[anchor] = map[string]bool{}
 	}
 	c.byAnchor[anchor][inc.ID] = true
+	c.indexService(inc, anchor)
+}
+
+// resolved reports whether inc counts as resolved at t.
+func (c *Correlator) resolved(inc *Incident, t time.Time) bool {
+	return inc.ResolvedAsOf(t, c.s.resolveAfter, c.s.pageStale)
+}
+
+// firing counts what of inc is open at t.
+func (c *Correlator) firing(inc *Incident, t time.Time) int {
+	return inc.FiringAt(t, c.s.pageStale)
 }
 
 // claim makes inc the incident that new alerts of partition key join. The
@@ -563,145 +592,6 @@ func removeKey(keys []string, k string) []string {
 		return slices.Delete(keys, i, i+1)
 	}
 	return keys
-}
-
-// topologyJoin finds the open incident a firing of service at t joins
-// through the dependency graph: the earliest one (ties by id) whose anchor
-// is one hop from service and whose first event is within
-// correlation.window of t. When service is a dependency of the anchor, the
-// incident is re-anchored on it: the dependency is the likelier origin.
-func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.Time) (*Incident, []string) {
-	if service == "" {
-		return nil, nil
-	}
-	near := c.s.neighbours[service]
-	if len(near) == 0 {
-		return nil, nil
-	}
-	deps := c.s.cfg.Service(service).DependsOn
-	var best *Incident
-	var rel string
-	var cands []*Incident
-	for _, n := range near {
-		for id := range c.byAnchor[n] {
-			cands = append(cands, c.live[id])
-		}
-	}
-	downstream := false // best's anchor is a dependency of service
-	for _, inc := range cands {
-		if inc == nil || inc.Anchor == service || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) || !c.joinable(inc, t) {
-			continue
-		}
-		down := slices.Contains(deps, inc.Anchor)
-		var still *AlertState // the anchor's alert still firing, for a late dependent
-		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
-			// Past the window only a dependent joins, and only while the
-			// anchor itself is still failing (a slow burn: the disk fills
-			// for hours and its dependents degrade late).
-			if !down || d < 0 {
-				continue
-			}
-			if still = anchorFiring(inc); still == nil {
-				continue
-			}
-		}
-		var r string
-		switch {
-		case down && still != nil:
-			r = fmt.Sprintf("%s depends on %s, the incident's anchor, whose alert %s has been firing since %s",
-				service, inc.Anchor, still.Name, still.StartsAt.UTC().Format(time.RFC3339))
-		case down:
-			r = fmt.Sprintf("%s depends on %s, the incident's anchor", service, inc.Anchor)
-		case slices.Contains(c.s.cfg.Service(inc.Anchor).DependsOn, service) && c.explainsAll(service, inc):
-			// Joining upstream moves the anchor: only when the new service
-			// is one hop from every member, or A-B-C would chain.
-			r = fmt.Sprintf("%s, the incident's anchor, depends on %s", inc.Anchor, service)
-		default:
-			continue
-		}
-		// Prefer an incident this service depends on (it is a symptom of
-		// it), then the earliest, then the smallest id.
-		better := best == nil || (down && !downstream) ||
-			(down == downstream && (inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID)))
-		if better {
-			best, rel, downstream = inc, r, down
-		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	within := "within correlation.window " + fmtDur(c.s.window)
-	if t.Sub(best.StartedAt) > c.s.window {
-		within = "within correlation.max_span " + fmtDur(c.s.maxSpan)
-	}
-	reasons := []string{fmt.Sprintf("joined through the dependency graph: %s, %s after the incident's first event (%s)",
-		rel, fmtDur(t.Sub(best.StartedAt)), within)}
-	if !downstream {
-		reasons = append(reasons, fmt.Sprintf("re-anchored on %s: %s depends on it, so it is the likelier origin", service, best.Anchor))
-		c.setAnchor(best, service)
-	}
-	return best, reasons
-}
-
-// anchorFiring returns an alert on inc's anchor that is firing, the
-// earliest, or nil.
-func anchorFiring(inc *Incident) *AlertState {
-	var out *AlertState
-	for _, a := range inc.Alerts {
-		if a.Firing && a.Service == inc.Anchor && (out == nil || a.StartsAt.Before(out.StartsAt) || (a.StartsAt.Equal(out.StartsAt) && a.Fingerprint < out.Fingerprint)) {
-			out = a
-		}
-	}
-	return out
-}
-
-// explainsAll reports whether every service of inc is service or depends
-// on it directly.
-func (c *Correlator) explainsAll(service string, inc *Incident) bool {
-	for _, s := range inc.Services {
-		if s != service && !slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameLabels(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// pageFirstJoin joins an alert to an open incident that a page on the
-// same service opened before any alert fired: the alert confirms it.
-func (c *Correlator) pageFirstJoin(service string, t time.Time) (*Incident, []string) {
-	if service == "" {
-		return nil, nil
-	}
-	var best *Incident
-	for id := range c.byAnchor[service] {
-		inc := c.live[id]
-		if inc == nil || len(inc.Alerts) > 0 || len(inc.PagerDuty) == 0 || inc.ResolvedAsOf(t, c.s.resolveAfter) || !c.joinable(inc, t) {
-			continue
-		}
-		if d := t.Sub(inc.StartedAt); d > c.s.window || -d > c.s.window {
-			continue
-		}
-		if best == nil || inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID) {
-			best = inc
-		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	return best, []string{fmt.Sprintf("joined: a page on %s opened this incident %s before this alert fired (within correlation.window %s)",
-		service, fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.window))}
 }
 
 // joinable reports whether inc takes new alerts at t: not when it began
@@ -755,64 +645,91 @@ func (c *Correlator) noteFiring(ep *Episode, a *AlertState, t time.Time) {
 
 // stormJoin returns the storm incident an alert at t with group labels gl
 // joins (research/correlation.md §7.3): when correlation.storm_incidents
-// or more open incidents with those labels started within
-// correlation.storm_window before t, they are one storm. The others are
-// merged into the first, and new alerts there join it instead of adding
-// to the noise. It is derived from the live incidents, so a restart gives
-// the same answer.
+// or more incidents with compatible labels, the one this alert would open
+// among them, started within correlation.storm_window up to t, they are
+// one storm: onsets across
+// many services within minutes are one failure more often than many. The
+// others are merged into the first, and new alerts there join it instead
+// of adding to the noise. It is derived from the live incidents, so a
+// restart gives the same answer.
 func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []string) {
-	if len(gl) == 0 || c.s.stormIncidents == 0 {
-		return nil, nil // without group_by labels there is no place to call a storm
+	if c.s.stormIncidents == 0 {
+		return nil, nil
 	}
-	var first, storm *Incident
-	var members []*Incident
-	n := 0
-	for id := range c.byGroup[labelsText(gl)] {
-		inc := c.live[id]
-		if inc == nil {
-			continue
-		}
-		// A storm already called goes on while it is active; otherwise
-		// only incidents that started within storm_window count. The
-		// cheap time tests come first: a busy group holds many incidents.
-		going := inc.Storm && t.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= c.s.window
-		d := t.Sub(inc.StartedAt)
-		recent := d >= 0 && d <= c.s.stormWindow
-		if (!going && !recent) || !c.joinable(inc, t) || inc.ResolvedAsOf(t, c.s.resolveAfter) || !sameLabels(inc.GroupLabels, gl) {
-			continue
-		}
-		if going && (storm == nil || inc.StartedAt.Before(storm.StartedAt) || (inc.StartedAt.Equal(storm.StartedAt) && inc.ID < storm.ID)) {
-			storm = inc
-		}
-		if !recent {
-			continue
-		}
-		n++
-		members = append(members, inc)
-		if first == nil || inc.StartedAt.Before(first.StartedAt) || (inc.StartedAt.Equal(first.StartedAt) && inc.ID < first.ID) {
-			first = inc
+	var storm *Incident
+	var recent []*Incident
+	for _, g := range slices.Sorted(maps.Keys(c.byGroup)) {
+		for _, id := range slices.Sorted(maps.Keys(c.byGroup[g])) {
+			inc := c.live[id]
+			if inc == nil {
+				continue
+			}
+			// A storm already called goes on while it is active; otherwise
+			// only incidents that started within storm_window count. The
+			// cheap time tests come first: a busy group holds many
+			// incidents.
+			going := inc.Storm && t.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= c.s.window
+			d := t.Sub(inc.StartedAt)
+			isRecent := d >= 0 && d <= c.s.stormWindow
+			if (!going && !isRecent) || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) || c.resolved(inc, t) {
+				continue
+			}
+			if going && (storm == nil || inc.StartedAt.Before(storm.StartedAt) || (inc.StartedAt.Equal(storm.StartedAt) && inc.ID < storm.ID)) {
+				storm = inc
+			}
+			if isRecent {
+				recent = append(recent, inc)
+			}
 		}
 	}
 	if storm != nil {
-		return storm, []string{fmt.Sprintf("joined: the alert storm in %s this incident collects is still going on (last event %s ago)",
-			labelsText(gl), fmtDur(t.Sub(maxTime(storm.LastActivity, storm.LastEnd))))}
+		return storm, []string{fmt.Sprintf("joined: the alert storm %s this incident collects is still going on (last event %s ago)",
+			scopeText(gl), fmtDur(t.Sub(maxTime(storm.LastActivity, storm.LastEnd))))}
 	}
+	// The incident this alert would open is one of the storm's.
+	if len(recent)+1 < c.s.stormIncidents {
+		return nil, nil
+	}
+	slices.SortFunc(recent, func(a, b *Incident) int {
+		if x := a.StartedAt.Compare(b.StartedAt); x != 0 {
+			return x
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	first := recent[0]
+	// Incidents of two clusters are not one storm because an unlabelled
+	// alert is compatible with both: keep those that agree with the first.
+	members := recent[:0:0]
+	for _, inc := range recent {
+		if groupCompatible(first.GroupLabels, inc.GroupLabels) && groupCompatible(inc.GroupLabels, first.GroupLabels) {
+			members = append(members, inc)
+		}
+	}
+	n := len(members) + 1
 	if n < c.s.stormIncidents {
 		return nil, nil
 	}
 	first.Storm = true
 	slices.SortFunc(members, func(a, b *Incident) int { return strings.Compare(a.ID, b.ID) })
 	var merged []string
-	why := fmt.Sprintf("moved: alert storm in %s (%d incidents opened within correlation.storm_window %s): merged into the storm's first incident",
-		labelsText(gl), n, fmtDur(c.s.stormWindow))
+	why := fmt.Sprintf("moved: alert storm %s (%d incidents opened within correlation.storm_window %s): merged into the storm's first incident",
+		scopeText(gl), n, fmtDur(c.s.stormWindow))
 	for _, inc := range members {
 		if inc != first {
 			merged = append(merged, inc.ID)
 			c.merge(first, inc, why)
 		}
 	}
-	return first, []string{fmt.Sprintf("joined: alert storm in %s: %d incidents opened within correlation.storm_window %s; %s merged into the first, and new alerts there join it",
-		labelsText(gl), n, fmtDur(c.s.stormWindow), strings.Join(merged, ", "))}
+	return first, []string{fmt.Sprintf("joined: alert storm %s: %d incidents opened within correlation.storm_window %s; %s merged into the first, and new alerts there join it",
+		scopeText(gl), n, fmtDur(c.s.stormWindow), strings.Join(merged, ", "))}
+}
+
+// scopeText names where a storm is: its group_by labels, if any.
+func scopeText(gl map[string]string) string {
+	if len(gl) == 0 {
+		return "across services without group_by labels"
+	}
+	return "in " + labelsText(gl)
 }
 
 func labelsText(gl map[string]string) string {
@@ -842,6 +759,7 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 		}
 	}
 	inc, reasons := c.place(seq, ev, ep, service, t)
+	c.widenGroup(inc, ev)
 	a := c.alertState(inc, ev, service)
 	inc.setFiring(a, true)
 	a.StartsAt = t
@@ -873,6 +791,7 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 		// Never seen firing (Hindsight was down, the firing was sent before
 		// the receiver existed, or it arrives later): place it by its start.
 		inc, reasons = c.place(seq, ev, ep, service, start)
+		c.widenGroup(inc, ev)
 		reasons = append(reasons, "the alert was not seen firing; placed by its start "+start.UTC().Format(time.RFC3339))
 	}
 	a := c.alertState(inc, ev, service)
@@ -965,6 +884,7 @@ func (c *Correlator) addEntry(inc *Incident, seq uint64, ev *collector.Event, se
 		// search finds it: storms gather thousands of services.
 		if i, found := slices.BinarySearch(inc.Services, service); !found {
 			inc.Services = slices.Insert(inc.Services, i, service)
+			c.indexService(inc, service)
 			grew = true
 		}
 	}

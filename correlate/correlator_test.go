@@ -189,7 +189,7 @@ func TestIncidentStateAndStatus(t *testing.T) {
 	require.Equal(t, m(0), inc.StartedAt)
 	require.Equal(t, []string{"checkout"}, inc.Services)
 	require.Equal(t, 1, inc.Firing())
-	require.Equal(t, StatusOpen, inc.Status(m(24*time.Hour), 5*time.Minute), "an alert still fires")
+	require.Equal(t, StatusOpen, inc.Status(m(24*time.Hour), 5*time.Minute, 24*time.Hour), "an alert still fires")
 	require.Len(t, entries, 3)
 	require.Equal(t, inc.ID, entries[2].IncidentID)
 	require.True(t, strings.HasPrefix(inc.ID, "inc-"))
@@ -202,8 +202,8 @@ func TestIncidentStateAndStatus(t *testing.T) {
 	for _, v := range incs {
 		inc = v
 	}
-	require.Equal(t, StatusOpen, inc.Status(m(22*time.Minute), 5*time.Minute), "within resolve_after")
-	require.Equal(t, StatusResolved, inc.Status(m(25*time.Minute), 5*time.Minute), "resolve_after passed")
+	require.Equal(t, StatusOpen, inc.Status(m(22*time.Minute), 5*time.Minute, 24*time.Hour), "within resolve_after")
+	require.Equal(t, StatusResolved, inc.Status(m(25*time.Minute), 5*time.Minute, 24*time.Hour), "resolve_after passed")
 	v := NewView(inc, nil, cfg, m(30*time.Minute))
 	require.NotNil(t, v.ResolvedAt)
 	require.Equal(t, m(20*time.Minute), *v.ResolvedAt)

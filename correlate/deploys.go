@@ -155,7 +155,7 @@ func (c *Correlator) relates(inc *Incident, d *Deploy) (string, bool) {
 	case d.At.Before(inc.StartedAt):
 		return fmt.Sprintf("deploy of %s %s %s before the first symptom (within correlation.deploy_lookback %s)",
 			d.Service, rel, fmtDur(inc.StartedAt.Sub(d.At)), fmtDur(lookback)), true
-	case inc.ResolvedAsOf(d.At, c.s.resolveAfter):
+	case c.resolved(inc, d.At):
 		return "", false
 	default:
 		return fmt.Sprintf("deploy of %s %s during the incident, %s after the first symptom",

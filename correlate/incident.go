@@ -110,13 +110,27 @@ type AlertState struct {
 }
 
 // Firing reports how many alerts and pages of the incident are still
-// open: an unresolved page keeps an incident open even when every alert
-// has resolved. It is called for every candidate incident of every event,
-// so the alerts are counted as they change (FiringAlerts), not here.
+// open, however long a page has been left alone (FiringAt bounds that).
 func (inc *Incident) Firing() int {
 	n := inc.FiringAlerts
 	for _, p := range inc.PagerDuty {
 		if p.Active() {
+			n++
+		}
+	}
+	return n
+}
+
+// FiringAt reports how many alerts and pages of the incident are open at
+// t: an unresolved page keeps an incident open even when every alert has
+// resolved, until it has had no event for pageStale
+// (correlation.page_stale_after). It is called for every candidate
+// incident of every event, so the alerts are counted as they change
+// (FiringAlerts), not here.
+func (inc *Incident) FiringAt(t time.Time, pageStale time.Duration) int {
+	n := inc.FiringAlerts
+	for _, p := range inc.PagerDuty {
+		if p.ActiveAt(t, pageStale) {
 			n++
 		}
 	}
@@ -137,9 +151,10 @@ func (inc *Incident) setFiring(a *AlertState, firing bool) {
 }
 
 // ResolvedAsOf reports whether the incident counts as resolved at t: no
-// alert firing and t at least resolveAfter past the last resolution.
-func (inc *Incident) ResolvedAsOf(t time.Time, resolveAfter time.Duration) bool {
-	return inc.Firing() == 0 && !t.Before(inc.LastEnd.Add(resolveAfter))
+// alert firing, no page open (and not stale, see FiringAt) and t at least
+// resolveAfter past the last resolution.
+func (inc *Incident) ResolvedAsOf(t time.Time, resolveAfter, pageStale time.Duration) bool {
+	return inc.FiringAt(t, pageStale) == 0 && !t.Before(inc.LastEnd.Add(resolveAfter))
 }
 
 // AlertList returns the alerts ordered by first start, then fingerprint,

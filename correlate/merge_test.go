@@ -186,14 +186,16 @@ func TestMergeSharedDeploy(t *testing.T) {
 	min := time.Minute
 	d := deployEv("d-9", "postgres", "succeeded", m(0))
 	c1 := firing("checkout", "c", m(2*min), "cluster", "eu")
-	s1 := firing("search", "s", m(3*min), "cluster", "eu")
+	// Past correlation.storm_window: two dependents of postgres failing
+	// minutes apart would be one incident (what they share).
+	s1 := firing("search", "s", m(9*min), "cluster", "eu")
 	for _, batch := range []int{1, 100} {
 		p := replay(t, cfg, batch, d, c1, s1)
 		a, b := incidentOf(t, p, c1.ID), incidentOf(t, p, s1.ID)
 		require.NotEqual(t, a.ID, b.ID)
 		require.Len(t, p.StoredTimeline(a.ID), 2, "the deploy and the alert")
 		require.Len(t, p.StoredTimeline(b.ID), 2)
-		merge := correction(KindIncidentMerged, a.ID, c1.ID, m(5*min), map[string]string{LabelFrom: b.ID, LabelFromAnchors: s1.ID})
+		merge := correction(KindIncidentMerged, a.ID, c1.ID, m(10*min), map[string]string{LabelFrom: b.ID, LabelFromAnchors: s1.ID})
 		p = replay(t, cfg, batch, d, c1, s1, merge)
 		inc := incidentOf(t, p, c1.ID)
 		tl := p.StoredTimeline(inc.ID)

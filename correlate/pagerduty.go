@@ -34,10 +34,27 @@ type PagerDutyState struct {
 	Responders     []string  `json:"responders,omitempty"`
 	// LinkReason says why this PagerDuty incident belongs here.
 	LinkReason string `json:"link_reason"`
+	// OnService is the service of this configuration the page's
+	// PagerDuty service maps to (services.<name>.pagerduty_service_ids).
+	OnService string `json:"on_service,omitempty"`
+	// LastEventAt is the time of the latest event on the page: a page
+	// left open with no event for correlation.page_stale_after no longer
+	// holds its incident open (ActiveAt).
+	LastEventAt time.Time `json:"last_event_at,omitzero"`
 }
 
-// Active reports whether the page is still open.
+// Active reports whether the page is still open in PagerDuty.
 func (p *PagerDutyState) Active() bool { return p.Status != "resolved" }
+
+// ActiveAt reports whether the page holds its incident open at t: it is
+// not resolved, and it has had an event within stale before t (0: no
+// bound). A page stored before LastEventAt existed counts as active.
+func (p *PagerDutyState) ActiveAt(t time.Time, stale time.Duration) bool {
+	if !p.Active() {
+		return false
+	}
+	return stale <= 0 || p.LastEventAt.IsZero() || t.Before(p.LastEventAt.Add(stale))
+}
 
 // GroupKeyHash is how Alertmanager's PagerDuty integration derives the
 // incident key from a group key (hex sha256), so an incident key equal to
@@ -78,6 +95,9 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 	} else if inc = c.openIncidentOf(ev.Service, ev.At); inc != nil {
 		reasons = []string{fmt.Sprintf("linked: %s is on PagerDuty service %s, which maps to %s (services.%s.pagerduty_service_ids), and this incident was open at %s",
 			name, cmp.Or(pd.ServiceName, pd.ServiceID), ev.Service, ev.Service, ev.At.UTC().Format(time.RFC3339))}
+	} else if inc, reasons = c.pageRelated(ev); inc != nil {
+		reasons[0] = fmt.Sprintf("linked: %s is on %s (PagerDuty service %s); %s", name, ev.Service,
+			cmp.Or(pd.ServiceName, pd.ServiceID), strings.TrimPrefix(reasons[0], "joined "))
 	} else {
 		inc = c.newPagerDutyIncident(seq, ev, name)
 		reasons = []string{"opened: " + name + " has no alert behind it"}
@@ -88,6 +108,10 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 	}
 	st := c.pdState(inc, pdID, reasons[0])
 	c.pdIncidents[pdID] = inc.ID
+	if ev.At.After(st.LastEventAt) {
+		st.LastEventAt = ev.At
+	}
+	st.OnService = cmp.Or(ev.Service, st.OnService)
 	st.Number = cmp.Or(number, st.Number)
 	st.URL = cmp.Or(pd.HTMLURL, st.URL)
 	st.Title = cmp.Or(pd.Title, st.Title)
@@ -154,6 +178,20 @@ func pagerDutyOf(ev *collector.Event) *collector.PagerDuty {
 	return &noPagerDuty
 }
 
+// pageRelated places a new page on a mapped service that has no open
+// incident of its own as an alert there would be placed: through the
+// dependency graph, or with a dependent of what the service shares with
+// an incident that began minutes before.
+func (c *Correlator) pageRelated(ev *collector.Event) (*Incident, []string) {
+	if ev.Service == "" || ev.Kind != kindPagerDutyPrefix+"incident.triggered" {
+		return nil, nil
+	}
+	if inc, r := c.topologyJoin(ev.Service, nil, ev.At); inc != nil {
+		return inc, r
+	}
+	return c.siblingJoin(ev.Service, nil, ev.At)
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -184,7 +222,7 @@ func (c *Correlator) openIncidentOf(service string, t time.Time) *Incident {
 	var best *Incident
 	for _, id := range c.liveIDs() {
 		inc := c.live[id]
-		if !slices.Contains(inc.Services, service) || inc.ResolvedAsOf(t, c.s.resolveAfter) {
+		if !slices.Contains(inc.Services, service) || c.resolved(inc, t) {
 			continue
 		}
 		if t.Before(inc.StartedAt.Add(-c.s.window)) {

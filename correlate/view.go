@@ -163,20 +163,22 @@ func (v *View) addPagerDuty(inc *Incident) {
 	}
 }
 
-// Status is the incident's status at now: resolved once nothing fires and
+// Status is the incident's status at now: resolved once nothing fires (no
+// alert, no page that has had an event within page_stale_after) and
 // resolve_after has passed since the last alert resolved. For a replay of
 // old data that is at once.
-func (inc *Incident) Status(now time.Time, resolveAfter time.Duration) string {
-	if inc.ResolvedAsOf(now, resolveAfter) {
+func (inc *Incident) Status(now time.Time, resolveAfter, pageStale time.Duration) string {
+	if inc.ResolvedAsOf(now, resolveAfter, pageStale) {
 		return StatusResolved
 	}
 	return StatusOpen
 }
 
-// End is when the incident ended (the last alert resolved) if resolved at
-// now, or now otherwise: the end of its window for durations and queries.
-func (inc *Incident) End(now time.Time, resolveAfter time.Duration) time.Time {
-	if inc.ResolvedAsOf(now, resolveAfter) {
+// End is when the incident ended (its last event or resolution) if
+// resolved at now, or now otherwise: the end of its window for durations
+// and queries.
+func (inc *Incident) End(now time.Time, resolveAfter, pageStale time.Duration) time.Time {
+	if inc.ResolvedAsOf(now, resolveAfter, pageStale) {
 		return maxTime(inc.LastEnd, inc.LastActivity)
 	}
 	return now
@@ -185,10 +187,11 @@ func (inc *Incident) End(now time.Time, resolveAfter time.Duration) time.Time {
 // NewView computes the client view of inc at now.
 func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *View {
 	resolveAfter := time.Duration(cfg.Correlation.ResolveAfter)
+	pageStale := time.Duration(cfg.Correlation.PageStaleAfter)
 	v := &View{
 		ID:              inc.ID,
 		Title:           title(inc),
-		Status:          inc.Status(now, resolveAfter),
+		Status:          inc.Status(now, resolveAfter, pageStale),
 		StartedAt:       inc.StartedAt.UTC(),
 		Services:        slices.Clone(inc.Services),
 		SuspectedCauses: slices.Clone(inc.Suspects),
@@ -211,7 +214,7 @@ func NewView(inc *Incident, tl Timeline, cfg *config.Config, now time.Time) *Vie
 			v.Timeline[i].Pinned, v.Timeline[i].Hidden, v.Timeline[i].Note = cu.Pinned, cu.Hidden, cu.Note
 		}
 	}
-	end := inc.End(now, resolveAfter)
+	end := inc.End(now, resolveAfter, pageStale)
 	if v.Status == StatusResolved {
 		t := end.UTC()
 		v.ResolvedAt = &t

@@ -219,7 +219,7 @@ func scoreScenario(sc *Scenario) (*scenarioResult, error) {
 		exact := p != "" && both[[2]string{ti.ID, p}] == goldN[ti.ID] && predN[p] == goldN[ti.ID]
 		right := false
 		if inc := run.Incidents[p]; inc != nil {
-			right = correlate.Assess(inc, cfg, inc.End(now, resolveAfter)).Suggested == ti.Severity
+			right = correlate.Assess(inc, cfg, inc.End(now, resolveAfter, time.Duration(cfg.Correlation.PageStaleAfter))).Suggested == ti.Severity
 		}
 		res.sev.Den++
 		if right {

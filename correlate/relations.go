@@ -1,0 +1,544 @@
+package correlate
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hindsight-ops/hindsight/collector"
+)
+
+// The rules in this file place an alert (or a page) by what its service
+// has to do with an open incident: the same service under group_by labels
+// that do not contradict each other, the dependency graph in either
+// direction and through the incident's members, a dependency both sides
+// share, and the same host. Each returns the incident and the reasons a
+// person can check, or nil.
+
+// maxHops bounds how far a dependency path runs through an incident's
+// services: a failure spreads through dependents, but a long path is more
+// likely a coincidence than a cascade.
+const maxHops = 3
+
+// groupCompatible reports whether an event with the group_by labels gl
+// may join an incident with the labels ig: a label both carry must be
+// equal, and one that either lacks does not keep them apart. An alert
+// without a cluster label (a blackbox probe, a DNS server's own alert) is
+// not known to be in another cluster; Alertmanager's grouping treats the
+// missing label as the empty value, which would split one failure by how
+// each rule happens to be labelled.
+func groupCompatible(ig, gl map[string]string) bool {
+	for k, v := range gl {
+		if w, ok := ig[k]; ok && w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// widenGroup records on inc the group_by labels of a member that inc did
+// not have yet, so that an incident joined by an unlabelled alert first
+// and a labelled one later takes no alert of another cluster.
+func (c *Correlator) widenGroup(inc *Incident, ev *collector.Event) {
+	var add []string
+	for _, k := range c.s.groupBy {
+		if _, ok := inc.GroupLabels[k]; !ok && ev.Labels[k] != "" {
+			add = append(add, k)
+		}
+	}
+	if len(add) == 0 {
+		return
+	}
+	dropFrom(c.byGroup, labelsText(inc.GroupLabels), inc.ID)
+	ng := maps.Clone(inc.GroupLabels)
+	if ng == nil {
+		ng = map[string]string{}
+	}
+	for _, k := range add {
+		ng[k] = ev.Labels[k]
+	}
+	inc.GroupLabels = ng
+	c.index(inc)
+	c.changes.Incidents[inc.ID] = inc
+}
+
+// indexService notes that inc holds service.
+func (c *Correlator) indexService(inc *Incident, service string) {
+	if service == "" {
+		return
+	}
+	m := c.byService[service]
+	if m == nil {
+		m = map[string]bool{}
+		c.byService[service] = m
+	}
+	m[inc.ID] = true
+}
+
+// unindexServices removes an incident that leaves memory from the service
+// index.
+func (c *Correlator) unindexServices(inc *Incident) {
+	for _, s := range inc.Services {
+		dropFrom(c.byService, s, inc.ID)
+	}
+	dropFrom(c.byService, inc.Anchor, inc.ID)
+}
+
+// holding returns the live incidents that hold service, by id. The index
+// may keep an incident a split took the service from; it is checked here.
+func (c *Correlator) holding(service string) []*Incident {
+	m := c.byService[service]
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]*Incident, 0, len(m))
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		inc := c.live[id]
+		if inc == nil || inc.MergedInto != "" {
+			continue
+		}
+		if _, ok := slices.BinarySearch(inc.Services, service); ok || inc.Anchor == service {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+// holds reports whether service is one of inc's services.
+func holds(inc *Incident, service string) bool {
+	_, ok := slices.BinarySearch(inc.Services, service)
+	return ok
+}
+
+// sameServiceJoin finds an incident of the same service under group_by
+// labels that do not contradict the alert's (the partition itself was
+// tried first): the newest that takes it by the partition rules.
+func (c *Correlator) sameServiceJoin(service, key string, ev *collector.Event, gl map[string]string, t time.Time) (*Incident, []string) {
+	if service == "" {
+		return nil, nil
+	}
+	var best *Incident
+	var why []string
+	for _, inc := range c.holding(service) {
+		if c.byKey[key] == inc.ID || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) {
+			continue
+		}
+		r, ok := c.partitionJoin(inc, service, ev, gl, t)
+		if !ok {
+			continue
+		}
+		if best == nil || inc.StartedAt.After(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID > best.ID) {
+			best, why = inc, r
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	if len(best.Alerts) == 0 && len(best.PagerDuty) > 0 {
+		return best, []string{fmt.Sprintf("joined: a page on %s opened this incident %s before this alert fired, and it is still open",
+			service, fmtDur(t.Sub(best.StartedAt)))}
+	}
+	if !maps.Equal(best.GroupLabels, gl) {
+		why[0] += "; " + compatNote(best.GroupLabels, gl)
+	}
+	return best, why
+}
+
+// compatNote says why differing group_by label sets still meet.
+func compatNote(ig, gl map[string]string) string {
+	var lacks []string
+	for k := range ig {
+		if _, ok := gl[k]; !ok {
+			lacks = append(lacks, k)
+		}
+	}
+	for k := range gl {
+		if _, ok := ig[k]; !ok {
+			lacks = append(lacks, k)
+		}
+	}
+	slices.Sort(lacks)
+	return "one side has no " + strings.Join(slices.Compact(lacks), ", ") + " label, so the group_by labels do not differ"
+}
+
+// partitionJoin applies the partition rules (rule 2 of the package doc)
+// to an incident of the same service: it takes the alert while it fires,
+// within correlation.window after its last event, a late arrival within
+// the window before its start, or within reopen_within after it resolved.
+func (c *Correlator) partitionJoin(inc *Incident, service string, ev *collector.Event, gl map[string]string, t time.Time) ([]string, bool) {
+	what := describeKey(service, ev, gl)
+	late := t.Before(inc.StartedAt) && inc.StartedAt.Sub(t) <= c.s.window
+	switch {
+	case late:
+		return []string{fmt.Sprintf("joined: %s as the incident, %s before its first event (a late arrival, within correlation.window %s)",
+			what, fmtDur(inc.StartedAt.Sub(t)), fmtDur(c.s.window))}, true
+	case !c.resolved(inc, t):
+		if c.firing(inc, t) > 0 {
+			return []string{"joined: " + what + " as the incident, which has alerts firing"}, true
+		}
+		if gap := t.Sub(maxTime(inc.LastActivity, inc.LastEnd)); gap <= c.s.window {
+			return []string{fmt.Sprintf("joined: %s as the incident, %s after its last event (within correlation.window %s)",
+				what, fmtDur(max(gap, 0)), fmtDur(c.s.window))}, true
+		}
+	default:
+		if gap := t.Sub(inc.LastEnd); gap >= 0 && gap <= c.s.reopenWithin {
+			r := []string{fmt.Sprintf("joined: %s as the incident, which resolved %s earlier (within correlation.reopen_within %s)",
+				what, fmtDur(gap), fmtDur(c.s.reopenWithin))}
+			return append(r, c.reopen(inc, t)...), true
+		}
+	}
+	return nil, false
+}
+
+// pathToAnchor returns a dependency path from service d to inc's anchor
+// through inc's services (d first, the anchor last), at most hops long,
+// or nil. The first path in name order wins, so the answer is stable.
+func (c *Correlator) pathToAnchor(inc *Incident, d string, hops int) []string {
+	if d == inc.Anchor {
+		return []string{d}
+	}
+	if hops <= 1 {
+		return nil
+	}
+	for _, x := range c.s.cfg.Service(d).DependsOn {
+		if x != inc.Anchor && !holds(inc, x) {
+			continue
+		}
+		if p := c.pathToAnchor(inc, x, hops-1); p != nil {
+			return append([]string{d}, p...)
+		}
+	}
+	return nil
+}
+
+// reaches reports whether service s reaches dependency d through the
+// dependency graph in at most hops steps, every step but the last within
+// inc's services.
+func (c *Correlator) reaches(inc *Incident, s, d string, hops int) bool {
+	if s == d {
+		return true
+	}
+	if hops <= 0 {
+		return false
+	}
+	for _, x := range c.s.cfg.Service(s).DependsOn {
+		if x == d || (holds(inc, x) && c.reaches(inc, x, d, hops-1)) {
+			return true
+		}
+	}
+	return false
+}
+
+// explainsAll reports whether every service of inc depends on service,
+// directly or through other services of inc: then service is a likelier
+// origin than the current anchor, and anchoring there chains nothing that
+// was not already one incident.
+func (c *Correlator) explainsAll(service string, inc *Incident) bool {
+	for _, s := range inc.Services {
+		if !c.reaches(inc, s, service, maxHops) {
+			return false
+		}
+	}
+	return c.reaches(inc, inc.Anchor, service, maxHops)
+}
+
+// failing returns an alert of inc on service that fires at t, the
+// earliest, or nil; a page on the service that is still open counts when
+// no alert does (a page opened the incident before any alert).
+func (c *Correlator) failing(inc *Incident, service string, t time.Time) (string, time.Time, bool) {
+	var out *AlertState
+	for _, a := range inc.Alerts {
+		if a.Firing && a.Service == service && (out == nil || a.StartsAt.Before(out.StartsAt) || (a.StartsAt.Equal(out.StartsAt) && a.Fingerprint < out.Fingerprint)) {
+			out = a
+		}
+	}
+	if out != nil {
+		return "alert " + out.Name, out.StartsAt, true
+	}
+	for _, p := range inc.PagerDuty {
+		if p.OnService == service && p.ActiveAt(t, c.s.pageStale) {
+			return "page #" + cmp.Or(p.Number, p.IncidentID), p.TriggeredAt, true
+		}
+	}
+	if service != inc.Anchor || holds(inc, service) {
+		return "", time.Time{}, false
+	}
+	// An anchor that never alerted (the dependency its services share) is
+	// failing while two or more of its dependents in the incident are.
+	var names []string
+	var since time.Time
+	for _, s := range inc.Services {
+		if !slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
+			continue
+		}
+		if _, at, ok := c.failing(inc, s, t); ok {
+			names = append(names, s)
+			since = minTime(since, at)
+		}
+	}
+	if len(names) >= 2 {
+		return "dependents " + strings.Join(names, ", "), since, true
+	}
+	return "", time.Time{}, false
+}
+
+// topologyJoin finds the open incident a firing of service at t joins
+// through the dependency graph (rule 4 of the package doc):
+//
+//   - downstream: service depends on the incident's anchor, or on one of
+//     its services that depends on the anchor (up to maxHops), within
+//     correlation.window of the incident's first event, or later while
+//     that service still fails (a slow burn: the disk fills for hours and
+//     its dependents degrade late);
+//   - upstream: every service of the incident depends on service, within
+//     the window or later while the anchor still fails (infrastructure
+//     alerts often wait out a `for:` duration and fire after the services
+//     they break); the incident is re-anchored on service.
+//
+// A downstream incident is preferred (the alert is a symptom of it), then
+// the earliest; among upstream ones the one that began nearest before t.
+func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.Time) (*Incident, []string) {
+	if service == "" {
+		return nil, nil
+	}
+	near := c.s.neighbours[service]
+	if len(near) == 0 {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var cands []*Incident
+	for _, n := range near {
+		for _, inc := range c.holding(n) {
+			if !seen[inc.ID] {
+				seen[inc.ID] = true
+				cands = append(cands, inc)
+			}
+		}
+	}
+	deps := c.s.cfg.Service(service).DependsOn
+	var best *Incident
+	var rel string
+	bestDown, bestMove := false, false
+	for _, inc := range cands {
+		if holds(inc, service) || c.resolved(inc, t) || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) {
+			continue
+		}
+		d := t.Sub(inc.StartedAt)
+		inWindow := d <= c.s.window && -d <= c.s.window
+		r, down := "", false
+		if inc.Anchor == service {
+			// The service the incident was anchored on as the shared
+			// dependency of its members now alerts itself.
+			if !inWindow && (d < 0 || c.firing(inc, t) == 0) {
+				continue
+			}
+			r, down = fmt.Sprintf("%s is the incident's anchor, which its services all depend on", service), true
+		}
+		for _, dep := range deps {
+			if down || (dep != inc.Anchor && !holds(inc, dep)) {
+				continue
+			}
+			p := c.pathToAnchor(inc, dep, maxHops)
+			if p == nil {
+				continue
+			}
+			via := service + " depends on " + dep
+			if len(p) > 1 {
+				via += ", which depends on " + strings.Join(p[1:], ", which depends on ")
+			}
+			if dep == inc.Anchor {
+				via = service + " depends on " + dep + ", the incident's anchor"
+			} else {
+				via += ", the incident's anchor"
+			}
+			if inWindow {
+				r, down = via, true
+				break
+			}
+			// Past the window only while the service it depends on still
+			// fails.
+			if d < 0 {
+				continue
+			}
+			if what, since, ok := c.failing(inc, dep, t); ok {
+				if dep == inc.Anchor {
+					r = fmt.Sprintf("%s, whose %s has been firing since %s", via, what, since.UTC().Format(time.RFC3339))
+				} else {
+					r = fmt.Sprintf("%s; %s's %s has been firing since %s", via, dep, what, since.UTC().Format(time.RFC3339))
+				}
+				down = true
+				break
+			}
+		}
+		reanchor := true
+		if !down && !c.explainsAll(service, inc) {
+			// A dependency of a service of the incident that still fails
+			// joins without moving the anchor: it does not explain the
+			// others.
+			m, what, since := c.failingDependent(inc, service, t)
+			if m == "" {
+				continue
+			}
+			r, reanchor = fmt.Sprintf("%s, which depends on %s, still fails (%s since %s)", m, service, what, since.UTC().Format(time.RFC3339)), false
+		} else if !down {
+			if !inWindow {
+				what, since, ok := c.failing(inc, inc.Anchor, t)
+				if d < 0 || !ok {
+					continue
+				}
+				r = fmt.Sprintf("every service of the incident depends on %s, and the anchor %s still fails (%s since %s)",
+					service, inc.Anchor, what, since.UTC().Format(time.RFC3339))
+			} else {
+				r = fmt.Sprintf("every service of the incident depends on %s (%s, the incident's anchor, among them)", service, inc.Anchor)
+				if slices.Contains(c.s.cfg.Service(inc.Anchor).DependsOn, service) && len(inc.Services) <= 1 {
+					r = fmt.Sprintf("%s, the incident's anchor, depends on %s", inc.Anchor, service)
+				}
+			}
+		}
+		var better bool
+		switch {
+		case best == nil:
+			better = true
+		case down != bestDown:
+			better = down
+		case down:
+			better = inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID)
+		default:
+			better = absDur(t.Sub(inc.StartedAt)) < absDur(t.Sub(best.StartedAt)) ||
+				(absDur(t.Sub(inc.StartedAt)) == absDur(t.Sub(best.StartedAt)) && inc.ID < best.ID)
+		}
+		if better {
+			best, rel, bestDown, bestMove = inc, r, down, reanchor
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	within := "within correlation.window " + fmtDur(c.s.window)
+	if absDur(t.Sub(best.StartedAt)) > c.s.window {
+		within = "within correlation.max_span " + fmtDur(c.s.maxSpan)
+	}
+	when := fmtDur(t.Sub(best.StartedAt)) + " after the incident's first event"
+	if t.Before(best.StartedAt) {
+		when = fmtDur(best.StartedAt.Sub(t)) + " before the incident's first event"
+	}
+	reasons := []string{fmt.Sprintf("joined through the dependency graph: %s, %s (%s)", rel, when, within)}
+	if !bestDown && bestMove {
+		reasons = append(reasons, fmt.Sprintf("re-anchored on %s: %s depends on it, so it is the likelier origin", service, best.Anchor))
+		c.setAnchor(best, service)
+	}
+	return best, reasons
+}
+
+// latestChange returns the latest deploy step on service at or before t.
+func (c *Correlator) latestChange(service string, t time.Time) *Deploy {
+	var out *Deploy
+	for _, id := range c.deployIDs() {
+		for _, st := range c.deploySteps[id] {
+			if st.Service == service && !st.At.After(t) && (out == nil || st.At.After(out.At)) {
+				out = st
+			}
+		}
+	}
+	return out
+}
+
+// failingDependent returns a service of inc that depends on service
+// directly and fails at t (the first by name), with what fails there.
+func (c *Correlator) failingDependent(inc *Incident, service string, t time.Time) (string, string, time.Time) {
+	for _, s := range inc.Services {
+		if !slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
+			continue
+		}
+		if what, since, ok := c.failing(inc, s, t); ok {
+			return s, what, since
+		}
+	}
+	return "", "", time.Time{}
+}
+
+// siblingJoin joins a service that opens nothing of its own to an
+// incident that began within correlation.storm_window before or after it
+// when both depend on a service that has not alerted but changed (a deploy
+// step) within correlation.deploy_lookback before the incident began:
+// every service of the incident and this one depend on it directly. Two
+// dependents of a service that just changed failing within minutes of
+// each other point at what they share (a maintenance script on the tenant
+// platform, a DNS push); the incident is re-anchored on it. Without the
+// change two dependents of a shared database failing minutes apart are as
+// often two faults, so they stay apart.
+func (c *Correlator) siblingJoin(service string, gl map[string]string, t time.Time) (*Incident, []string) {
+	if service == "" {
+		return nil, nil
+	}
+	deps := c.s.cfg.Service(service).DependsOn
+	if len(deps) == 0 {
+		return nil, nil
+	}
+	var best *Incident
+	var shared string
+	var change *Deploy
+	for _, d := range slices.Sorted(slices.Values(deps)) {
+		if len(c.holding(d)) > 0 {
+			continue // it alerts: the dependency graph places this alert
+		}
+		ch := c.latestChange(d, t)
+		if ch == nil {
+			continue
+		}
+		for _, x := range c.s.dependents[d] {
+			if x == service {
+				continue
+			}
+			for _, inc := range c.holding(x) {
+				if holds(inc, service) || c.resolved(inc, t) || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) {
+					continue
+				}
+				if absDur(t.Sub(inc.StartedAt)) > c.s.stormWindow {
+					continue
+				}
+				all := true
+				for _, s := range inc.Services {
+					if !slices.Contains(c.s.cfg.Service(s).DependsOn, d) {
+						all = false
+						break
+					}
+				}
+				if !all || !holds(inc, inc.Anchor) {
+					continue
+				}
+				if ch.At.Before(inc.StartedAt.Add(-time.Duration(c.s.cfg.Correlation.DeployLookback))) {
+					continue // the change is too old to explain the incident
+				}
+				if best == nil || inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID) {
+					best, shared, change = inc, d, ch
+				}
+			}
+		}
+		if best != nil {
+			break
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	others := strings.Join(best.Services, ", ")
+	reasons := []string{fmt.Sprintf("joined: %s and %s all depend on %s, which has not alerted but changed %s before the incident's first event (deploy %s %s), and began %s apart (within correlation.storm_window %s)",
+		service, others, shared, fmtDur(best.StartedAt.Sub(change.At)), change.ID, change.Status,
+		fmtDur(absDur(t.Sub(best.StartedAt))), fmtDur(c.s.stormWindow))}
+	if best.Anchor != shared {
+		reasons = append(reasons, fmt.Sprintf("re-anchored on %s: what the failing services share is the likelier origin", shared))
+		c.setAnchor(best, shared)
+	}
+	return best, reasons
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}

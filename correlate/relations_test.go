@@ -1,0 +1,127 @@
+package correlate
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
+)
+
+// relationsConfig: a tenant platform three products depend on, a DNS
+// server and a cloud network, as in the public post-mortems the
+// development set follows.
+func relationsConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{
+		"jira":            {CustomerFacing: true, Tier: 1, DependsOn: []string{"tenant-platform"}},
+		"confluence":      {CustomerFacing: true, Tier: 1, DependsOn: []string{"tenant-platform"}},
+		"opsgenie":        {CustomerFacing: true, Tier: 1, DependsOn: []string{"tenant-platform"}},
+		"tenant-platform": {Tier: 1},
+		"dns":             {Tier: 1},
+		"web":             {CustomerFacing: true, Tier: 1, DependsOn: []string{"dns", "backend"}},
+		"backend":         {CustomerFacing: true, Tier: 1, DependsOn: []string{"network"}},
+		"network":         {Tier: 1},
+	}
+	return cfg
+}
+
+func pageOn(service, pdID string, at time.Time) collector.Event {
+	ev := pdEv(pdID, "triggered", at, collector.PagerDuty{Title: service + " is down"})
+	ev.Service = service
+	return ev
+}
+
+func TestGroupLabelsOnlyDifferWhenBothHaveThem(t *testing.T) {
+	cfg := relationsConfig()
+	min := time.Minute
+	// CoreDNS alerts carry cluster=global; the blackbox probes of web
+	// carry no cluster at all. A missing label is not another cluster.
+	incs, entries := project(t, cfg,
+		firing("dns", "coredns", m(0), "cluster", "global"),
+		firing("web", "https://web-01/healthz", m(1*min)),
+		firing("web", "https://web-02/healthz", m(2*min), "cluster", "global"),
+		firing("web", "https://web-03/healthz", m(3*min), "cluster", "eu-1"))
+	require.Equal(t, map[string][]string{"dns": {"dns", "web"}, "web": {"web"}}, anchors(incs))
+	require.Contains(t, entries[1].Reasons[0], "web depends on dns, the incident's anchor")
+	require.Contains(t, entries[2].Reasons[0], "joined: the same service web")
+	require.True(t, strings.HasPrefix(entries[3].Reasons[0], "opened:"), "cluster eu-1 contradicts the incident's cluster=global: %s", entries[3].Reasons[0])
+
+	// Labels an unlabelled incident gains keep it to one cluster.
+	incs, _ = project(t, cfg,
+		firing("web", "a", m(0)),
+		firing("web", "b", m(1*min), "cluster", "eu-1"),
+		firing("web", "c", m(2*min), "cluster", "us-1"))
+	require.Len(t, incs, 2)
+}
+
+func TestPageOpenIncidentTakesItsServiceWhileOpen(t *testing.T) {
+	cfg := relationsConfig()
+	min := time.Minute
+	// Customers report Jira sites gone; the synthetic probes catch up 14
+	// minutes later, while the page is still open.
+	incs, entries := project(t, cfg,
+		pageOn("jira", "Q1", m(0)),
+		firing("jira", "probe-1", m(14*min)))
+	require.Len(t, incs, 1)
+	require.Contains(t, entries[1].Reasons[0], "a page on jira opened this incident 14m before this alert fired, and it is still open")
+
+	// Once the page is resolved and resolve_after has passed, it does not.
+	resolvedPage := pdEv("Q1", "resolved", m(5*min), collector.PagerDuty{})
+	resolvedPage.Service = "jira"
+	incs, _ = project(t, cfg, pageOn("jira", "Q1", m(0)), resolvedPage, firing("jira", "probe-1", m(40*min)))
+	require.Len(t, incs, 2)
+}
+
+func TestSharedDependencyThatJustChanged(t *testing.T) {
+	cfg := relationsConfig()
+	min := time.Minute
+	change := deployEv("chg-cleanup", "tenant-platform", "succeeded", m(-16*min))
+	// Two products that share only the tenant platform, paged three
+	// minutes apart after a maintenance script ran on it: one incident,
+	// anchored on what they share; the third product joins while both
+	// still fail.
+	incs, entries := project(t, cfg,
+		change,
+		pageOn("jira", "Q1", m(0)),
+		pageOn("confluence", "Q2", m(3*min)),
+		firing("opsgenie", "heartbeat", m(14*min)))
+	require.Equal(t, map[string][]string{"tenant-platform": {"confluence", "jira", "opsgenie"}}, anchors(incs))
+	require.Contains(t, entries[2].Reasons[0], "all depend on tenant-platform, which has not alerted but changed 16m before the incident's first event (deploy chg-cleanup succeeded)")
+	require.Contains(t, entries[3].Reasons[0], "opsgenie depends on tenant-platform, the incident's anchor, whose dependents confluence, jira has been firing")
+
+	// Without the change two dependents of one service failing minutes
+	// apart are as often two faults: they stay apart.
+	incs, _ = project(t, cfg,
+		pageOn("jira", "Q1", m(0)),
+		pageOn("confluence", "Q2", m(3*min)))
+	require.Len(t, incs, 2)
+
+	// Past correlation.storm_window the change is no longer enough.
+	incs, _ = project(t, cfg, change,
+		pageOn("jira", "Q1", m(0)),
+		pageOn("confluence", "Q2", m(6*min)))
+	require.Len(t, incs, 2)
+}
+
+func TestDependencyOfAFailingService(t *testing.T) {
+	cfg := relationsConfig()
+	min := time.Minute
+	// An external monitor pages on web; 15 minutes later its backend's
+	// servers go down. The backend does not explain dns-backed web alone,
+	// so the incident keeps its anchor, but it is one incident.
+	incs, entries := project(t, cfg,
+		pageOn("web", "Q1", m(0)),
+		firing("backend", "haproxy-1", m(15*min)))
+	require.Equal(t, map[string][]string{"backend": {"backend", "web"}}, anchors(incs), "backend explains web's page: re-anchored")
+	require.Contains(t, entries[1].Reasons[0], "every service of the incident depends on backend, and the anchor web still fails (page #4711")
+
+	// After the page is resolved, the backend is its own incident.
+	res := pdEv("Q1", "resolved", m(5*min), collector.PagerDuty{})
+	res.Service = "web"
+	incs, _ = project(t, cfg, pageOn("web", "Q1", m(0)), res, firing("backend", "haproxy-1", m(25*min)))
+	require.Len(t, incs, 2)
+}
