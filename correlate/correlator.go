@@ -452,6 +452,10 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, ep *Episode, service
 		c.claim(key, inc)
 		return inc, r
 	}
+	if inc, r := c.changeBurstJoin(service, groupLabels, t); inc != nil {
+		c.claim(key, inc)
+		return inc, r
+	}
 	if inc, r := c.stormJoin(groupLabels, t); inc != nil {
 		c.claim(key, inc)
 		return inc, r
@@ -813,6 +817,10 @@ func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {
 	c.setEpisode(ep, fp, inc.ID, false, start, ev.At)
 	c.linkGroupKey(inc, ev)
 	c.addEntry(inc, seq, ev, service, reasons)
+	if inc.FiringAlerts == 0 && len(inc.DeployEntries) > 0 {
+		// The symptoms ended: a rollback shortly before is evidence now.
+		c.rankSuspects(inc)
+	}
 }
 
 func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service string) *AlertState {

@@ -1,8 +1,10 @@
 package correlate
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -11,23 +13,44 @@ import (
 	"github.com/hindsight-ops/hindsight/collector"
 )
 
-// Suspect scoring (research/correlation.md §7.5): additive and
-// explainable; every term that counts is a reason a person can check.
+// Suspect scoring (research/correlation.md §7.5): a product of how the
+// deploy's service relates to the incident and how close before the first
+// symptom it took effect, plus evidence from steps around it; every term
+// is a reason a person can check. Scores run 0..1.
 const (
-	pointsSameService  = 40.0
-	pointsDependency   = 20.0
-	pointsProximityMax = 30.0
-	proximityScale     = 15 * time.Minute
-	pointsBadStatus    = 10.0
-	// pointsPreexisting is taken off a deploy when an alert of the
-	// incident on the deploy's service already fired within
-	// preexistingWindow before it: the problem was there before the change
-	// (research/correlation.md §7.5, "as Watchdog").
-	pointsPreexisting = 40.0
+	// Relation weights: a deploy of the service the incident is anchored
+	// on (that failed first, or that the others depend on) above one of a
+	// dependency that did not alert, above one of a service that failed as
+	// a consumer of the anchor, above one of a consumer that did not alert
+	// (a reindex job that loads the search cluster, a playbook run against
+	// the index servers).
+	weightAnchor     = 1.0
+	weightMember     = 0.8
+	weightDependency = 0.7
+	weightDownstream = 0.6
+	weightConsumer   = 0.5
+	// The time factor is 1 up to proximityGrace before the first symptom
+	// (or while the deploy was in progress), then decays with
+	// proximityScale: 0.58 at 16m, 0.29 at 30m.
+	proximityGrace = 5 * time.Minute
+	proximityScale = 20 * time.Minute
+	// scoreScale leaves room above the best plain deploy for evidence.
+	scoreScale = 0.8
+	// A failed step before the first symptom left a half-done change.
+	pointsFailed = 0.1
+	// A rollback of the deploy during the incident after which every
+	// alert of the incident resolved within recoveredWithin and none began
+	// is the strongest evidence there is short of a person's word.
+	pointsRolledBackRecovered = 0.2
+	recoveredWithin           = 30 * time.Minute
+	// preexistingFactor is applied when an alert of the incident on the
+	// deploy's service already fired within preexistingWindow before it:
+	// the problem was there before the change (research/correlation.md
+	// §7.5, "as Watchdog").
+	preexistingFactor = 0.3
 	preexistingWindow = 2 * time.Hour
-	// suspectThreshold is the score (0..100 before scaling) a deploy needs
-	// to be named a suspect.
-	suspectThreshold = 35.0
+	// suspectThreshold is the score a deploy needs to be named a suspect.
+	suspectThreshold = 0.3
 	maxSuspects      = 3
 	// kindDeployPrefix starts the kinds of deploy events.
 	kindDeployPrefix = "deploy."
@@ -64,6 +87,14 @@ func (d *Deploy) UnmarshalJSON(b []byte) error {
 		d.Labels, d.Annotations, d.Info = p.Labels, p.Annotations, p.Deploy
 	}
 	return nil
+}
+
+// info is the step's typed part, or an empty one.
+func (d *Deploy) info() *collector.Deploy {
+	if d.Info != nil {
+		return d.Info
+	}
+	return &collector.Deploy{}
 }
 
 func (d *Deploy) entry(incID string, reasons []string) Entry {
@@ -140,12 +171,88 @@ func (c *Correlator) liveIDs() []string {
 	return ids
 }
 
+// relationKind is how a deploy's service relates to an incident.
+type relationKind int
+
+const (
+	relNone relationKind = iota
+	relAnchor
+	relMember
+	relDownstream
+	relDependency
+	relConsumer
+	relBroad
+)
+
+// broadServices is how many services an incident must span before a
+// change the configuration does not place (a network maintenance, a DNS
+// push, a config rollout recorded under its own name) relates to it.
+const broadServices = 3
+
+// deployRelation is how a deploy's service relates to an incident, with
+// the words for the timeline and the suspect score's weight.
+type deployRelation struct {
+	kind   relationKind
+	text   string
+	weight float64
+}
+
+// relationOf says how service relates to inc: its anchor, one of its
+// services, a dependency of one of them, or a consumer of its anchor.
+func (c *Correlator) relationOf(inc *Incident, service string) deployRelation {
+	switch {
+	case service == "":
+		return deployRelation{}
+	case service == inc.Anchor:
+		return deployRelation{relAnchor, "(same service)", weightAnchor}
+	case holds(inc, service):
+		if c.reaches(inc, service, inc.Anchor, maxHops) {
+			return deployRelation{relDownstream, "(same service)", weightDownstream}
+		}
+		return deployRelation{relMember, "(same service)", weightMember}
+	}
+	for _, s := range inc.Services {
+		if slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
+			return deployRelation{relDependency, "(a dependency of " + s + ")", weightDependency}
+		}
+	}
+	if slices.Contains(c.s.cfg.Service(service).DependsOn, inc.Anchor) {
+		return deployRelation{relConsumer, "(it depends on " + inc.Anchor + ", the incident's anchor)", weightConsumer}
+	}
+	if len(inc.Services) >= broadServices && c.broadChange(service) {
+		return deployRelation{relBroad, fmt.Sprintf("(a change the configuration does not place, before a failure across %d services)", len(inc.Services)), weightConsumer}
+	}
+	return deployRelation{}
+}
+
+// broadChange reports whether a deploy on service is a change with no
+// single place in the topology: the service is not configured, nothing
+// depends on it, and no incident holds it.
+func (c *Correlator) broadChange(service string) bool {
+	if service == "" {
+		return false
+	}
+	if _, ok := c.s.cfg.Services[service]; ok {
+		return false
+	}
+	return len(c.s.dependents[service]) == 0 && len(c.holding(service)) == 0
+}
+
+// relation is relationOf's words, "" when the service does not relate.
+func (c *Correlator) relation(inc *Incident, service string) string {
+	return c.relationOf(inc, service).text
+}
+
 // relates says whether a deploy step belongs on inc's timeline: on one of
-// its services or a service they depend on, from deploy_lookback before
-// its first alert until it resolved.
+// its services, a service they depend on or a consumer of its anchor,
+// from deploy_lookback before its first symptom; during the incident only
+// while something of it fires or it had an event within deploy_lookback
+// (a page left open for days takes no deploy), and of a consumer only
+// when an earlier step of the same deploy is on the timeline (its
+// rollback, say).
 func (c *Correlator) relates(inc *Incident, d *Deploy) (string, bool) {
-	rel := c.relation(inc, d.Service)
-	if rel == "" {
+	rel := c.relationOf(inc, d.Service)
+	if rel.kind == relNone {
 		return "", false
 	}
 	lookback := time.Duration(c.s.cfg.Correlation.DeployLookback)
@@ -154,30 +261,28 @@ func (c *Correlator) relates(inc *Incident, d *Deploy) (string, bool) {
 		return "", false
 	case d.At.Before(inc.StartedAt):
 		return fmt.Sprintf("deploy of %s %s %s before the first symptom (within correlation.deploy_lookback %s)",
-			d.Service, rel, fmtDur(inc.StartedAt.Sub(d.At)), fmtDur(lookback)), true
+			d.Service, rel.text, fmtDur(inc.StartedAt.Sub(d.At)), fmtDur(lookback)), true
+	case (rel.kind == relConsumer || rel.kind == relBroad) && !c.runOnTimeline(inc, d.ID):
+		return "", false
 	case c.resolved(inc, d.At):
 		return "", false
 	default:
 		return fmt.Sprintf("deploy of %s %s during the incident, %s after the first symptom",
-			d.Service, rel, fmtDur(d.At.Sub(inc.StartedAt))), true
+			d.Service, rel.text, fmtDur(d.At.Sub(inc.StartedAt))), true
 	}
 }
 
-// relation describes how service relates to inc: "(same service)" or
-// "(a dependency of checkout)", or "" when it does not.
-func (c *Correlator) relation(inc *Incident, service string) string {
-	if service == "" {
-		return ""
-	}
-	if slices.Contains(inc.Services, service) || inc.Anchor == service {
-		return "(same service)"
-	}
-	for _, s := range inc.Services {
-		if slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
-			return "(a dependency of " + s + ")"
+// runOnTimeline reports whether a step of the deploy run that deploy id
+// belongs to is on inc's timeline.
+func (c *Correlator) runOnTimeline(inc *Incident, id string) bool {
+	runs := c.deployRuns()
+	root := runs.root(id)
+	for _, other := range runs.members[root] {
+		if c.anyStepOn(inc, other) {
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 func (c *Correlator) addDeployEntry(inc *Incident, d *Deploy, why string) {
@@ -237,75 +342,197 @@ func (c *Correlator) forgetDeploys(h time.Duration) {
 	}
 }
 
-// rankSuspects scores every deploy on inc's timeline and keeps the top
-// ones above the threshold, with their reasons.
+// deployRunSet groups deploy ids into runs: the steps of one rollout. The
+// contract gives every step of a deploy the same id, but pipelines that
+// report each step as its own deploy (a started and a succeeded id, a
+// rollback with an id of its own) are common; their steps are one run
+// when they are on the same service and carry the same version (or, with
+// no version, the same pipeline URL), and a rollback belongs to the run
+// whose version it rolled back from.
+type deployRunSet struct {
+	parent  map[string]string
+	members map[string][]string
+}
+
+func (r *deployRunSet) root(id string) string {
+	for {
+		p, ok := r.parent[id]
+		if !ok || p == id {
+			return id
+		}
+		id = p
+	}
+}
+
+func (r *deployRunSet) union(a, b string) {
+	ra, rb := r.root(a), r.root(b)
+	if ra == rb {
+		return
+	}
+	if rb < ra {
+		ra, rb = rb, ra
+	}
+	r.parent[rb] = ra
+}
+
+// deployRuns groups the deploys in memory into runs.
+func (c *Correlator) deployRuns() *deployRunSet {
+	r := &deployRunSet{parent: map[string]string{}, members: map[string][]string{}}
+	type attrs struct{ service, version, url, undoes string }
+	byKey := map[string]string{} // service|v=version or service|u=url -> first id
+	ids := c.deployIDs()
+	info := make(map[string]attrs, len(ids))
+	for _, id := range ids {
+		r.parent[id] = id
+		var a attrs
+		for _, st := range c.deploySteps[id] {
+			a.service = st.Service
+			a.url = cmp.Or(a.url, st.info().URL)
+			if st.Status == "rolled_back" {
+				a.undoes = cmp.Or(st.info().PreviousVersion, a.undoes)
+			} else {
+				a.version = cmp.Or(a.version, st.info().Version)
+			}
+		}
+		info[id] = a
+		var keys []string
+		switch {
+		case a.version != "":
+			keys = append(keys, a.service+"|v="+a.version)
+		case a.url != "" && a.undoes == "":
+			keys = append(keys, a.service+"|u="+a.url)
+		}
+		for _, k := range keys {
+			if first, ok := byKey[k]; ok {
+				r.union(first, id)
+			} else {
+				byKey[k] = id
+			}
+		}
+	}
+	for _, id := range ids {
+		a := info[id]
+		if a.undoes == "" || a.version != "" {
+			continue
+		}
+		if first, ok := byKey[a.service+"|v="+a.undoes]; ok {
+			r.union(first, id)
+		} else if first, ok := byKey[a.service+"|u="+a.url]; ok && a.url != "" {
+			r.union(first, id)
+		}
+	}
+	for _, id := range ids {
+		root := r.root(id)
+		r.members[root] = append(r.members[root], id)
+	}
+	return r
+}
+
+// rankSuspects scores every deploy run with a step on inc's timeline and
+// keeps the best above the threshold, with their reasons.
 func (c *Correlator) rankSuspects(inc *Incident) {
 	type cand struct {
 		d       *Deploy
 		score   float64
+		delta   time.Duration
 		reasons []string
 	}
+	lookback := time.Duration(c.s.cfg.Correlation.DeployLookback)
+	t0 := inc.StartedAt
+	runs := c.deployRuns()
 	var cands []cand
-	for _, id := range c.deployIDs() {
-		d := c.deploys[id]
-		if !c.anyStepOn(inc, id) {
+	for _, root := range slices.Sorted(maps.Keys(runs.members)) {
+		ids := runs.members[root]
+		on := false
+		var steps []*Deploy
+		for _, id := range ids {
+			on = on || c.anyStepOn(inc, id)
+			steps = append(steps, c.deploySteps[id]...)
+		}
+		if !on {
 			continue
 		}
-		rel := c.relation(inc, d.Service)
-		var score float64
-		var reasons []string
-		switch rel {
-		case "":
+		slices.SortStableFunc(steps, func(a, b *Deploy) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Seq, b.Seq)) })
+		rel := c.relationOf(inc, steps[0].Service)
+		if rel.kind == relNone {
 			continue
-		case "(same service)":
-			score += pointsSameService
-			reasons = append(reasons, fmt.Sprintf("deploy of %s, a service of this incident (+%.0f)", d.Service, pointsSameService))
-		default:
-			score += pointsDependency
-			reasons = append(reasons, fmt.Sprintf("deploy of %s %s (+%.0f)", d.Service, rel, pointsDependency))
 		}
-		// Score the deploy as it stood at the first symptom: the latest step
-		// at or before it. A deploy whose every step came later is not
-		// blamed.
+		// Score the run as it stood at the first symptom: the latest step
+		// at or before it. A run whose every step came later is not blamed.
 		var live *Deploy
-		for _, st := range c.deploySteps[id] {
-			if !st.At.After(inc.StartedAt) {
+		for _, st := range steps {
+			if !st.At.After(t0) {
 				live = st
 			}
 		}
-		if live == nil {
+		if live == nil || t0.Sub(live.At) > lookback {
 			continue
 		}
-		delta := inc.StartedAt.Sub(live.At)
-		prox := pointsProximityMax
-		if live.Status == "started" && d.At.After(inc.StartedAt) {
-			reasons = append(reasons, fmt.Sprintf("it was in progress when the first symptom appeared (+%.0f)", prox))
-		} else {
-			prox = pointsProximityMax * math.Exp(-float64(delta)/float64(proximityScale))
-			reasons = append(reasons, fmt.Sprintf("%s %s before the first symptom (+%.0f)", live.Status, fmtDur(delta), prox))
+		var reasons []string
+		what := "a service of this incident"
+		switch rel.kind {
+		case relAnchor:
+			what = "the service the incident is anchored on"
+		case relDownstream:
+			what = "a service of this incident that depends on " + inc.Anchor
+		case relDependency:
+			what = strings.Trim(rel.text, "()")
+		case relConsumer:
+			what = "a service that depends on " + inc.Anchor + ", the incident's anchor, and did not alert itself"
+		case relBroad:
+			what = fmt.Sprintf("a change the configuration does not place, followed by a failure across %d services", len(inc.Services))
 		}
-		score += prox
-		if d.Status == "failed" || d.Status == "rolled_back" {
-			score += pointsBadStatus
-			when := "before the first symptom"
-			if d.At.After(inc.StartedAt) {
-				when = fmtDur(d.At.Sub(inc.StartedAt)) + " into the incident"
+		reasons = append(reasons, fmt.Sprintf("deploy of %s, %s (weight %.1f)", live.Service, what, rel.weight))
+		delta := t0.Sub(live.At)
+		f := 1.0
+		later := steps[len(steps)-1].At.After(t0)
+		switch {
+		case live.Status == "started" && later:
+			delta = 0
+			reasons = append(reasons, "it was in progress when the first symptom appeared (time 1.00)")
+		default:
+			if delta > proximityGrace {
+				f = math.Exp(-float64(delta-proximityGrace) / float64(proximityScale))
 			}
-			reasons = append(reasons, fmt.Sprintf("it %s %s (+%.0f)", strings.ReplaceAll(d.Status, "_", " "), when, pointsBadStatus))
+			reasons = append(reasons, fmt.Sprintf("%s %s before the first symptom (time %.2f)", strings.ReplaceAll(live.Status, "_", " "), fmtDur(delta), f))
 		}
-		if a, at, ok := c.firedBefore(inc, d.Service, live.At); ok {
-			score -= pointsPreexisting
-			reasons = append(reasons, fmt.Sprintf("but %s on %s already fired %s before it, at %s (pre-existing, −%.0f)",
-				a.Name, d.Service, fmtDur(live.At.Sub(at)), at.UTC().Format(time.RFC3339), pointsPreexisting))
+		score := rel.weight * f * scoreScale
+		if a, at, ok := c.firedBefore(inc, live.Service, steps[0].At); ok {
+			score *= preexistingFactor
+			reasons = append(reasons, fmt.Sprintf("but %s on %s already fired %s before it, at %s (pre-existing, ×%.1f)",
+				a.Name, live.Service, fmtDur(steps[0].At.Sub(at)), at.UTC().Format(time.RFC3339), preexistingFactor))
 		}
-		cands = append(cands, cand{d: live, score: score, reasons: reasons})
-	}
-	if n := len(cands); n > 1 {
-		f := 1 / (1 + 0.25*float64(n-1))
-		for i := range cands {
-			cands[i].score *= f
-			cands[i].reasons = append(cands[i].reasons, fmt.Sprintf("credit shared with %d other deploy(s) in the window (×%.2f)", n-1, f))
+		// Evidence from the run's own steps counts whatever came before.
+		for _, st := range steps {
+			if st.Status != "failed" {
+				continue
+			}
+			if !st.At.After(t0) {
+				score += pointsFailed
+				reasons = append(reasons, fmt.Sprintf("it failed %s before the first symptom, leaving a half-done change (+%.2f)", fmtDur(t0.Sub(st.At)), pointsFailed))
+			} else {
+				score += pointsFailed
+				reasons = append(reasons, fmt.Sprintf("it failed %s into the incident, after it was under way at the first symptom (+%.2f)", fmtDur(st.At.Sub(t0)), pointsFailed))
+			}
+			break
 		}
+		for _, st := range steps {
+			if !st.At.After(t0) || st.Status != "rolled_back" {
+				continue
+			}
+			into := fmtDur(st.At.Sub(t0)) + " into the incident"
+			if end, ok := recoveredAfter(inc, st.At); ok {
+				score += pointsRolledBackRecovered
+				reasons = append(reasons, fmt.Sprintf("it rolled back %s, and every alert of the incident resolved within %s of it (+%.2f)",
+					into, fmtDur(end.Sub(st.At)), pointsRolledBackRecovered))
+			} else {
+				reasons = append(reasons, "it rolled back "+into+" (the symptoms did not end with it)")
+			}
+			break
+		}
+		score = min(score, 1)
+		reasons = append(reasons, fmt.Sprintf("score %.2f (named from %.2f)", score, suspectThreshold))
+		cands = append(cands, cand{d: live, score: score, delta: delta, reasons: reasons})
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int {
 		switch {
@@ -314,7 +541,7 @@ func (c *Correlator) rankSuspects(inc *Incident) {
 		case a.score < b.score:
 			return 1
 		}
-		return strings.Compare(a.d.ID, b.d.ID)
+		return cmp.Or(cmp.Compare(a.delta, b.delta), strings.Compare(a.d.ID, b.d.ID))
 	})
 	var out []SuspectedCause
 	for _, cd := range cands {
@@ -324,12 +551,31 @@ func (c *Correlator) rankSuspects(inc *Incident) {
 		out = append(out, SuspectedCause{
 			EntryID:  EntryID(cd.d.EventID),
 			DeployID: cd.d.ID,
-			Score:    math.Round(cd.score) / 100,
+			Score:    math.Round(cd.score*100) / 100,
 			Reasons:  cd.reasons,
 		})
 	}
 	inc.Suspects = out
 	c.changes.Incidents[inc.ID] = inc
+}
+
+// recoveredAfter reports whether inc's symptoms ended after a change at
+// t: some alert still fired at t, every alert had resolved within
+// recoveredWithin of it, and none began after it. It returns when the last
+// one resolved.
+func recoveredAfter(inc *Incident, t time.Time) (time.Time, bool) {
+	var end time.Time
+	firingAtT := false
+	for _, a := range inc.Alerts {
+		if a.Firing || a.StartsAt.After(t) || a.EndsAt.After(t.Add(recoveredWithin)) {
+			return time.Time{}, false
+		}
+		if !a.EndsAt.Before(t) {
+			firingAtT = true
+		}
+		end = maxTime(end, a.EndsAt)
+	}
+	return end, firingAtT
 }
 
 func (c *Correlator) anyStepOn(inc *Incident, deployID string) bool {

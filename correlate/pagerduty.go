@@ -189,7 +189,10 @@ func (c *Correlator) pageRelated(ev *collector.Event) (*Incident, []string) {
 	if inc, r := c.topologyJoin(ev.Service, nil, ev.At); inc != nil {
 		return inc, r
 	}
-	return c.siblingJoin(ev.Service, nil, ev.At)
+	if inc, r := c.siblingJoin(ev.Service, nil, ev.At); inc != nil {
+		return inc, r
+	}
+	return c.changeBurstJoin(ev.Service, nil, ev.At)
 }
 
 func splitList(s string) []string {

@@ -536,6 +536,47 @@ func (c *Correlator) siblingJoin(service string, gl map[string]string, t time.Ti
 	return best, reasons
 }
 
+// changeBurstJoin joins an alert to an incident that began within
+// correlation.storm_window of it when both began after a change the
+// configuration does not place (broadChange: a network maintenance, a DNS
+// or config push recorded under a name no service depends on) within
+// correlation.deploy_lookback: such a change can touch any service, and
+// services that start failing minutes after it, together, are one
+// failure more often than two.
+func (c *Correlator) changeBurstJoin(service string, gl map[string]string, t time.Time) (*Incident, []string) {
+	lookback := time.Duration(c.s.cfg.Correlation.DeployLookback)
+	var change *Deploy
+	for _, id := range c.deployIDs() {
+		for _, st := range c.deploySteps[id] {
+			if st.At.After(t) || t.Sub(st.At) > lookback || st.Service == service || !c.broadChange(st.Service) {
+				continue
+			}
+			if change == nil || st.At.After(change.At) {
+				change = st
+			}
+		}
+	}
+	if change == nil {
+		return nil, nil
+	}
+	var best *Incident
+	for _, id := range c.liveIDs() {
+		inc := c.live[id]
+		if inc.StartedAt.Before(change.At) || absDur(t.Sub(inc.StartedAt)) > c.s.stormWindow || holds(inc, service) ||
+			c.resolved(inc, t) || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) {
+			continue
+		}
+		if best == nil || inc.StartedAt.Before(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID) {
+			best = inc
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return best, []string{fmt.Sprintf("joined: this alert and the incident began %s apart (within correlation.storm_window %s), %s after a change on %s (deploy %s %s), which no configured service places",
+		fmtDur(absDur(t.Sub(best.StartedAt))), fmtDur(c.s.stormWindow), fmtDur(t.Sub(change.At)), change.Service, change.ID, change.Status)}
+}
+
 func absDur(d time.Duration) time.Duration {
 	if d < 0 {
 		return -d
