@@ -266,6 +266,10 @@ func (c *Correlator) relates(inc *Incident, d *Deploy) (string, bool) {
 		return "", false
 	case c.resolved(inc, d.At):
 		return "", false
+	case inc.FiringAlerts == 0 && d.At.Sub(maxTime(inc.LastActivity, inc.LastEnd)) > lookback:
+		// Nothing fires and nothing happened for deploy_lookback: a page
+		// left open is not activity near the deploy.
+		return "", false
 	default:
 		return fmt.Sprintf("deploy of %s %s during the incident, %s after the first symptom",
 			d.Service, rel.text, fmtDur(d.At.Sub(inc.StartedAt))), true
