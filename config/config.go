@@ -177,24 +177,44 @@ type SeverityRule struct {
 // Condition describes incidents that a severity rule applies to. Every field
 // that is set must hold, so a rule reads as a conjunction; an empty condition
 // always matches, which makes a catch-all last rule.
+//
+// The alert conditions (Labels, AlertSeverity) and the service conditions
+// (CustomerFacing, MaxTier) hold together, on the same alerts: "a critical
+// alert on a customer-facing service", not a critical alert somewhere and a
+// customer-facing service elsewhere. The counts and the duration are of
+// those alerts.
 type Condition struct {
-	// Labels must all match on some alert of the incident. Values are RE2
-	// regular expressions anchored at both ends, as in Prometheus matchers.
+	// Labels must all match on the same alert. Values are RE2 regular
+	// expressions anchored at both ends, as in Prometheus matchers.
 	Labels map[string]string `yaml:"labels,omitempty"`
-	// CustomerFacing, when set, must equal whether some service of the
-	// incident is customer-facing.
+	// CustomerFacing, when set, must equal whether the alert's service is
+	// customer-facing (false: an internal service). Without alert
+	// conditions it applies to the incident's services.
 	CustomerFacing *bool `yaml:"customer_facing,omitempty"`
-	// AlertSeverity requires that some alert's `severity` label is one of
+	// AlertSeverity requires that the alert's `severity` label is one of
 	// these values.
 	AlertSeverity []string `yaml:"alert_severity,omitempty"`
-	// MinDuration requires that the incident has lasted at least this long.
+	// MinDuration requires that the alerts the rule matches have lasted at
+	// least this long together, from the first one's start to the last
+	// one's end (or now while one fires); a rule with no alert or service
+	// condition measures the incident.
 	MinDuration model.Duration `yaml:"min_duration,omitempty"`
-	// MaxTier requires some service of tier MaxTier or more critical;
-	// 0 leaves tiers out of the condition.
+	// MaxTier requires the alert's service to be of tier MaxTier or more
+	// critical; 0 leaves tiers out of the condition.
 	MaxTier int `yaml:"max_tier,omitempty"`
 	// MinServices requires at least this many services to be involved,
 	// a sign of a wide outage; 0 leaves the count out.
 	MinServices int `yaml:"min_services,omitempty"`
+	// MinCustomerFacing requires the matching alerts to be on at least
+	// this many customer-facing services: the breadth of what customers
+	// see; 0 leaves the count out.
+	MinCustomerFacing int `yaml:"min_customer_facing,omitempty"`
+	// MinAlerts requires at least this many distinct matching alerts
+	// (fingerprints): more than one host or pod, more than one symptom.
+	MinAlerts int `yaml:"min_alerts,omitempty"`
+	// Paged, when set, must equal whether a PagerDuty incident is linked:
+	// someone was asked to act.
+	Paged *bool `yaml:"paged,omitempty"`
 }
 
 // PagerDuty configures the PagerDuty webhook intake and the optional REST
@@ -416,34 +436,43 @@ func Default() *Config {
 }
 
 // DefaultSeverityRules returns the built-in severity rules, which follow the
-// SEV1..SEV5 table of spec/postmortem.md. The first rule that matches sets the
-// suggestion, so the most severe come first.
+// SEV1..SEV5 table of spec/postmortem.md from what was observed: how many
+// customer-facing services were critical (breadth), for how long
+// (duration), whether the service matters to customers at all, and whether
+// anyone was paged. The first rule that matches sets the suggestion, so the
+// most severe come first; pagerduty.priority_floor then raises it.
 func DefaultSeverityRules() []SeverityRule {
 	critical := []string{"critical", "page"}
+	yes, no := new(true), new(false)
 	return []SeverityRule{
 		// SEV1: a security issue, which may expose customer data and warrants
 		// public notification whatever else is true.
 		{Severity: "SEV1", When: Condition{Labels: map[string]string{"category": "security"}}},
-		// SEV1: a customer-facing tier-1 service critical for 30 minutes or
-		// more: severe impairment long enough to break the SLA.
-		{Severity: "SEV1", When: Condition{
-			CustomerFacing: new(true),
-			AlertSeverity:  critical,
-			MaxTier:        1,
-			MinDuration:    model.Duration(30 * time.Minute),
-		}},
-		// SEV2: a customer-facing service in a critical state: many customers
-		// cannot use the product.
-		{Severity: "SEV2", When: Condition{CustomerFacing: new(true), AlertSeverity: critical}},
-		// SEV3: critical, but not customer-facing: the owners need to act now,
-		// most customers are not affected.
-		{Severity: "SEV3", When: Condition{AlertSeverity: critical}},
-		// SEV3: a warning on a customer-facing service: partial loss of
-		// functionality that some customers see.
-		{Severity: "SEV3", When: Condition{CustomerFacing: new(true), AlertSeverity: []string{"warning"}}},
-		// SEV4: a warning elsewhere: needs action, customers can still work.
-		{Severity: "SEV4", When: Condition{AlertSeverity: []string{"warning"}}},
-		// SEV5: everything else is cosmetic until a person says otherwise.
+		// SEV1: two or more customer-facing tier-1 services critical for an
+		// hour: the product down long enough to break the SLA.
+		{Severity: "SEV1", When: Condition{CustomerFacing: yes, AlertSeverity: critical, MaxTier: 1,
+			MinCustomerFacing: 2, MinDuration: model.Duration(time.Hour)}},
+		// SEV2: two or more customer-facing tier-1 services critical: most
+		// customers cannot use the product.
+		{Severity: "SEV2", When: Condition{CustomerFacing: yes, AlertSeverity: critical, MaxTier: 1, MinCustomerFacing: 2}},
+		// SEV2: one customer-facing tier-1 service critical for an hour.
+		{Severity: "SEV2", When: Condition{CustomerFacing: yes, AlertSeverity: critical, MaxTier: 1, MinDuration: model.Duration(time.Hour)}},
+		// SEV3: a customer-facing service critical for 15 minutes or more:
+		// partial loss of functionality, not for most customers.
+		{Severity: "SEV3", When: Condition{CustomerFacing: yes, AlertSeverity: critical, MinDuration: model.Duration(15 * time.Minute)}},
+		// SEV3: an internal tier-1 service critical: its owners must act now.
+		{Severity: "SEV3", When: Condition{CustomerFacing: no, AlertSeverity: critical, MaxTier: 1}},
+		// SEV4: critical elsewhere or briefly (a blip on one probe, one
+		// host): needs action, customers can still work.
+		{Severity: "SEV4", When: Condition{AlertSeverity: critical}},
+		// SEV4: a warning on a customer-facing service.
+		{Severity: "SEV4", When: Condition{CustomerFacing: yes, AlertSeverity: []string{"warning"}}},
+		// SEV4: an internal warning someone was paged for, or on more than
+		// one host or pod: it needs action.
+		{Severity: "SEV4", When: Condition{AlertSeverity: []string{"warning"}, Paged: yes}},
+		{Severity: "SEV4", When: Condition{AlertSeverity: []string{"warning"}, MinAlerts: 2}},
+		// SEV5: everything else (one internal warning) is cosmetic until a
+		// person says otherwise.
 		{Severity: "SEV5"},
 	}
 }

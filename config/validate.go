@@ -174,6 +174,12 @@ func (s Severity) validate(ps *problems) {
 		if r.When.MinServices < 0 {
 			ps.add(w+".min_services", "%s.min_services must not be negative, got %d", w, r.When.MinServices)
 		}
+		if r.When.MinCustomerFacing < 0 {
+			ps.add(w+".min_customer_facing", "%s.min_customer_facing must not be negative, got %d", w, r.When.MinCustomerFacing)
+		}
+		if r.When.MinAlerts < 0 {
+			ps.add(w+".min_alerts", "%s.min_alerts must not be negative, got %d", w, r.When.MinAlerts)
+		}
 	}
 }
 

@@ -277,19 +277,47 @@ func TestRestoreMatchesUninterrupted(t *testing.T) {
 func TestSeverityDefaults(t *testing.T) {
 	cfg := config.Default()
 	cfg.Services = map[string]config.Service{"checkout": {CustomerFacing: true, Tier: 1}}
-	incs, _ := project(t, cfg, firing("checkout", "a", m(0)))
-	for _, inc := range incs {
-		sv := Assess(inc, cfg, m(10*time.Minute))
-		require.Equal(t, "SEV2", sv.Suggested)
-		require.Equal(t, sv.Suggested, sv.Effective)
-		require.NotEmpty(t, sv.Reasons)
-		require.Contains(t, sv.Reasons[0], "checkout customer-facing")
+	cfg.Services["checkout"] = config.Service{CustomerFacing: true, Tier: 1, DependsOn: []string{"payments"}}
+	cfg.Services["payments"] = config.Service{CustomerFacing: true, Tier: 1}
+	cfg.Services["ledger"] = config.Service{Tier: 1}
+	level := func(at time.Duration, evs ...collector.Event) SeverityView {
+		t.Helper()
+		incs, _ := project(t, cfg, evs...)
+		require.Len(t, incs, 1)
+		for _, inc := range incs {
+			sv := Assess(inc, cfg, m(at))
+			require.Equal(t, sv.Suggested, sv.Effective)
+			require.NotEmpty(t, sv.Reasons)
+			return sv
+		}
+		return SeverityView{}
 	}
-	incs, _ = project(t, cfg, firing("batch", "a", m(0)))
-	for _, inc := range incs {
-		sv := Assess(inc, cfg, m(10*time.Minute))
-		require.Equal(t, "SEV3", sv.Suggested, "critical alert on a service that is not customer-facing")
-	}
+	min := time.Minute
+	sv := level(10*min, firing("checkout", "a", m(0)))
+	require.Equal(t, "SEV4", sv.Suggested, "one customer-facing service critical for 10 minutes: a blip so far")
+	sv = level(20*min, firing("checkout", "a", m(0)))
+	require.Equal(t, "SEV3", sv.Suggested, "for 15 minutes: partial loss of functionality")
+	require.Contains(t, sv.Reasons[0], "checkout customer-facing")
+	sv = level(10*min, firing("checkout", "a", m(0)), firing("checkout", "b", m(1*min), "service", "payments"))
+	require.Equal(t, "SEV2", sv.Suggested, "two customer-facing tier-1 services critical: most customers cannot use the product")
+	require.Contains(t, sv.Reasons[0], "2 customer-facing services (checkout, payments)")
+	sv = level(90*min, firing("checkout", "a", m(0)))
+	require.Equal(t, "SEV2", sv.Suggested, "one customer-facing tier-1 service critical for an hour")
+	sv = level(10*min, firing("ledger", "a", m(0)))
+	require.Equal(t, "SEV3", sv.Suggested, "critical on an internal tier-1 service")
+	sv = level(10*min, firing("batch", "a", m(0)))
+	require.Equal(t, "SEV4", sv.Suggested, "critical on an internal service of the default tier")
+	sv = level(10*min, warning("batch", "JobFailed", "a", m(0)))
+	require.Equal(t, "SEV5", sv.Suggested, "one internal warning is cosmetic")
+	sv = level(10*min, warning("batch", "PodCrashLooping", "a", m(0)), warning("batch", "PodCrashLooping", "b", m(1*min)))
+	require.Equal(t, "SEV4", sv.Suggested, "internal warnings on two pods need action")
+	require.Contains(t, sv.Reasons[0], "2 alerts")
+	// The duration is the critical state's, not the incident's: a disk
+	// warning for hours, then checkout critical for 10 minutes.
+	cfg.Services["db"] = config.Service{Tier: 3}
+	cfg.Services["checkout"] = config.Service{CustomerFacing: true, Tier: 1, DependsOn: []string{"db"}}
+	sv = level(3*time.Hour+10*min, warning("db", "DiskFillingUp", "a", m(0)), firing("checkout", "a", m(3*time.Hour)))
+	require.Equal(t, "SEV4", sv.Suggested)
 }
 
 // TestFmtDur pins fmtDur (built without fmt, for speed) to the

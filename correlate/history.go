@@ -62,14 +62,18 @@ func SeverityHistory(inc *Incident, tl Timeline, cfg *config.Config, end time.Ti
 		es[i] = &tl[i]
 	}
 	slices.SortStableFunc(es, func(a, b *Entry) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Seq, b.Seq)) })
-	var thresholds []time.Time
+	// A rule's min_duration passes min_duration after the alerts it
+	// matches began; the replay adds those moments as signatures appear.
+	var durations []time.Duration
 	for _, r := range cfg.Severity.Rules {
-		if d := time.Duration(r.When.MinDuration); d > 0 {
-			thresholds = append(thresholds, start.Add(d))
+		if d := time.Duration(r.When.MinDuration); d > 0 && !slices.Contains(durations, d) {
+			durations = append(durations, d)
 		}
 	}
-	slices.SortFunc(thresholds, time.Time.Compare)
-	thresholds = slices.CompactFunc(thresholds, time.Time.Equal)
+	var thresholds deadlines[struct{}]
+	for _, d := range durations {
+		thresholds.push(start.Add(d), struct{}{})
+	}
 
 	r := newSeverityReplay(inc, cfg)
 	var (
@@ -77,14 +81,21 @@ func SeverityHistory(inc *Incident, tl Timeline, cfg *config.Config, end time.Ti
 		cur                 *SeverityPeriod
 		suggested, whyLevel string
 		dirty               = true
-		i, j                int
+		i                   int
 		t                   = start
 	)
 	for {
 		for ; i < len(es) && !es[i].At.After(t); i++ {
-			dirty = r.apply(es[i]) || dirty
+			changed, began := r.apply(es[i])
+			dirty = changed || dirty
+			if !began.IsZero() {
+				for _, d := range durations {
+					thresholds.push(began.Add(d), struct{}{})
+				}
+			}
 		}
-		for ; j < len(thresholds) && !thresholds[j].After(t); j++ {
+		for thresholds.len() > 0 && !thresholds.min().After(t) {
+			thresholds.pop()
 			dirty = true
 		}
 		if dirty {
@@ -107,8 +118,8 @@ func SeverityHistory(inc *Incident, tl Timeline, cfg *config.Config, end time.Ti
 		if i < len(es) {
 			next, ok = es[i].At, true
 		}
-		if j < len(thresholds) && (!ok || thresholds[j].Before(next)) {
-			next, ok = thresholds[j], true
+		if thresholds.len() > 0 && (!ok || thresholds.min().Before(next)) {
+			next, ok = thresholds.min(), true
 		}
 		if !ok || next.After(end) {
 			break
@@ -155,33 +166,49 @@ func reasonFor(sv SeverityView) string {
 
 // severityReplay is the incident as it stood at some moment of its
 // timeline, reduced to what Assess reads: its services, one alert per
-// signature (severity and the label values the rules test; another alert
-// with the same signature cannot change any rule's outcome) and its pages.
+// signature (severity, service and the label values the rules test;
+// another alert with the same signature cannot change any rule's outcome
+// but the count of alerts, which the signature's alert carries), whether
+// any of the signature's alerts fires, when the last one ended, and its
+// pages.
 type severityReplay struct {
 	inc      Incident
 	keys     []string
-	seen     map[string]bool
+	sigs     map[string]*replaySig
+	bySig    map[string]string // fingerprint -> signature
+	maxCount int
 	override string
 	by       string
 }
 
+// replaySig is one signature's alerts: which fire.
+type replaySig struct {
+	alert        *AlertState
+	seen, firing map[string]bool
+}
+
 func newSeverityReplay(inc *Incident, cfg *config.Config) *severityReplay {
 	keys := map[string]bool{}
+	maxCount := 1
 	for _, r := range cfg.Severity.Rules {
 		for k := range r.When.Labels {
 			keys[k] = true
 		}
+		maxCount = max(maxCount, r.When.MinAlerts)
 	}
 	return &severityReplay{
-		inc:  Incident{ID: inc.ID, StartedAt: inc.StartedAt, Alerts: map[string]*AlertState{}},
-		keys: slices.Sorted(maps.Keys(keys)),
-		seen: map[string]bool{},
+		inc:      Incident{ID: inc.ID, StartedAt: inc.StartedAt, Alerts: map[string]*AlertState{}},
+		keys:     slices.Sorted(maps.Keys(keys)),
+		sigs:     map[string]*replaySig{},
+		bySig:    map[string]string{},
+		maxCount: maxCount,
 	}
 }
 
 // apply adds an entry to the replayed incident and reports whether the
-// assessment may have changed.
-func (r *severityReplay) apply(e *Entry) bool {
+// assessment may have changed, and when a new signature began (zero if
+// none did).
+func (r *severityReplay) apply(e *Entry) (bool, time.Time) {
 	switch e.Source {
 	case collector.SourceNote, collector.SourceHindsight:
 		if e.Kind == KindIncidentUpdated {
@@ -190,9 +217,9 @@ func (r *severityReplay) apply(e *Entry) bool {
 				r.by = cmp.Or(e.Labels[LabelAuthor], "someone") + " at " + e.At.UTC().Format(time.RFC3339)
 			}
 		}
-		return false
+		return false, time.Time{}
 	case collector.SourceDeploy:
-		return false // deploys are on the timeline, not part of the incident's services
+		return false, time.Time{} // deploys are on the timeline, not part of the incident's services
 	}
 	dirty := false
 	if e.Service != "" && !slices.Contains(r.inc.Services, e.Service) {
@@ -200,48 +227,86 @@ func (r *severityReplay) apply(e *Entry) bool {
 		slices.Sort(r.inc.Services)
 		dirty = true
 	}
+	var began time.Time
 	switch {
 	case e.Source == collector.SourceAlertmanager && e.Ref.Fingerprint != "":
-		dirty = r.alert(e) || dirty
+		var d bool
+		d, began = r.alert(e)
+		dirty = d || dirty
 	case e.Source == collector.SourcePagerDuty && e.Ref.PagerDutyIncidentID != "":
 		dirty = r.page(e) || dirty
 	}
-	return dirty
+	return dirty, began
 }
 
-func (r *severityReplay) alert(e *Entry) bool {
-	var b strings.Builder
-	sev := ""
-	if e.Alert != nil {
-		sev = e.Alert.Severity
-	}
-	b.WriteString(sev)
-	for _, k := range r.keys {
+func (r *severityReplay) alert(e *Entry) (bool, time.Time) {
+	fp := e.Ref.Fingerprint
+	sig, ok := r.bySig[fp]
+	if !ok {
+		var b strings.Builder
+		if e.Alert != nil {
+			b.WriteString(e.Alert.Severity)
+		}
 		b.WriteByte(0)
-		if v, ok := e.Labels[k]; ok {
-			b.WriteString(k + "=" + v)
+		b.WriteString(e.Service)
+		for _, k := range r.keys {
+			b.WriteByte(0)
+			if v, ok := e.Labels[k]; ok {
+				b.WriteString(k + "=" + v)
+			}
+		}
+		sig = b.String()
+		r.bySig[fp] = sig
+	}
+	start := e.At
+	firing := e.Kind != collector.KindAlertResolved
+	if e.Alert != nil && !e.Alert.StartsAt.IsZero() {
+		start = e.Alert.StartsAt
+	}
+	s := r.sigs[sig]
+	var began time.Time
+	dirty := false
+	if s == nil {
+		name := e.Labels["alertname"]
+		sev := ""
+		if e.Alert != nil {
+			name = cmp.Or(e.Alert.Name, name)
+			sev = e.Alert.Severity
+		}
+		s = &replaySig{seen: map[string]bool{}, firing: map[string]bool{}, alert: &AlertState{
+			Fingerprint: fp, Name: name, Service: e.Service, Severity: sev, Labels: e.Labels, FirstStart: start, StartsAt: start,
+		}}
+		r.sigs[sig] = s
+		r.inc.Alerts[fp+"\x00"+sig] = s.alert
+		began, dirty = start, true
+	}
+	a := s.alert
+	if start.Before(a.FirstStart) {
+		a.FirstStart = start
+		began, dirty = start, true
+	}
+	was := len(s.firing) > 0
+	if !s.seen[fp] && len(s.seen) < r.maxCount {
+		s.seen[fp] = true
+		if n := len(s.seen); n > 1 {
+			a.count = n
+			dirty = true
 		}
 	}
-	sig := b.String()
-	if r.seen[sig] {
-		return false
-	}
-	r.seen[sig] = true
-	name := e.Labels["alertname"]
-	first := e.At
-	if e.Alert != nil {
-		name = cmp.Or(e.Alert.Name, name)
-		if !e.Alert.StartsAt.IsZero() {
-			first = e.Alert.StartsAt
+	if firing {
+		s.firing[fp] = true
+	} else {
+		delete(s.firing, fp)
+		if e.At.After(a.EndsAt) {
+			a.EndsAt = e.At
 		}
 	}
-	r.inc.Alerts[e.Ref.Fingerprint+"\x00"+sig] = &AlertState{
-		Fingerprint: e.Ref.Fingerprint, Name: name, Service: e.Service, Severity: sev,
-		Labels: e.Labels, FirstStart: first,
+	a.Firing = len(s.firing) > 0
+	if a.Firing != was {
+		dirty = true
 	}
-	return true
+	return dirty, began
 }
-
 func (r *severityReplay) page(e *Entry) bool {
 	id := e.Ref.PagerDutyIncidentID
 	var p *PagerDutyState

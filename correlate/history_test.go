@@ -15,6 +15,7 @@ func escalationConfig() *config.Config {
 	cfg := config.Default()
 	cfg.Services = map[string]config.Service{
 		"checkout": {CustomerFacing: true, Tier: 1, DependsOn: []string{"postgres"}},
+		"payments": {CustomerFacing: true, Tier: 1, DependsOn: []string{"postgres"}},
 		"postgres": {Tier: 3},
 	}
 	return cfg
@@ -67,11 +68,13 @@ func correlateAll(t *testing.T, cfg *config.Config, evs []collector.Event, overr
 	return inc, tl
 }
 
-// TestSeverityHistoryEscalation: a warning on a database (SEV4), then a
-// critical alert on the customer-facing checkout that depends on it (SEV2),
-// 30 minutes in (SEV1 by duration), a person setting SEV2 and later clearing
-// the override: each period with its exact times and reason, and the time
-// at each level adding up to the incident's duration.
+// TestSeverityHistoryEscalation: a warning on a database (SEV5), then a
+// critical alert on the customer-facing checkout that depends on it (SEV4:
+// a blip so far), critical for 15 minutes (SEV3), payments critical too
+// (SEV2: two customer-facing services), both for an hour (SEV1), a person
+// setting SEV3 and later clearing the override: each period with its
+// exact times and reason, and the time at each level adding up to the
+// incident's duration.
 func TestSeverityHistoryEscalation(t *testing.T) {
 	cfg := escalationConfig()
 	min := time.Minute
@@ -84,15 +87,17 @@ func TestSeverityHistoryEscalation(t *testing.T) {
 		evs = append(evs, firing("checkout", fmt.Sprintf("i-%d", i), m(6*min+time.Duration(i)*time.Second)))
 	}
 	evs = append(evs,
-		resolved("checkout", "a", m(5*min), m(60*min)),
-		alert("postgres", "ReplicationLag", "pg-0", "resolved", m(0), m(60*min), "severity", "warning"),
+		firing("payments", "p", m(25*min)),
+		resolved("checkout", "a", m(5*min), m(70*min)),
+		resolved("payments", "p", m(25*min), m(70*min)),
+		alert("postgres", "ReplicationLag", "pg-0", "resolved", m(0), m(70*min), "severity", "warning"),
 	)
 	for i := range 200 {
-		evs = append(evs, resolved("checkout", fmt.Sprintf("i-%d", i), m(6*min+time.Duration(i)*time.Second), m(60*min)))
+		evs = append(evs, resolved("checkout", fmt.Sprintf("i-%d", i), m(6*min+time.Duration(i)*time.Second), m(70*min)))
 	}
 	inc, tl := correlateAll(t, cfg, evs, func(id string) []collector.Event {
 		return []collector.Event{
-			severityOverride(id, "dana", "SEV2", m(40*min)),
+			severityOverride(id, "dana", "SEV3", m(40*min)),
 			severityOverride(id, "dana", "", m(50*min)),
 		}
 	})
@@ -101,14 +106,15 @@ func TestSeverityHistoryEscalation(t *testing.T) {
 	v := NewView(inc, tl, cfg, now)
 	require.Equal(t, StatusResolved, v.Status)
 	at := func(d time.Duration) time.Time { return m(d) }
+	two := "checkout, payments customer-facing and alert HighErrorRate is critical and checkout is tier 1 and 2 customer-facing services (checkout, payments)"
 	require.Equal(t, []SeverityPeriod{
-		{Level: "SEV4", Since: at(0), Until: at(5 * min), Seconds: 300, Reason: "alert ReplicationLag is warning"},
-		{Level: "SEV2", Since: at(5 * min), Until: at(30 * min), Seconds: 1500, Reason: "checkout customer-facing and alert HighErrorRate is critical"},
-		{Level: "SEV1", Since: at(30 * min), Until: at(40 * min), Seconds: 600,
-			Reason: "checkout customer-facing and alert HighErrorRate is critical and checkout is tier 1 and lasting 30m"},
-		{Level: "SEV2", Since: at(40 * min), Until: at(50 * min), Seconds: 600, Reason: "set by hand (dana at 2026-11-20T14:40:00Z)", Override: true},
-		{Level: "SEV1", Since: at(50 * min), Until: at(60 * min), Seconds: 600,
-			Reason: "checkout customer-facing and alert HighErrorRate is critical and checkout is tier 1 and lasting 30m"},
+		{Level: "SEV5", Since: at(0), Until: at(5 * min), Seconds: 300, Reason: "no other rule matched (the default level)"},
+		{Level: "SEV4", Since: at(5 * min), Until: at(20 * min), Seconds: 900, Reason: "alert HighErrorRate is critical"},
+		{Level: "SEV3", Since: at(20 * min), Until: at(25 * min), Seconds: 300, Reason: "checkout customer-facing and alert HighErrorRate is critical and lasting 15m"},
+		{Level: "SEV2", Since: at(25 * min), Until: at(40 * min), Seconds: 900, Reason: two},
+		{Level: "SEV3", Since: at(40 * min), Until: at(50 * min), Seconds: 600, Reason: "set by hand (dana at 2026-11-20T14:40:00Z)", Override: true},
+		{Level: "SEV2", Since: at(50 * min), Until: at(65 * min), Seconds: 900, Reason: two},
+		{Level: "SEV1", Since: at(65 * min), Until: at(70 * min), Seconds: 300, Reason: two + " and lasting 1h"},
 	}, v.Severity.History)
 
 	// The history ends where the view does.
@@ -146,7 +152,7 @@ func TestSeverityHistoryOpenAndOverrides(t *testing.T) {
 	require.Equal(t, StatusOpen, v.Status)
 	require.Equal(t, "SEV3", v.Severity.Effective)
 	require.Equal(t, []SeverityPeriod{
-		{Level: "SEV4", Since: m(0), Until: m(10 * min), Seconds: 600, Reason: "alert ReplicationLag is warning"},
+		{Level: "SEV5", Since: m(0), Until: m(10 * min), Seconds: 600, Reason: "no other rule matched (the default level)"},
 		{Level: "SEV1", Since: m(10 * min), Until: m(20 * min), Seconds: 600,
 			Reason: "PagerDuty priority P1 of #42 sets at least SEV1 (pagerduty.priority_floor)"},
 		{Level: "SEV3", Since: m(20 * min), Until: now, Seconds: 300, Reason: "set by hand (lee at 2026-11-20T14:20:00Z)", Override: true},
@@ -168,6 +174,6 @@ func TestSeverityHistoryOverrideAfterEnd(t *testing.T) {
 	v := NewView(inc, tl, cfg, m(3*time.Hour))
 	require.Equal(t, "SEV2", v.Severity.Effective)
 	require.Equal(t, []SeverityPeriod{
-		{Level: "SEV4", Since: m(0), Until: m(10 * min), Seconds: 600, Reason: "alert ReplicationLag is warning"},
+		{Level: "SEV5", Since: m(0), Until: m(10 * min), Seconds: 600, Reason: "no other rule matched (the default level)"},
 	}, v.Severity.History)
 }

@@ -107,6 +107,9 @@ type AlertState struct {
 	// Flapping is set once correlation.flap_firings firings of the alert
 	// fell within correlation.flap_window.
 	Flapping bool `json:"flapping,omitempty"`
+	// count is how many alerts this one stands for in a severity replay,
+	// which keeps one per signature (0 means 1).
+	count int
 }
 
 // Firing reports how many alerts and pages of the incident are still

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -340,67 +341,124 @@ func Assess(inc *Incident, cfg *config.Config, end time.Time) SeverityView {
 
 func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.Time) (string, bool) {
 	var why []string
-	alerts := inc.AlertList()
-	if len(w.Labels) > 0 {
-		for _, k := range slices.Sorted(maps.Keys(w.Labels)) {
-			re := ruleRegexp(w.Labels[k])
-			if re == nil {
-				return "", false
-			}
-			found := ""
-			for _, a := range alerts {
-				if v, ok := a.Labels[k]; ok && re.MatchString(v) {
-					found = a.Name
+	alertLevel := len(w.Labels) > 0 || len(w.AlertSeverity) > 0
+	serviceLevel := w.CustomerFacing != nil || w.MaxTier > 0
+	serviceOK := func(name string) bool {
+		svc := cfg.Service(name)
+		if w.CustomerFacing != nil && svc.CustomerFacing != *w.CustomerFacing {
+			return false
+		}
+		return w.MaxTier <= 0 || (svc.Tier > 0 && svc.Tier <= w.MaxTier)
+	}
+	var res []*regexp.Regexp
+	keys := slices.Sorted(maps.Keys(w.Labels))
+	for _, k := range keys {
+		re := ruleRegexp(w.Labels[k])
+		if re == nil {
+			return "", false
+		}
+		res = append(res, re)
+	}
+	// The alerts the rule is about: those that meet its alert and service
+	// conditions together.
+	var matching []*AlertState
+	if alertLevel || w.MinAlerts > 0 || w.MinCustomerFacing > 0 || (serviceLevel && w.MinDuration > 0) {
+		for _, a := range inc.AlertList() {
+			ok := len(w.AlertSeverity) == 0 || slices.Contains(w.AlertSeverity, a.Severity)
+			for i, k := range keys {
+				if !ok {
 					break
 				}
+				v, has := a.Labels[k]
+				ok = has && res[i].MatchString(v)
 			}
-			if found == "" {
-				return "", false
+			if ok && (!serviceLevel || serviceOK(a.Service)) {
+				matching = append(matching, a)
 			}
-			why = append(why, fmt.Sprintf("alert %s has %s=%q", found, k, w.Labels[k]))
+		}
+		if len(matching) == 0 {
+			return "", false
+		}
+	}
+	first := func() *AlertState {
+		if len(matching) > 0 {
+			return matching[0]
+		}
+		return nil
+	}
+	if len(w.Labels) > 0 {
+		for _, k := range keys {
+			why = append(why, fmt.Sprintf("alert %s has %s=%q", first().Name, k, w.Labels[k]))
+		}
+	}
+	// Services: of the matching alerts, or of the incident without alert
+	// conditions.
+	var svcs []string
+	if alertLevel {
+		for _, a := range matching {
+			if a.Service != "" && !slices.Contains(svcs, a.Service) {
+				svcs = append(svcs, a.Service)
+			}
+		}
+		slices.Sort(svcs)
+	} else if serviceLevel {
+		for _, s := range inc.Services {
+			if serviceOK(s) {
+				svcs = append(svcs, s)
+			}
 		}
 	}
 	if w.CustomerFacing != nil {
-		var cf []string
-		for _, s := range inc.Services {
-			if cfg.Service(s).CustomerFacing {
-				cf = append(cf, s)
+		switch {
+		case alertLevel && *w.CustomerFacing:
+			why = append(why, strings.Join(svcs, ", ")+" customer-facing")
+		case alertLevel:
+			why = append(why, "on internal "+strings.Join(svcs, ", "))
+		case *w.CustomerFacing:
+			if len(svcs) == 0 {
+				return "", false
 			}
-		}
-		if *w.CustomerFacing != (len(cf) > 0) {
-			return "", false
-		}
-		if len(cf) > 0 {
-			why = append(why, strings.Join(cf, ", ")+" customer-facing")
-		} else {
+			why = append(why, strings.Join(svcs, ", ")+" customer-facing")
+		default:
+			for _, s := range inc.Services {
+				if cfg.Service(s).CustomerFacing {
+					return "", false
+				}
+			}
 			why = append(why, "no customer-facing service")
 		}
 	}
 	if len(w.AlertSeverity) > 0 {
-		found := ""
-		for _, a := range alerts {
-			if slices.Contains(w.AlertSeverity, a.Severity) {
-				found = fmt.Sprintf("alert %s is %s", a.Name, a.Severity)
-				break
-			}
-		}
-		if found == "" {
-			return "", false
-		}
-		why = append(why, found)
+		why = append(why, fmt.Sprintf("alert %s is %s", first().Name, first().Severity))
 	}
 	if w.MaxTier > 0 {
-		found := ""
-		for _, s := range inc.Services {
-			if t := cfg.Service(s).Tier; t > 0 && t <= w.MaxTier {
-				found = fmt.Sprintf("%s is tier %d", s, t)
-				break
-			}
-		}
-		if found == "" {
+		if !alertLevel && len(svcs) == 0 {
 			return "", false
 		}
-		why = append(why, found)
+		s := svcs[0]
+		why = append(why, fmt.Sprintf("%s is tier %d", s, cfg.Service(s).Tier))
+	}
+	if w.MinCustomerFacing > 0 {
+		var cf []string
+		for _, s := range serviceNames(matching) {
+			if cfg.Service(s).CustomerFacing {
+				cf = append(cf, s)
+			}
+		}
+		if len(cf) < w.MinCustomerFacing {
+			return "", false
+		}
+		why = append(why, fmt.Sprintf("%d customer-facing services (%s)", len(cf), strings.Join(cf, ", ")))
+	}
+	if w.MinAlerts > 0 {
+		n := 0
+		for _, a := range matching {
+			n += max(a.count, 1)
+		}
+		if n < w.MinAlerts {
+			return "", false
+		}
+		why = append(why, fmt.Sprintf("%d alerts", n))
 	}
 	if w.MinServices > 0 {
 		if len(inc.Services) < w.MinServices {
@@ -410,15 +468,59 @@ func matchRule(inc *Incident, cfg *config.Config, w config.Condition, end time.T
 	}
 	if w.MinDuration > 0 {
 		d := end.Sub(inc.StartedAt)
+		if matching != nil {
+			d = alertsSpan(matching, end)
+		}
 		if d < time.Duration(w.MinDuration) {
 			return "", false
 		}
 		why = append(why, "lasting "+fmtDur(d))
 	}
+	if w.Paged != nil {
+		var pages []string
+		for _, p := range inc.PagerDuty {
+			pages = append(pages, "#"+cmp.Or(p.Number, p.IncidentID))
+		}
+		if *w.Paged != (len(pages) > 0) {
+			return "", false
+		}
+		if len(pages) > 0 {
+			why = append(why, "paged ("+strings.Join(pages, ", ")+")")
+		} else {
+			why = append(why, "nobody paged")
+		}
+	}
 	if len(why) == 0 {
 		return catchAll, true
 	}
 	return strings.Join(why, " and "), true
+}
+
+// serviceNames lists the distinct services of alerts, sorted.
+func serviceNames(alerts []*AlertState) []string {
+	var out []string
+	for _, a := range alerts {
+		if a.Service != "" && !slices.Contains(out, a.Service) {
+			out = append(out, a.Service)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// alertsSpan is how long alerts lasted together: from the first one's
+// start to the last one's end, or end while one still fires.
+func alertsSpan(alerts []*AlertState, end time.Time) time.Duration {
+	var from, to time.Time
+	for _, a := range alerts {
+		from = minTime(from, a.FirstStart)
+		stop := a.EndsAt
+		if a.Firing || stop.IsZero() || stop.After(end) {
+			stop = end
+		}
+		to = maxTime(to, stop)
+	}
+	return max(to.Sub(from), 0)
 }
 
 const catchAll = "no other rule matched (the default level)"

@@ -354,7 +354,7 @@ func TestRelatedAndSeverityHistory(t *testing.T) {
 		"postmortem_url": "/api/v1/incidents/" + first + "/postmortem", "postmortem_status": "draft",
 	}}, raw.Related)
 	require.Equal(t, []map[string]any{{
-		"level": "SEV3", "since": "2025-03-10T10:00:00Z", "until": "2025-03-10T10:20:00Z", "seconds": 1200.0,
+		"level": "SEV4", "since": "2025-03-10T10:00:00Z", "until": "2025-03-10T10:20:00Z", "seconds": 1200.0,
 		"reason": "alert HighErrorRate is critical",
 	}}, raw.Severity.History)
 
@@ -386,5 +386,5 @@ func TestRelatedAndSeverityHistory(t *testing.T) {
 	require.Contains(t, rel, "checkout: HighErrorRate ("+first+") | 2025-03-01 10:00:00 UTC | same alerts: HighErrorRate on checkout")
 	require.Contains(t, rel, "`/api/v1/incidents/"+first+"/postmortem`")
 	require.NotContains(t, rel, unrelated)
-	require.Contains(t, md, "- **Time at each severity:** SEV3 20m")
+	require.Contains(t, md, "- **Time at each severity:** SEV4 20m")
 }
