@@ -156,6 +156,11 @@ type Correlation struct {
 	// firing, so its incident ends and takes in nothing new. People leave
 	// pages open for days; that is not an outage lasting days.
 	PageStaleAfter model.Duration `yaml:"page_stale_after"`
+	// InfrastructureLabels name the machine an alert is about (a
+	// Kubernetes node, a host): alerts of any services that carry the same
+	// value of one of them while one of them fires are about one machine
+	// failing, so they join. An empty list turns this off.
+	InfrastructureLabels []string `yaml:"infrastructure_labels"`
 }
 
 // Severity holds the rules that suggest an incident's severity. They are
@@ -387,19 +392,20 @@ func Default() *Config {
 	return &Config{
 		ServiceLabels: []string{"service", "app", "job"},
 		Correlation: Correlation{
-			Window:         model.Duration(10 * time.Minute),
-			DeployLookback: model.Duration(30 * time.Minute),
-			ReopenWithin:   model.Duration(15 * time.Minute),
-			ResolveAfter:   model.Duration(5 * time.Minute),
-			MaxLateness:    model.Duration(10 * time.Minute),
-			GroupBy:        []string{"cluster"},
-			MaxSpan:        model.Duration(12 * time.Hour),
-			MaxAlerts:      500,
-			StormIncidents: 4,
-			StormWindow:    model.Duration(5 * time.Minute),
-			FlapFirings:    4,
-			FlapWindow:     model.Duration(time.Hour),
-			PageStaleAfter: model.Duration(24 * time.Hour),
+			Window:               model.Duration(10 * time.Minute),
+			DeployLookback:       model.Duration(30 * time.Minute),
+			ReopenWithin:         model.Duration(15 * time.Minute),
+			ResolveAfter:         model.Duration(5 * time.Minute),
+			MaxLateness:          model.Duration(10 * time.Minute),
+			GroupBy:              []string{"cluster"},
+			MaxSpan:              model.Duration(12 * time.Hour),
+			MaxAlerts:            500,
+			StormIncidents:       4,
+			StormWindow:          model.Duration(5 * time.Minute),
+			FlapFirings:          4,
+			FlapWindow:           model.Duration(time.Hour),
+			PageStaleAfter:       model.Duration(24 * time.Hour),
+			InfrastructureLabels: []string{"node", "host"},
 		},
 		Severity: Severity{Rules: DefaultSeverityRules()},
 		PagerDuty: PagerDuty{

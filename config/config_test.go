@@ -36,19 +36,20 @@ func TestLoadGood(t *testing.T) {
 	}, c.Services)
 
 	require.Equal(t, Correlation{
-		Window:         dur(15 * time.Minute),
-		DeployLookback: dur(time.Hour),
-		ReopenWithin:   dur(20 * time.Minute),
-		ResolveAfter:   dur(10 * time.Minute),
-		MaxLateness:    dur(2 * time.Minute),
-		GroupBy:        []string{"cluster", "region"},
-		MaxSpan:        dur(6 * time.Hour),
-		MaxAlerts:      300,
-		StormIncidents: 5,
-		StormWindow:    dur(3 * time.Minute),
-		FlapFirings:    3,
-		FlapWindow:     dur(30 * time.Minute),
-		PageStaleAfter: dur(12 * time.Hour),
+		Window:               dur(15 * time.Minute),
+		DeployLookback:       dur(time.Hour),
+		ReopenWithin:         dur(20 * time.Minute),
+		ResolveAfter:         dur(10 * time.Minute),
+		MaxLateness:          dur(2 * time.Minute),
+		GroupBy:              []string{"cluster", "region"},
+		MaxSpan:              dur(6 * time.Hour),
+		MaxAlerts:            300,
+		StormIncidents:       5,
+		StormWindow:          dur(3 * time.Minute),
+		FlapFirings:          3,
+		FlapWindow:           dur(30 * time.Minute),
+		PageStaleAfter:       dur(12 * time.Hour),
+		InfrastructureLabels: []string{"node", "hostname"},
 	}, c.Correlation)
 
 	require.Equal(t, []SeverityRule{

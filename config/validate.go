@@ -132,6 +132,11 @@ func (c Correlation) validate(ps *problems) {
 		}
 	}
 	nonEmpty(ps, "correlation.group_by", c.GroupBy)
+	for i, l := range c.InfrastructureLabels {
+		if l == "" {
+			ps.add("correlation.infrastructure_labels", "correlation.infrastructure_labels[%d] is empty", i)
+		}
+	}
 	if c.MaxAlerts < 1 {
 		ps.add("correlation.max_alerts", "correlation.max_alerts must be at least 1")
 	}

@@ -104,6 +104,7 @@ type settings struct {
 	flapFirings    int
 	flapWindow     time.Duration
 	pageStale      time.Duration
+	infraLabels    []string
 	// neighbours are the services one dependency hop from each service,
 	// either way, so topology joins look only where they can match;
 	// dependents are the services that depend on each service directly.
@@ -130,6 +131,7 @@ func newSettings(cfg *config.Config) settings {
 		flapFirings:    c.FlapFirings,
 		flapWindow:     time.Duration(c.FlapWindow),
 		pageStale:      time.Duration(c.PageStaleAfter),
+		infraLabels:    slices.Clone(c.InfrastructureLabels),
 	}
 }
 
@@ -199,8 +201,10 @@ type Correlator struct {
 	byAnchor map[string]map[string]bool
 	byGroup  map[string]map[string]bool
 	// byService indexes live incidents by the services they hold (and
-	// their anchor), for the rules that relate services.
+	// their anchor), for the rules that relate services; byTarget by the
+	// machines their alerts are about (targetKeys).
 	byService map[string]map[string]bool
+	byTarget  map[string]map[string]bool
 	watermark time.Time
 	seq       uint64
 	changes   *Changes
@@ -224,6 +228,7 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		byAnchor:    map[string]map[string]bool{},
 		byGroup:     map[string]map[string]bool{},
 		byService:   map[string]map[string]bool{},
+		byTarget:    map[string]map[string]bool{},
 		watermark:   st.Checkpoint.Watermark,
 		seq:         st.Checkpoint.Seq,
 		sw:          newSweepIndex(),
@@ -235,6 +240,7 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		for _, s := range inc.Services {
 			c.indexService(inc, s)
 		}
+		c.indexTargets(inc)
 		// Keys are kept sorted so that claims search them by bisection;
 		// a state written before that is sorted here.
 		if !slices.IsSorted(inc.Keys) {
@@ -441,6 +447,10 @@ func (c *Correlator) place(seq uint64, ev *collector.Event, ep *Episode, service
 		c.claim(key, inc)
 		return inc, r
 	}
+	if inc, r := c.targetJoin(service, ev, groupLabels, t); inc != nil {
+		c.claim(key, inc)
+		return inc, r
+	}
 	// 3. Topology: the dependency graph, either way, through the
 	// incident's services; then a dependency both share; then the storm
 	// guard.
@@ -533,6 +543,11 @@ func (c *Correlator) unindex(inc *Incident) {
 	dropFrom(c.byAnchor, inc.Anchor, inc.ID)
 	dropFrom(c.byGroup, labelsText(inc.GroupLabels), inc.ID)
 	c.unindexServices(inc)
+	for _, a := range inc.Alerts {
+		for _, k := range c.targetKeys(a.Service, a.Labels) {
+			dropFrom(c.byTarget, k, inc.ID)
+		}
+	}
 }
 
 func dropFrom(idx map[string]map[string]bool, key, id string) {
@@ -602,7 +617,12 @@ func removeKey(keys []string, k string) []string {
 // more than correlation.max_span ago or holds correlation.max_alerts
 // alerts. Its own alerts still come back to it (their episodes).
 func (c *Correlator) joinable(inc *Incident, t time.Time) bool {
-	return (c.s.maxSpan <= 0 || t.Sub(inc.StartedAt) <= c.s.maxSpan) && (c.s.maxAlerts <= 0 || len(inc.Alerts) < c.s.maxAlerts)
+	return (c.s.maxSpan <= 0 || t.Sub(spanStart(inc)) <= c.s.maxSpan) && (c.s.maxAlerts <= 0 || len(inc.Alerts) < c.s.maxAlerts)
+}
+
+// spanStart is where correlation.max_span counts from.
+func spanStart(inc *Incident) time.Time {
+	return maxTime(inc.StartedAt, inc.PhaseStart)
 }
 
 // notJoinable says why inc is not joinable at t, or "".
@@ -610,8 +630,8 @@ func (c *Correlator) notJoinable(inc *Incident, t time.Time) string {
 	if c.joinable(inc, t) {
 		return ""
 	}
-	if c.s.maxSpan > 0 && t.Sub(inc.StartedAt) > c.s.maxSpan {
-		return fmt.Sprintf("%s began %s earlier, past correlation.max_span %s", inc.ID, fmtDur(t.Sub(inc.StartedAt)), fmtDur(c.s.maxSpan))
+	if c.s.maxSpan > 0 && t.Sub(spanStart(inc)) > c.s.maxSpan {
+		return fmt.Sprintf("%s began %s earlier, past correlation.max_span %s", inc.ID, fmtDur(t.Sub(spanStart(inc))), fmtDur(c.s.maxSpan))
 	}
 	if c.s.maxAlerts > 0 && len(inc.Alerts) >= c.s.maxAlerts {
 		return fmt.Sprintf("%s holds correlation.max_alerts (%d) alerts", inc.ID, c.s.maxAlerts)
@@ -829,6 +849,9 @@ func (c *Correlator) alertState(inc *Incident, ev *collector.Event, service stri
 	if a == nil {
 		a = &AlertState{Fingerprint: fp, Name: alertName(ev), Service: service}
 		inc.Alerts[fp] = a
+		for _, k := range c.targetKeys(service, ev.Labels) {
+			addTo(c.byTarget, k, inc.ID)
+		}
 	}
 	dirty := c.changes.Alerts[inc.ID]
 	if dirty == nil {

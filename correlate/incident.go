@@ -40,6 +40,10 @@ type Incident struct {
 	StartedAt time.Time `json:"started_at"`
 	// LastActivity is the latest event time of any member.
 	LastActivity time.Time `json:"last_activity"`
+	// PhaseStart, when set, is where correlation.max_span counts from
+	// instead of StartedAt: a long-running warning (a certificate that
+	// will expire) whose target then fails continues as this incident.
+	PhaseStart time.Time `json:"phase_start,omitzero"`
 	// LastEnd is the latest time an alert of the incident resolved.
 	LastEnd  time.Time `json:"last_end,omitzero"`
 	Services []string  `json:"services"`

@@ -257,6 +257,10 @@ func (c *Correlator) settle(inc *Incident) {
 	}
 	inc.GroupKeyHashes = hashes
 	inc.MonitoringGap = monitoringGap(inc)
+	for _, s := range inc.Services {
+		c.indexService(inc, s)
+	}
+	c.indexTargets(inc)
 	c.touch(inc)
 	c.changes.Incidents[inc.ID] = inc
 	c.attachDeploys(inc)

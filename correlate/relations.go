@@ -577,6 +577,122 @@ func (c *Correlator) changeBurstJoin(service string, gl map[string]string, t tim
 		fmtDur(absDur(t.Sub(best.StartedAt))), fmtDur(c.s.stormWindow), fmtDur(t.Sub(change.At)), change.Service, change.ID, change.Status)}
 }
 
+// targetKeys are the machines an alert with these labels is about: each
+// infrastructure label's value (correlation.infrastructure_labels), and,
+// for its own service only, the host of its instance (the scrape or probe
+// target: "host:port" or a probed URL, port and path dropped).
+func (c *Correlator) targetKeys(service string, labels map[string]string) []string {
+	var out []string
+	for _, l := range c.s.infraLabels {
+		if v := labels[l]; v != "" {
+			out = append(out, l+"="+v)
+		}
+	}
+	if h := instanceHost(labels["instance"]); h != "" && service != "" {
+		out = append(out, "service="+service+"|host="+h)
+	}
+	return out
+}
+
+// instanceHost returns the host an instance label names.
+func instanceHost(v string) string {
+	if v == "" {
+		return ""
+	}
+	if i := strings.Index(v, "://"); i >= 0 {
+		v = v[i+3:]
+	}
+	if i := strings.IndexAny(v, "/?#"); i >= 0 {
+		v = v[:i]
+	}
+	if i := strings.LastIndexByte(v, ':'); i >= 0 && !strings.Contains(v[i:], "]") {
+		v = v[:i]
+	}
+	return strings.Trim(v, "[]")
+}
+
+func addTo(idx map[string]map[string]bool, key, id string) {
+	m := idx[key]
+	if m == nil {
+		m = map[string]bool{}
+		idx[key] = m
+	}
+	m[id] = true
+}
+
+// indexTargets files every alert of inc under its targets.
+func (c *Correlator) indexTargets(inc *Incident) {
+	for _, a := range inc.Alerts {
+		for _, k := range c.targetKeys(a.Service, a.Labels) {
+			addTo(c.byTarget, k, inc.ID)
+		}
+	}
+}
+
+// targetJoin joins an alert to an incident with an alert about the same
+// machine that fires at t or resolved within correlation.window before
+// it: the same node (or another infrastructure label) on any service, or
+// the same instance host on the same service. The latter holds past
+// correlation.max_span: a warning that fired for days about a target (a
+// certificate about to expire, a disk filling up) and the failure it
+// announced are one incident, whose span then counts from the failure.
+func (c *Correlator) targetJoin(service string, ev *collector.Event, gl map[string]string, t time.Time) (*Incident, []string) {
+	keys := c.targetKeys(service, ev.Labels)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var best *Incident
+	var bestAlert *AlertState
+	var bestKey string
+	for _, k := range keys {
+		sameService := strings.HasPrefix(k, "service=")
+		for _, id := range slices.Sorted(maps.Keys(c.byTarget[k])) {
+			inc := c.live[id]
+			if inc == nil || inc.MergedInto != "" || !groupCompatible(inc.GroupLabels, gl) {
+				continue
+			}
+			if !sameService && !c.joinable(inc, t) {
+				continue
+			}
+			for _, a := range inc.AlertList() {
+				if !slices.Contains(c.targetKeys(a.Service, a.Labels), k) {
+					continue
+				}
+				if !a.Firing && (a.EndsAt.IsZero() || t.Sub(a.EndsAt) > c.s.window || a.EndsAt.After(t.Add(c.s.window))) {
+					continue
+				}
+				if a.StartsAt.After(t) {
+					continue
+				}
+				if best == nil || a.StartsAt.After(bestAlert.StartsAt) || (a.StartsAt.Equal(bestAlert.StartsAt) && inc.ID < best.ID) {
+					best, bestAlert, bestKey = inc, a, k
+				}
+			}
+		}
+		if best != nil {
+			break
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	what := bestKey
+	if strings.HasPrefix(what, "service=") {
+		what = "host " + what[strings.Index(what, "|host=")+len("|host="):] + " (instance)"
+	}
+	state := "which has been firing since " + bestAlert.StartsAt.UTC().Format(time.RFC3339)
+	if !bestAlert.Firing {
+		state = "which resolved " + fmtDur(t.Sub(bestAlert.EndsAt)) + " before"
+	}
+	reasons := []string{fmt.Sprintf("joined: the same %s as %s on %s in this incident, %s", what, bestAlert.Name, bestAlert.Service, state)}
+	if !c.joinable(best, t) {
+		best.PhaseStart = t
+		reasons = append(reasons, fmt.Sprintf("the incident began %s earlier, past correlation.max_span %s: what it warned about now fails, so it continues and its span counts from here",
+			fmtDur(t.Sub(best.StartedAt)), fmtDur(c.s.maxSpan)))
+	}
+	return best, reasons
+}
+
 func absDur(d time.Duration) time.Duration {
 	if d < 0 {
 		return -d

@@ -125,3 +125,35 @@ func TestDependencyOfAFailingService(t *testing.T) {
 	incs, _ = project(t, cfg, pageOn("web", "Q1", m(0)), res, firing("backend", "haproxy-1", m(25*min)))
 	require.Len(t, incs, 2)
 }
+
+func TestSameMachine(t *testing.T) {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{
+		"api-gateway": {CustomerFacing: true, Tier: 1},
+		"mobile-api":  {CustomerFacing: true, Tier: 1, DependsOn: []string{"api-gateway"}},
+	}
+	day := 24 * time.Hour
+	t.Run("an early warning that fired for days and the failure it announced are one incident", func(t *testing.T) {
+		warn := alert("api-gateway", "CertificateWillExpireSoon", "https://api.example.com:443", "firing", m(-3*day), time.Time{}, "severity", "warning")
+		warnEnd := alert("api-gateway", "CertificateWillExpireSoon", "https://api.example.com:443", "resolved", m(-3*day), m(0), "severity", "warning")
+		expired := alert("api-gateway", "CertificateExpired", "https://api.example.com:443", "firing", m(30*time.Second), time.Time{})
+		probe := alert("api-gateway", "ProbeFailed", "https://api.example.com/healthz", "firing", m(40*time.Second), time.Time{})
+		dependent := firing("mobile-api", "m-1", m(time.Minute))
+		incs, entries := project(t, cfg, warn, warnEnd, expired, probe, dependent)
+		require.Len(t, incs, 1)
+		require.Contains(t, entries[2].Reasons[0], "joined: the same host api.example.com (instance) as CertificateWillExpireSoon on api-gateway in this incident, which resolved 30s before")
+		require.Contains(t, entries[2].Reasons[1], "past correlation.max_span 12h: what it warned about now fails")
+		require.Contains(t, entries[4].Reasons[0], "mobile-api depends on api-gateway", "the span counts from the failure, so its dependents join")
+	})
+	t.Run("another service's alert on the same instance host is not enough, the same node is", func(t *testing.T) {
+		incs, _ := project(t, cfg,
+			firing("api-gateway", "10.0.0.7:8080", m(0)),
+			firing("billing", "10.0.0.7:9100", m(time.Minute)))
+		require.Len(t, incs, 2, "exporters and sidecars share hosts with unrelated services")
+		incs, entries := project(t, cfg,
+			firing("api-gateway", "a", m(0), "node", "ip-10-0-0-7"),
+			firing("billing", "b", m(time.Minute), "node", "ip-10-0-0-7"))
+		require.Len(t, incs, 1)
+		require.Contains(t, entries[1].Reasons[0], "joined: the same node=ip-10-0-0-7 as HighErrorRate on api-gateway in this incident, which has been firing since")
+	})
+}
