@@ -161,6 +161,14 @@ type Correlation struct {
 	// value of one of them while one of them fires are about one machine
 	// failing, so they join. An empty list turns this off.
 	InfrastructureLabels []string `yaml:"infrastructure_labels"`
+	// MaxFutureSkew is how far ahead of the clock of the Hindsight that
+	// received it an event's own time may be. Later events are refused at
+	// intake (400, naming the field); one already in the log (stored by an
+	// earlier version) is kept but not correlated, so one wrong clock
+	// cannot move the event time everything else is judged by. Events of
+	// any age in the past are accepted: a backfill places them by their
+	// own time.
+	MaxFutureSkew model.Duration `yaml:"max_future_skew"`
 }
 
 // Severity holds the rules that suggest an incident's severity. They are
@@ -406,6 +414,7 @@ func Default() *Config {
 			FlapWindow:           model.Duration(time.Hour),
 			PageStaleAfter:       model.Duration(24 * time.Hour),
 			InfrastructureLabels: []string{"node", "host"},
+			MaxFutureSkew:        model.Duration(10 * time.Minute),
 		},
 		Severity: Severity{Rules: DefaultSeverityRules()},
 		PagerDuty: PagerDuty{

@@ -50,6 +50,7 @@ func TestLoadGood(t *testing.T) {
 		FlapWindow:           dur(30 * time.Minute),
 		PageStaleAfter:       dur(12 * time.Hour),
 		InfrastructureLabels: []string{"node", "hostname"},
+		MaxFutureSkew:        dur(2 * time.Minute),
 	}, c.Correlation)
 
 	require.Equal(t, []SeverityRule{

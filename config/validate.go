@@ -126,6 +126,7 @@ func (c Correlation) validate(ps *problems) {
 		{"storm_window", c.StormWindow},
 		{"flap_window", c.FlapWindow},
 		{"page_stale_after", c.PageStaleAfter},
+		{"max_future_skew", c.MaxFutureSkew},
 	} {
 		if d.v <= 0 {
 			ps.add("correlation."+d.key, "correlation.%s must be greater than zero", d.key)

@@ -105,6 +105,7 @@ type settings struct {
 	flapWindow     time.Duration
 	pageStale      time.Duration
 	infraLabels    []string
+	maxFutureSkew  time.Duration
 	// neighbours are the services one dependency hop from each service,
 	// either way, so topology joins look only where they can match;
 	// dependents are the services that depend on each service directly.
@@ -132,6 +133,7 @@ func newSettings(cfg *config.Config) settings {
 		flapWindow:     time.Duration(c.FlapWindow),
 		pageStale:      time.Duration(c.PageStaleAfter),
 		infraLabels:    slices.Clone(c.InfrastructureLabels),
+		maxFutureSkew:  time.Duration(c.MaxFutureSkew),
 	}
 }
 
@@ -337,6 +339,14 @@ func (c *Correlator) Apply(le LoggedEvent) {
 
 	ev := &le.Event
 	c.seq = le.Seq
+	if aheadOf(ev, c.s.maxFutureSkew) > 0 {
+		// Kept in the log, visible in the events API, never correlated:
+		// see future.go.
+		if le.Seq%sweepEvery == 0 {
+			c.sweep()
+		}
+		return
+	}
 	switch ev.Kind {
 	case collector.KindAlertFiring:
 		c.alertFiring(le.Seq, ev)

@@ -460,8 +460,15 @@ type Ingester struct {
 
 var _ collector.Sink = (*Ingester)(nil)
 
-// Ingest appends evs and waits for their correlation.
+// Ingest appends evs and waits for their correlation. Events too far
+// ahead of their receipt time are refused (CheckEventTimes).
 func (i *Ingester) Ingest(ctx context.Context, evs ...collector.Event) error {
+	i.Projector.mu.Lock()
+	skew := time.Duration(i.Projector.cfg.Correlation.MaxFutureSkew)
+	i.Projector.mu.Unlock()
+	if err := CheckEventTimes(evs, skew); err != nil {
+		return err
+	}
 	seq, err := i.Log.Append(ctx, evs...)
 	if err != nil {
 		return err

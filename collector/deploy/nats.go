@@ -619,6 +619,16 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	if err := c.ingest(ctx, evs); err != nil {
+		if _, bad := errors.AsType[*collector.RequestError](err); bad {
+			// Refused for what it says (a time far ahead of ours): it can
+			// never be stored, so it is not redelivered.
+			c.reject(m.Subject(), err)
+			if terr := m.TermWithReason(err.Error()); terr != nil {
+				log.Warn("Could not terminate a rejected deploy message", "err", terr)
+			}
+			c.messages.WithLabelValues(ResultTerminated).Inc()
+			return
+		}
 		c.metrics.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonUnavailable).Inc()
 		delay := c.opts.NakDelay << min(delivered-1, 8)
 		delay = min(delay, time.Minute)
