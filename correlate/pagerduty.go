@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -165,6 +166,44 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 		st.Responders = append(st.Responders, a)
 	}
 	c.addEntry(inc, seq, ev, ev.Service, reasons)
+	if action == "resolved" && strings.HasPrefix(pd.ResolveReason, "merge") {
+		c.pagerDutyMerged(inc, st, pd.ResolveReason)
+	}
+}
+
+// mergedIntoRE finds the PagerDuty incident a merge resolve reason names:
+// "merge into [#4712] title" or "merge into Q2XK8LJ4N1ABCD".
+var mergedIntoRE = regexp.MustCompile(`into (?:\[#(\d+)\]|(\S+))`)
+
+// pagerDutyMerged follows a merge responders made in PagerDuty: the page
+// was resolved by merging it into another, so the incident holding it and
+// the incident holding the other are one.
+func (c *Correlator) pagerDutyMerged(inc *Incident, st *PagerDutyState, reason string) {
+	m := mergedIntoRE.FindStringSubmatch(reason)
+	if m == nil {
+		return
+	}
+	var target *Incident
+	var name string
+	for _, id := range c.liveIDs() {
+		cand := c.live[id]
+		for _, p := range cand.PagerDuty {
+			if p.IncidentID == st.IncidentID {
+				continue
+			}
+			if (m[1] != "" && p.Number == m[1]) || (m[2] != "" && p.IncidentID == m[2]) {
+				target, name = cand, "#"+cmp.Or(p.Number, p.IncidentID)
+			}
+		}
+		if target != nil {
+			break
+		}
+	}
+	if target == nil || target == inc || target.MergedInto != "" {
+		return
+	}
+	c.merge(target, inc, fmt.Sprintf("moved: responders merged PagerDuty incident #%s into %s, so its incident %s is part of this one",
+		cmp.Or(st.Number, st.IncidentID), name, inc.ID))
 }
 
 // noPagerDuty is what an event without a PagerDuty part says.

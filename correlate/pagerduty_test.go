@@ -102,3 +102,27 @@ func TestPagerDutyByServiceMapping(t *testing.T) {
 		require.Contains(t, inc.PagerDuty[0].LinkReason, "maps to checkout")
 	}
 }
+
+// TestPagerDutyMergeFollowed: responders merged one page into another in
+// PagerDuty; the two incidents Hindsight had are one afterwards.
+func TestPagerDutyMergeFollowed(t *testing.T) {
+	cfg := config.Default()
+	min := time.Minute
+	a := pdEv("QA", "triggered", m(0), collector.PagerDuty{})
+	a.Service = "checkout"
+	a.PagerDuty.IncidentNumber = "100"
+	b := pdEv("QB", "triggered", m(min), collector.PagerDuty{})
+	b.Service = "search"
+	b.ID += "b"
+	b.PagerDuty.IncidentNumber = "101"
+	res := pdEv("QB", "resolved", m(3*min), collector.PagerDuty{ResolveReason: "merge into [#100] checkout errors"})
+	res.Service = "search"
+	res.PagerDuty.IncidentNumber = "101"
+	for _, batch := range []int{1, 10} {
+		p := replay(t, cfg, batch, a, b, res)
+		require.Equal(t, incidentOf(t, p, a.ID).ID, incidentOf(t, p, b.ID).ID, "batch %d", batch)
+		tl := p.StoredTimeline(incidentOf(t, p, a.ID).ID)
+		require.Len(t, tl, 3)
+		require.Contains(t, tl[1].Reasons[len(tl[1].Reasons)-1], "responders merged PagerDuty incident #101 into #100")
+	}
+}
