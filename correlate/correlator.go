@@ -698,11 +698,13 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 			if inc == nil {
 				continue
 			}
-			// A storm already called goes on while it is active; otherwise
-			// only incidents that started within storm_window count. The
+			// A storm already called goes on while new alerts keep coming
+			// within storm_window of each other (a burst, not resolutions
+			// and repeats); otherwise only incidents that started within
+			// storm_window count. The
 			// cheap time tests come first: a busy group holds many
 			// incidents.
-			going := inc.Storm && t.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= c.s.window
+			going := inc.Storm && t.Sub(inc.LastOnset) <= c.s.stormWindow
 			d := t.Sub(inc.StartedAt)
 			isRecent := d >= 0 && d <= c.s.stormWindow
 			if (!going && !isRecent) || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) || c.resolved(inc, t) {
@@ -717,8 +719,8 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 		}
 	}
 	if storm != nil {
-		return storm, []string{fmt.Sprintf("joined: the alert storm %s this incident collects is still going on (last event %s ago)",
-			scopeText(gl), fmtDur(t.Sub(maxTime(storm.LastActivity, storm.LastEnd))))}
+		return storm, []string{fmt.Sprintf("joined: the alert storm %s this incident collects is still going on (its last new alert began %s before, within correlation.storm_window %s)",
+			scopeText(gl), fmtDur(t.Sub(storm.LastOnset)), fmtDur(c.s.stormWindow))}
 	}
 	// The incident this alert would open is one of the storm's.
 	if len(recent)+1 < c.s.stormIncidents {
@@ -795,6 +797,9 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	inc, reasons := c.place(seq, ev, ep, service, t)
 	c.widenGroup(inc, ev)
 	a := c.alertState(inc, ev, service)
+	if a.Firings == 0 || !a.Firing && t.After(a.StartsAt) {
+		inc.LastOnset = maxTime(inc.LastOnset, t)
+	}
 	inc.setFiring(a, true)
 	a.StartsAt = t
 	a.EndsAt = time.Time{}
@@ -804,7 +809,11 @@ func (c *Correlator) alertFiring(seq uint64, ev *collector.Event) {
 	}
 	c.noteFiring(c.setEpisode(ep, ev.Ref.Fingerprint, inc.ID, true, t, time.Time{}), a, t)
 	c.linkGroupKey(inc, ev)
+	isNew := service != "" && !holds(inc, service)
 	c.addEntry(inc, seq, ev, service, reasons)
+	if isNew {
+		c.absorbDependents(inc, service, t)
+	}
 }
 
 func (c *Correlator) alertResolved(seq uint64, ev *collector.Event) {

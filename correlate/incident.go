@@ -40,6 +40,9 @@ type Incident struct {
 	StartedAt time.Time `json:"started_at"`
 	// LastActivity is the latest event time of any member.
 	LastActivity time.Time `json:"last_activity"`
+	// LastOnset is the latest start of a new firing of any alert of the
+	// incident (not a repeat, not a resolution): how long a storm goes on.
+	LastOnset time.Time `json:"last_onset,omitzero"`
 	// PhaseStart, when set, is where correlation.max_span counts from
 	// instead of StartedAt: a long-running warning (a certificate that
 	// will expire) whose target then fails continues as this incident.

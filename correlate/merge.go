@@ -316,6 +316,7 @@ func (c *Correlator) merge(into, from *Incident, why string) {
 		c.claim(k, into)
 	}
 	into.Storm = into.Storm || from.Storm
+	into.LastOnset = maxTime(into.LastOnset, from.LastOnset)
 	into.Reopens += from.Reopens
 	// People's follow-ups go with the incident; the review and exports of
 	// from's post-mortem stay with it, as history.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -96,6 +97,7 @@ func (c *Correlator) pagerDutyApplied(seq uint64, ev *collector.Event) {
 	} else if inc = c.openIncidentOf(ev.Service, ev.At); inc != nil {
 		reasons = []string{fmt.Sprintf("linked: %s is on PagerDuty service %s, which maps to %s (services.%s.pagerduty_service_ids), and this incident was open at %s",
 			name, cmp.Or(pd.ServiceName, pd.ServiceID), ev.Service, ev.Service, ev.At.UTC().Format(time.RFC3339))}
+	} else if inc, reasons = c.pageByTitle(ev, pd); inc != nil {
 	} else if inc, reasons = c.pageRelated(ev); inc != nil {
 		reasons[0] = fmt.Sprintf("linked: %s is on %s (PagerDuty service %s); %s", name, ev.Service,
 			cmp.Or(pd.ServiceName, pd.ServiceID), strings.TrimPrefix(reasons[0], "joined "))
@@ -215,6 +217,55 @@ func pagerDutyOf(ev *collector.Event) *collector.PagerDuty {
 		return ev.PagerDuty
 	}
 	return &noPagerDuty
+}
+
+// titleWords splits a page title into words: Alertmanager's PagerDuty
+// template puts the alert name and the group labels in it ("[FIRING:3]
+// HighErrorRate checkout (prod-eu-1)").
+var titleWords = regexp.MustCompile(`[A-Za-z0-9_.\-]+`)
+
+// pageByTitle links a page on a PagerDuty service no service maps to by
+// its title: the open incident that holds a service the title names
+// (and, to choose between several, an alert name it names), active
+// within correlation.window. It is the weakest link, tried last but one.
+func (c *Correlator) pageByTitle(ev *collector.Event, pd *collector.PagerDuty) (*Incident, []string) {
+	if ev.Service != "" || pd.Title == "" || ev.Kind != kindPagerDutyPrefix+"incident.triggered" {
+		return nil, nil
+	}
+	words := map[string]bool{}
+	for _, w := range titleWords.FindAllString(pd.Title, -1) {
+		words[w] = true
+	}
+	var best *Incident
+	var bestSvc, bestAlert string
+	for _, w := range slices.Sorted(maps.Keys(words)) {
+		for _, inc := range c.holding(w) {
+			if c.resolved(inc, ev.At) || (c.firing(inc, ev.At) == 0 && ev.At.Sub(maxTime(inc.LastActivity, inc.LastEnd)) > c.s.window) ||
+				ev.At.Before(inc.StartedAt.Add(-c.s.window)) {
+				continue
+			}
+			alertName := ""
+			for _, a := range inc.AlertList() {
+				if a.Service == w && words[a.Name] {
+					alertName = a.Name
+					break
+				}
+			}
+			if best == nil || (alertName != "" && bestAlert == "") ||
+				(alertName != "" == (bestAlert != "") && inc.StartedAt.After(best.StartedAt)) {
+				best, bestSvc, bestAlert = inc, w, alertName
+			}
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	what := bestSvc
+	if bestAlert != "" {
+		what = bestAlert + " on " + bestSvc
+	}
+	return best, []string{fmt.Sprintf("linked: PagerDuty service %s maps to no service, but the page's title %q names %s, which this incident holds (active at %s)",
+		cmp.Or(pd.ServiceName, pd.ServiceID), pd.Title, what, ev.At.UTC().Format(time.RFC3339))}
 }
 
 // pageRelated places a new page on a mapped service that has no open

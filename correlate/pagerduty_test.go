@@ -126,3 +126,18 @@ func TestPagerDutyMergeFollowed(t *testing.T) {
 		require.Contains(t, tl[1].Reasons[len(tl[1].Reasons)-1], "responders merged PagerDuty incident #101 into #100")
 	}
 }
+
+// TestPageLinkedByTitle: a page on a PagerDuty service no service maps to
+// joins the open incident its Alertmanager title names.
+func TestPageLinkedByTitle(t *testing.T) {
+	cfg := config.Default()
+	incs, entries := project(t, cfg,
+		firing("checkout", "a", m(0)),
+		pdEv("QX", "triggered", m(2*time.Minute), collector.PagerDuty{Title: "[FIRING:1] HighErrorRate checkout (prod)", ServiceName: "shop"}))
+	require.Len(t, incs, 1)
+	require.Contains(t, entries[1].Reasons[0], `the page's title "[FIRING:1] HighErrorRate checkout (prod)" names HighErrorRate on checkout`)
+	incs, _ = project(t, cfg,
+		firing("checkout", "a", m(0)),
+		pdEv("QX", "triggered", m(2*time.Minute), collector.PagerDuty{Title: "Search is slow", ServiceName: "shop"}))
+	require.Len(t, incs, 2, "a title that names no service of an open incident links nothing")
+}

@@ -446,6 +446,41 @@ func (c *Correlator) latestChange(service string, t time.Time) *Deploy {
 	return out
 }
 
+// absorbDependents merges into inc the incidents that opened within
+// correlation.window after inc began, on services that depend on service
+// (which just joined inc): their alerts came before service's, but after
+// the failure inc holds began, so they are its symptoms. One that began
+// before inc did is not (it failed first, on its own or not). It is the dependency-after-dependents rule across
+// incidents, for alerts that arrived in an order the placement could not
+// see (Alertmanager flushes each group on its own clock).
+func (c *Correlator) absorbDependents(inc *Incident, service string, t time.Time) {
+	var from []*Incident
+	seen := map[string]bool{inc.ID: true}
+	for _, x := range c.s.dependents[service] {
+		for _, j := range c.holding(x) {
+			if seen[j.ID] || j.Storm || j.StartedAt.Before(inc.StartedAt) || j.StartedAt.Sub(inc.StartedAt) > c.s.window || c.resolved(j, t) ||
+				!groupCompatible(inc.GroupLabels, j.GroupLabels) || !groupCompatible(j.GroupLabels, inc.GroupLabels) || !c.joinable(inc, t) {
+				continue
+			}
+			seen[j.ID] = true
+			all := true
+			for _, s := range j.Services {
+				if !c.reaches(j, s, service, maxHops) {
+					all = false
+					break
+				}
+			}
+			if all {
+				from = append(from, j)
+			}
+		}
+	}
+	for _, j := range from {
+		c.merge(inc, j, fmt.Sprintf("moved: %s, on which %s depends, alerts in %s, which began %s apart from this one: its symptoms belong there",
+			service, strings.Join(j.Services, ", "), inc.ID, fmtDur(absDur(j.StartedAt.Sub(inc.StartedAt)))))
+	}
+}
+
 // failingDependent returns a service of inc that depends on service
 // directly and fails at t (the first by name), with what fails there.
 func (c *Correlator) failingDependent(inc *Incident, service string, t time.Time) (string, string, time.Time) {

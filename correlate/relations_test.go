@@ -157,3 +157,35 @@ func TestSameMachine(t *testing.T) {
 		require.Contains(t, entries[1].Reasons[0], "joined: the same node=ip-10-0-0-7 as HighErrorRate on api-gateway in this incident, which has been firing since")
 	})
 }
+
+func TestDependencyAlertingLateAbsorbsItsDependentsIncidents(t *testing.T) {
+	cfg := relationsConfig()
+	cfg.Services["edge"] = config.Service{CustomerFacing: true, Tier: 1, DependsOn: []string{"auth"}}
+	cfg.Services["ui"] = config.Service{CustomerFacing: true, Tier: 1, DependsOn: []string{"edge"}}
+	cfg.Services["auth"] = config.Service{CustomerFacing: true, Tier: 1}
+	min := time.Minute
+	// auth fails; ui's probe (ui -> edge -> auth) is delivered before
+	// edge's alert, so it opened its own incident; edge joins auth's and
+	// takes ui's with it.
+	incs, _ := project(t, cfg,
+		firing("auth", "a", m(0)),
+		firing("ui", "probe", m(2*min)),
+		firing("edge", "e", m(2*min)))
+	require.Len(t, live(incs), 1)
+	// A dependent's incident that began before the failure did is its own.
+	incs, _ = project(t, cfg,
+		firing("ui", "probe", m(0)),
+		firing("auth", "a", m(5*min)),
+		firing("edge", "e", m(6*min)))
+	require.Len(t, live(incs), 2)
+}
+
+func live(incs map[string]*Incident) []*Incident {
+	var out []*Incident
+	for _, inc := range incs {
+		if inc.MergedInto == "" {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
