@@ -17,7 +17,40 @@ func main() {
 	corpus := flag.String("corpus", "cmd/hindsight-eval/testdata/corpus", "directory of the corpus (one JSONL file per family)")
 	report := flag.String("report", "", "write the figures into the generated section of this file (EVALUATION.md)")
 	generate := flag.Bool("generate", false, "regenerate the corpus from the generator first (review the diff like code)")
+	replay := flag.String("write-replay", "", "write the guard replay scenarios (../shared/eval format) into this directory and exit")
+	dense := flag.String("write-dense", "", "write one generated dense scenario to this file and exit (see -dense-*)")
+	denseSeed := flag.Uint64("dense-seed", 1, "dense scenario: seed")
+	denseSvcs := flag.Int("dense-services", 200, "dense scenario: services")
+	denseDays := flag.Int("dense-days", 3, "dense scenario: days")
+	densePerDay := flag.Int("dense-failures-per-day", 55, "dense scenario: failures a day")
+	denseInst := flag.Int("dense-instances", 3, "dense scenario: most instances (alerts) per failing service")
+	checkGrade := flag.String("check-grade", "", "compare the grader's -json results in this file with -thresholds (for -set) and exit 1 on a drop")
+	thresholds := flag.String("thresholds", ".ci/eval-thresholds", "recorded figures -check-grade compares against")
+	set := flag.String("set", "dev", "which lines of -thresholds apply")
 	flag.Parse()
+	if *checkGrade != "" {
+		rep, err := CheckGrade(*checkGrade, *thresholds, *set)
+		fmt.Print(rep)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hindsight-eval:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *replay != "" || *dense != "" {
+		var err error
+		if *replay != "" {
+			err = WriteReplay(*replay)
+		}
+		if err == nil && *dense != "" {
+			err = writeScenario(*dense, DenseDays(*denseSeed, *denseSvcs, *denseDays, *densePerDay, *denseInst))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hindsight-eval:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*corpus, *report, *generate); err != nil {
 		fmt.Fprintln(os.Stderr, "hindsight-eval:", err)
 		os.Exit(1)
