@@ -205,11 +205,19 @@ type Correlator struct {
 	// byService indexes live incidents by the services they hold (and
 	// their anchor), for the rules that relate services; byTarget by the
 	// machines their alerts are about (targetKeys).
-	byService map[string]map[string]bool
-	byTarget  map[string]map[string]bool
-	watermark time.Time
-	seq       uint64
-	changes   *Changes
+	byService      map[string]map[string]bool
+	byServiceScope map[string]map[string]bool
+	byTarget       map[string]map[string]bool
+	// groupsByValue and groupsLacking file the label sets of byGroup by
+	// each group_by label's value or absence; groupLabels are the sets.
+	groupsByValue map[string]map[string]bool
+	groupsLacking map[string]map[string]bool
+	groupLabels   map[string]map[string]string
+	// stepsBySvc are the deploy steps in memory by service.
+	stepsBySvc map[string][]*Deploy
+	watermark  time.Time
+	seq        uint64
+	changes    *Changes
 	// entriesHint is how many entries the last batch had.
 	entriesHint int
 	// sw indexes what the periodic sweep may forget.
@@ -219,21 +227,26 @@ type Correlator struct {
 // NewCorrelator restores a correlator from persisted state.
 func NewCorrelator(cfg *config.Config, st State) *Correlator {
 	c := &Correlator{
-		s:           newSettings(cfg),
-		live:        make(map[string]*Incident, len(st.Live)),
-		byKey:       make(map[string]string),
-		episodes:    make(map[string]*Episode, len(st.Episodes)),
-		deploys:     map[string]*Deploy{},
-		deploySteps: map[string][]*Deploy{},
-		pdIncidents: map[string]string{},
-		groupKeys:   map[string]string{},
-		byAnchor:    map[string]map[string]bool{},
-		byGroup:     map[string]map[string]bool{},
-		byService:   map[string]map[string]bool{},
-		byTarget:    map[string]map[string]bool{},
-		watermark:   st.Checkpoint.Watermark,
-		seq:         st.Checkpoint.Seq,
-		sw:          newSweepIndex(),
+		s:              newSettings(cfg),
+		live:           make(map[string]*Incident, len(st.Live)),
+		byKey:          make(map[string]string),
+		episodes:       make(map[string]*Episode, len(st.Episodes)),
+		deploys:        map[string]*Deploy{},
+		deploySteps:    map[string][]*Deploy{},
+		pdIncidents:    map[string]string{},
+		groupKeys:      map[string]string{},
+		byAnchor:       map[string]map[string]bool{},
+		byGroup:        map[string]map[string]bool{},
+		byService:      map[string]map[string]bool{},
+		byServiceScope: map[string]map[string]bool{},
+		byTarget:       map[string]map[string]bool{},
+		groupsByValue:  map[string]map[string]bool{},
+		groupsLacking:  map[string]map[string]bool{},
+		groupLabels:    map[string]map[string]string{},
+		stepsBySvc:     map[string][]*Deploy{},
+		watermark:      st.Checkpoint.Watermark,
+		seq:            st.Checkpoint.Seq,
+		sw:             newSweepIndex(),
 	}
 	for _, inc := range st.Live {
 		c.live[inc.ID] = inc
@@ -544,14 +557,70 @@ func (c *Correlator) index(inc *Incident) {
 	g := labelsText(inc.GroupLabels)
 	if c.byGroup[g] == nil {
 		c.byGroup[g] = map[string]bool{}
+		// A new label set: file it by each group_by label's value, or
+		// its absence, so the storm guard finds the compatible ones.
+		for _, k := range c.s.groupBy {
+			if v, ok := inc.GroupLabels[k]; ok {
+				addTo(c.groupsByValue, k+"="+v, g)
+			} else {
+				addTo(c.groupsLacking, k, g)
+			}
+		}
+		c.groupLabels[g] = inc.GroupLabels
 	}
 	c.byGroup[g][inc.ID] = true
+}
+
+// ungroup removes inc from the group index, and a label set left empty.
+func (c *Correlator) ungroup(inc *Incident) {
+	g := labelsText(inc.GroupLabels)
+	dropFrom(c.byGroup, g, inc.ID)
+	if c.byGroup[g] != nil {
+		return
+	}
+	for k, m := range c.groupsByValue {
+		if m[g] {
+			dropFrom(c.groupsByValue, k, g)
+		}
+	}
+	for k, m := range c.groupsLacking {
+		if m[g] {
+			dropFrom(c.groupsLacking, k, g)
+		}
+	}
+	delete(c.groupLabels, g)
+}
+
+// compatibleGroups returns the label sets of live incidents that do not
+// contradict gl, in no particular order.
+func (c *Correlator) compatibleGroups(gl map[string]string) []string {
+	for _, k := range c.s.groupBy {
+		v, ok := gl[k]
+		if !ok {
+			continue
+		}
+		var out []string
+		for _, m := range []map[string]bool{c.groupsByValue[k+"="+v], c.groupsLacking[k]} {
+			for g := range m {
+				if groupCompatible(c.groupLabels[g], gl) {
+					out = append(out, g)
+				}
+			}
+		}
+		return out
+	}
+	// No group_by label at all: every label set is compatible.
+	out := make([]string, 0, len(c.byGroup))
+	for g := range c.byGroup {
+		out = append(out, g)
+	}
+	return out
 }
 
 // unindex removes an incident that leaves memory from the indexes.
 func (c *Correlator) unindex(inc *Incident) {
 	dropFrom(c.byAnchor, inc.Anchor, inc.ID)
-	dropFrom(c.byGroup, labelsText(inc.GroupLabels), inc.ID)
+	c.ungroup(inc)
 	c.unindexServices(inc)
 	for _, a := range inc.Alerts {
 		for _, k := range c.targetKeys(a.Service, a.Labels) {
@@ -573,7 +642,7 @@ func dropFrom(idx map[string]map[string]bool, key, id string) {
 func (c *Correlator) setAnchor(inc *Incident, anchor string) {
 	dropFrom(c.byAnchor, inc.Anchor, inc.ID)
 	if inc.Anchor != "" && !holds(inc, inc.Anchor) {
-		dropFrom(c.byService, inc.Anchor, inc.ID)
+		c.unindexService(inc, inc.Anchor)
 	}
 	inc.Anchor = anchor
 	if c.byAnchor[anchor] == nil {
@@ -692,8 +761,10 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 	}
 	var storm *Incident
 	var recent []*Incident
-	for _, g := range slices.Sorted(maps.Keys(c.byGroup)) {
-		for _, id := range slices.Sorted(maps.Keys(c.byGroup[g])) {
+	// The order of this scan does not matter: the storm and its first
+	// incident are chosen by start and id below.
+	for _, g := range c.compatibleGroups(gl) {
+		for id := range c.byGroup[g] {
 			inc := c.live[id]
 			if inc == nil {
 				continue
@@ -707,7 +778,8 @@ func (c *Correlator) stormJoin(gl map[string]string, t time.Time) (*Incident, []
 			going := inc.Storm && t.Sub(inc.LastOnset) <= c.s.stormWindow
 			d := t.Sub(inc.StartedAt)
 			isRecent := d >= 0 && d <= c.s.stormWindow
-			if (!going && !isRecent) || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) || c.resolved(inc, t) {
+			// Every incident of a compatible group is compatible.
+			if (!going && !isRecent) || !c.joinable(inc, t) || c.resolved(inc, t) {
 				continue
 			}
 			if going && (storm == nil || inc.StartedAt.Before(storm.StartedAt) || (inc.StartedAt.Equal(storm.StartedAt) && inc.ID < storm.ID)) {

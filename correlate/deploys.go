@@ -150,6 +150,7 @@ func (c *Correlator) addStep(step *Deploy) {
 		return int(a.Seq) - int(b.Seq)
 	})
 	c.deploySteps[step.ID] = steps
+	c.stepsBySvc[step.Service] = append(c.stepsBySvc[step.Service], step)
 	d := *steps[len(steps)-1]
 	for _, s := range steps {
 		if s.Status == "started" {
@@ -340,6 +341,10 @@ func (c *Correlator) forgetDeploys(h time.Duration) {
 		for _, s := range c.deploySteps[id] {
 			c.changes.ForgottenSteps = append(c.changes.ForgottenSteps, s.EventID)
 			delete(c.changes.DeploySteps, s.EventID)
+			c.stepsBySvc[s.Service] = slices.DeleteFunc(c.stepsBySvc[s.Service], func(x *Deploy) bool { return x == s })
+			if len(c.stepsBySvc[s.Service]) == 0 {
+				delete(c.stepsBySvc, s.Service)
+			}
 		}
 		delete(c.deploys, id)
 		delete(c.deploySteps, id)

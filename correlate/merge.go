@@ -221,6 +221,11 @@ func (c *Correlator) settle(inc *Incident) {
 	inc.Entries = len(tl)
 	inc.FirstSeq, inc.LastSeq = 0, 0
 	inc.StartedAt, inc.LastActivity, inc.LastEnd = time.Time{}, time.Time{}, time.Time{}
+	for _, s := range inc.Services {
+		if s != inc.Anchor {
+			c.unindexService(inc, s) // indexed again below if it stays
+		}
+	}
 	inc.Services = nil
 	var hashes []string
 	for _, e := range tl {

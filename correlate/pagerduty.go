@@ -252,7 +252,7 @@ func (c *Correlator) pageByTitle(ev *collector.Event, pd *collector.PagerDuty) (
 				}
 			}
 			if best == nil || (alertName != "" && bestAlert == "") ||
-				(alertName != "" == (bestAlert != "") && inc.StartedAt.After(best.StartedAt)) {
+				(alertName != "" == (bestAlert != "") && (inc.StartedAt.After(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID))) {
 				best, bestSvc, bestAlert = inc, w, alertName
 			}
 		}

@@ -52,7 +52,8 @@ func (c *Correlator) widenGroup(inc *Incident, ev *collector.Event) {
 	if len(add) == 0 {
 		return
 	}
-	dropFrom(c.byGroup, labelsText(inc.GroupLabels), inc.ID)
+	c.ungroup(inc)
+	c.unindexServices(inc)
 	ng := maps.Clone(inc.GroupLabels)
 	if ng == nil {
 		ng = map[string]string{}
@@ -62,6 +63,10 @@ func (c *Correlator) widenGroup(inc *Incident, ev *collector.Event) {
 	}
 	inc.GroupLabels = ng
 	c.index(inc)
+	for _, s := range inc.Services {
+		c.indexService(inc, s)
+	}
+	c.indexService(inc, inc.Anchor)
 	c.changes.Incidents[inc.ID] = inc
 }
 
@@ -70,32 +75,72 @@ func (c *Correlator) indexService(inc *Incident, service string) {
 	if service == "" {
 		return
 	}
-	m := c.byService[service]
-	if m == nil {
-		m = map[string]bool{}
-		c.byService[service] = m
+	addTo(c.byService, service, inc.ID)
+	addTo(c.byServiceScope, c.serviceScope(inc, service), inc.ID)
+}
+
+// unindexService notes that inc no longer holds service.
+func (c *Correlator) unindexService(inc *Incident, service string) {
+	dropFrom(c.byService, service, inc.ID)
+	dropFrom(c.byServiceScope, c.serviceScope(inc, service), inc.ID)
+}
+
+// serviceScope files a service of inc under the first group_by label's
+// value or its absence, so the same-service rule looks only at incidents
+// that can be compatible.
+func (c *Correlator) serviceScope(inc *Incident, service string) string {
+	if len(c.s.groupBy) == 0 {
+		return service
 	}
-	m[inc.ID] = true
+	k := c.s.groupBy[0]
+	if v, ok := inc.GroupLabels[k]; ok {
+		return service + "\x00" + k + "=" + v
+	}
+	return service + "\x00-" + k
 }
 
 // unindexServices removes an incident that leaves memory from the service
 // index.
 func (c *Correlator) unindexServices(inc *Incident) {
 	for _, s := range inc.Services {
-		dropFrom(c.byService, s, inc.ID)
+		c.unindexService(inc, s)
 	}
-	dropFrom(c.byService, inc.Anchor, inc.ID)
+	c.unindexService(inc, inc.Anchor)
 }
 
-// holding returns the live incidents that hold service, by id. The index
-// may keep an incident a split took the service from; it is checked here.
+// eachSameService calls fn with each live incident holding service whose
+// first group_by label does not contradict gl's.
+func (c *Correlator) eachSameService(service string, gl map[string]string, fn func(*Incident)) {
+	if len(c.s.groupBy) == 0 {
+		c.eachHolding(service, fn)
+		return
+	}
+	k := c.s.groupBy[0]
+	v, ok := gl[k]
+	if !ok {
+		c.eachHolding(service, fn)
+		return
+	}
+	for _, scope := range [2]string{service + "\x00" + k + "=" + v, service + "\x00-" + k} {
+		for id := range c.byServiceScope[scope] {
+			if inc := c.live[id]; inc != nil && inc.MergedInto == "" {
+				fn(inc)
+			}
+		}
+	}
+}
+
+// holding returns the live incidents that hold service (or are anchored
+// on it). The index is kept exact: settle drops what a split took away,
+// setAnchor the anchor an incident no longer holds.
 func (c *Correlator) holding(service string) []*Incident {
 	m := c.byService[service]
 	if len(m) == 0 {
 		return nil
 	}
+	// In no particular order: every caller chooses by start and id.
 	out := make([]*Incident, 0, len(m))
-	for _, id := range slices.Sorted(maps.Keys(m)) {
+	for id := range m {
 		inc := c.live[id]
 		if inc == nil || inc.MergedInto != "" {
 			continue
@@ -105,6 +150,16 @@ func (c *Correlator) holding(service string) []*Incident {
 		}
 	}
 	return out
+}
+
+// eachHolding calls fn with each live incident that holds service, in no
+// particular order, without building a list (the hot path).
+func (c *Correlator) eachHolding(service string, fn func(*Incident)) {
+	for id := range c.byService[service] {
+		if inc := c.live[id]; inc != nil && inc.MergedInto == "" {
+			fn(inc)
+		}
+	}
 }
 
 // holds reports whether service is one of inc's services.
@@ -121,22 +176,20 @@ func (c *Correlator) sameServiceJoin(service, key string, ev *collector.Event, g
 		return nil, nil
 	}
 	var best *Incident
-	var why []string
-	for _, inc := range c.holding(service) {
-		if c.byKey[key] == inc.ID || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) {
-			continue
-		}
-		r, ok := c.partitionJoin(inc, service, ev, gl, t)
-		if !ok {
-			continue
+	owner := c.byKey[key]
+	c.eachSameService(service, gl, func(inc *Incident) {
+		// The cheap tests first: a long-lived service has many incidents.
+		if owner == inc.ID || !c.joinable(inc, t) || !c.partitionTakes(inc, t) || !groupCompatible(inc.GroupLabels, gl) {
+			return
 		}
 		if best == nil || inc.StartedAt.After(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID > best.ID) {
-			best, why = inc, r
+			best = inc
 		}
-	}
+	})
 	if best == nil {
 		return nil, nil
 	}
+	why, _ := c.partitionJoin(best, service, ev, gl, t)
 	if len(best.Alerts) == 0 && len(best.PagerDuty) > 0 {
 		return best, []string{fmt.Sprintf("joined: a page on %s opened this incident %s before this alert fired, and it is still open",
 			service, fmtDur(t.Sub(best.StartedAt)))}
@@ -162,6 +215,19 @@ func compatNote(ig, gl map[string]string) string {
 	}
 	slices.Sort(lacks)
 	return "one side has no " + strings.Join(slices.Compact(lacks), ", ") + " label, so the group_by labels do not differ"
+}
+
+// partitionTakes is partitionJoin's decision without its words.
+func (c *Correlator) partitionTakes(inc *Incident, t time.Time) bool {
+	switch {
+	case t.Before(inc.StartedAt) && inc.StartedAt.Sub(t) <= c.s.window:
+		return true
+	case !c.resolved(inc, t):
+		return c.firing(inc, t) > 0 || t.Sub(maxTime(inc.LastActivity, inc.LastEnd)) <= c.s.window
+	default:
+		gap := t.Sub(inc.LastEnd)
+		return gap >= 0 && gap <= c.s.reopenWithin
+	}
 }
 
 // partitionJoin applies the partition rules (rule 2 of the package doc)
@@ -311,12 +377,12 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 	seen := map[string]bool{}
 	var cands []*Incident
 	for _, n := range near {
-		for _, inc := range c.holding(n) {
+		c.eachHolding(n, func(inc *Incident) {
 			if !seen[inc.ID] {
 				seen[inc.ID] = true
 				cands = append(cands, inc)
 			}
-		}
+		})
 	}
 	deps := c.s.cfg.Service(service).DependsOn
 	var best *Incident
@@ -436,11 +502,9 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 // latestChange returns the latest deploy step on service at or before t.
 func (c *Correlator) latestChange(service string, t time.Time) *Deploy {
 	var out *Deploy
-	for _, id := range c.deployIDs() {
-		for _, st := range c.deploySteps[id] {
-			if st.Service == service && !st.At.After(t) && (out == nil || st.At.After(out.At)) {
-				out = st
-			}
+	for _, st := range c.stepsBySvc[service] {
+		if !st.At.After(t) && (out == nil || st.At.After(out.At) || (st.At.Equal(out.At) && st.Seq > out.Seq)) {
+			out = st
 		}
 	}
 	return out
@@ -475,6 +539,7 @@ func (c *Correlator) absorbDependents(inc *Incident, service string, t time.Time
 			}
 		}
 	}
+	slices.SortFunc(from, func(a, b *Incident) int { return strings.Compare(a.ID, b.ID) })
 	for _, j := range from {
 		c.merge(inc, j, fmt.Sprintf("moved: %s, on which %s depends, alerts in %s, which began %s apart from this one: its symptoms belong there",
 			service, strings.Join(j.Services, ", "), inc.ID, fmtDur(absDur(j.StartedAt.Sub(inc.StartedAt)))))
@@ -580,6 +645,9 @@ func (c *Correlator) siblingJoin(service string, gl map[string]string, t time.Ti
 // failure more often than two.
 func (c *Correlator) changeBurstJoin(service string, gl map[string]string, t time.Time) (*Incident, []string) {
 	lookback := time.Duration(c.s.cfg.Correlation.DeployLookback)
+	if len(c.deploys) == 0 {
+		return nil, nil
+	}
 	var change *Deploy
 	for _, id := range c.deployIDs() {
 		for _, st := range c.deploySteps[id] {
