@@ -162,6 +162,10 @@ type Projector struct {
 	store  ProjectionStore
 	logger *slog.Logger
 
+	// stepMu serialises the writers of the projection: a step (CatchUp,
+	// Run), a rebuild, and an inline batch of the log's own committer
+	// (BeginInline). Lock order: stepMu, then mu.
+	stepMu  sync.Mutex
 	mu      sync.Mutex // guards cfg, c (swapped on a failed commit), progress
 	cfg     *config.Config
 	c       *Correlator
@@ -362,6 +366,8 @@ func (p *Projector) Rebuild(ctx context.Context) error {
 }
 
 func (p *Projector) reset(ctx context.Context) error {
+	p.stepMu.Lock()
+	defer p.stepMu.Unlock()
 	if err := p.store.ResetProjection(ctx); err != nil {
 		return err
 	}
@@ -381,6 +387,8 @@ func (p *Projector) reset(ctx context.Context) error {
 // discarded: the correlator is restored from the last committed state
 // and the caller retries, so the result is the one a clean run gives.
 func (p *Projector) step(ctx context.Context) (int, error) {
+	p.stepMu.Lock()
+	defer p.stepMu.Unlock()
 	if p.stale {
 		if err := p.reload(ctx); err != nil {
 			return 0, err
@@ -411,8 +419,15 @@ func (p *Projector) step(ctx context.Context) (int, error) {
 		p.commitErrors.Inc()
 		return 0, p.discard(ctx, fmt.Errorf("commit projection: %w", err))
 	}
+	p.committed(ch, len(evs), start)
+	return len(evs), nil
+}
+
+// committed records a committed batch of n events: the position, the
+// waiters, the subscribers.
+func (p *Projector) committed(ch *Changes, n int, start time.Time) {
 	p.commitSeconds.Observe(time.Since(start).Seconds())
-	p.eventsApplied.Add(float64(len(evs)))
+	p.eventsApplied.Add(float64(n))
 	p.mu.Lock()
 	p.applied.Store(ch.Checkpoint.Seq)
 	close(p.progress)
@@ -421,7 +436,88 @@ func (p *Projector) step(ctx context.Context) (int, error) {
 	if ids := changedIncidents(ch); len(ids) > 0 {
 		p.subs.publish(Commit{Seq: ch.Checkpoint.Seq, Incidents: ids})
 	}
-	return len(evs), nil
+}
+
+// InlineBatch is one batch of events applied inside the event log's own
+// commit (BeginInline), so that a batch takes one durable commit, not
+// one for the log and another for the projection. It holds the
+// projection's writer lock from BeginInline to Done.
+type InlineBatch struct {
+	p     *Projector
+	c     *Correlator
+	n     int
+	start time.Time
+	ch    *Changes
+}
+
+// BeginInline lets the log's committer apply the batch it is about to
+// commit after position after, and commit the projection's changes in
+// the same transaction: it returns nil, and the projector applies the
+// batch later as usual, unless the projection stands exactly at after
+// (not catching up, not rebuilding, not recovering from a failed
+// batch). Between BeginInline and Done no other batch is applied, so
+// the caller must begin its transaction after BeginInline returns (its
+// reads then see every earlier projection commit). Done must be called
+// exactly once.
+func (p *Projector) BeginInline(after uint64) *InlineBatch {
+	if p.applied.Load() != after {
+		return nil
+	}
+	p.stepMu.Lock()
+	if p.stale || p.applied.Load() != after {
+		p.stepMu.Unlock()
+		return nil
+	}
+	p.mu.Lock()
+	c := p.c
+	p.mu.Unlock()
+	return &InlineBatch{p: p, c: c, start: time.Now()}
+}
+
+// Apply applies evs, the batch's new events in log order right after
+// the position given to BeginInline, and returns what to commit with
+// them (the checkpoint included). It returns false when a read of the
+// committed projection failed: the batch is then left to the projector,
+// and the caller commits the events alone (and still calls Done).
+func (b *InlineBatch) Apply(ctx context.Context, evs []LoggedEvent) (*Changes, bool) {
+	p := b.p
+	p.lookup.begin(ctx)
+	for _, le := range evs {
+		b.c.Apply(le)
+	}
+	ch := b.c.Flush()
+	if err := p.lookup.err; err != nil {
+		p.lookupErrors.Inc()
+		p.logger.Warn("Reading the committed projection failed; the batch is left to the projector", "err", err)
+		p.stale = true
+		return nil, false
+	}
+	b.n, b.ch = len(evs), ch
+	return ch, true
+}
+
+// Done ends the batch: committed says whether the changes Apply
+// returned are durable with their checkpoint. When they are not (the
+// commit failed, or Apply was not called or failed) the correlator,
+// now ahead of the store, is restored from the committed state before
+// the next batch.
+func (b *InlineBatch) Done(committed bool) {
+	p := b.p
+	defer p.stepMu.Unlock()
+	if committed && b.ch != nil {
+		p.committed(b.ch, b.n, b.start)
+		return
+	}
+	if b.ch != nil {
+		p.commitErrors.Inc()
+		p.stale = true
+	}
+	if p.stale {
+		// At once, or at the next step if this fails.
+		if err := p.reload(context.Background()); err != nil {
+			p.logger.Error("Reloading the correlation state after a failed batch failed; retrying at the next step", "err", err)
+		}
+	}
 }
 
 // discard drops a failed batch: the correlator's memory is ahead of the

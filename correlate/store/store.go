@@ -92,8 +92,9 @@ type DB struct {
 	done      chan struct{}
 	spaceDone chan struct{}
 
-	mu        sync.RWMutex // guards retention
+	mu        sync.RWMutex // guards retention, inliner
 	retention time.Duration
+	inliner   Inliner
 	closeOnce sync.Once
 
 	// space refuses writes before the disk is full (space.go); nil in
@@ -431,6 +432,24 @@ func (s *DB) entrySize(k, v []byte) (txn, disk int64) {
 	return int64(len(k)+len(v)) + 12, disk
 }
 
+// Inliner applies a batch of appended events to the projection inside
+// the log's own commit, so that a batch takes one durable commit instead
+// of two in series (correlate.Projector.BeginInline). BeginInline
+// returns nil when the projection is not right behind the log; the
+// projector then applies the batch after its commit, as it does for a
+// log kept elsewhere.
+type Inliner interface {
+	BeginInline(after uint64) *correlate.InlineBatch
+}
+
+// SetInliner makes the committer apply each batch to the projection in
+// the batch's own transaction. Set it once, before the first Append.
+func (s *DB) SetInliner(in Inliner) {
+	s.mu.Lock()
+	s.inliner = in
+	s.mu.Unlock()
+}
+
 // commitBatch writes the new events of the requests, in order, in as few
 // transactions as their size allows: a transaction is committed once it
 // is full and the next one begun, so that a request of any size under the
@@ -441,15 +460,33 @@ func (s *DB) entrySize(k, v []byte) (txn, disk int64) {
 // collector.ErrUnavailable; the events of those requests that an earlier
 // transaction already holds stay stored, and a retry adds only the rest
 // (they are deduplicated). It returns the new head.
+//
+// With an Inliner, a batch whose events fit in one transaction is also
+// applied to the projection, and its changes and checkpoint go in the
+// same transaction when they fit too (else in a projection commit right
+// after it, before anyone is answered): one fsync per batch, and a
+// request is answered with its events already correlated.
 func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 	start := time.Now()
 	s.mu.RLock()
-	ttl := s.retention
+	ttl, inl := s.retention, s.inliner
 	s.mu.RUnlock()
 	now := time.Now().UTC()
 	maxSize, maxCount := s.txnLimits()
 	first := head
 
+	// The inline batch begins before the transaction, so that the
+	// transaction's reads see every earlier projection commit.
+	var ib *correlate.InlineBatch
+	if inl != nil {
+		ib = inl.BeginInline(head)
+	}
+	endInline := func(committed bool) {
+		if ib != nil {
+			ib.Done(committed)
+			ib = nil
+		}
+	}
 	var (
 		txn               = s.db.NewTransaction(true)
 		size, count, disk int64
@@ -461,9 +498,11 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 		seen        = make(map[string]bool)
 		stored      int
 		dups        int
+		projected   bool
 	)
 	fail := func(from int, err error) uint64 {
 		txn.Discard()
+		endInline(false)
 		var ns *NoSpaceError
 		if !errors.As(err, &ns) {
 			s.writeErrors.Inc()
@@ -498,13 +537,16 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 		s.remember(pendingEvs)
 		s.eventsStored.Add(float64(len(pendingEvs)))
 		pendingEvs = nil
+		txn = s.db.NewTransaction(true)
+		size, count, disk = 0, 0, 0
+		return nil
+	}
+	// answer tells the staged requests that their events are stored.
+	answer := func() {
 		for _, r := range staged {
 			r.done <- appendRes{seq: head}
 		}
 		staged = nil
-		txn = s.db.NewTransaction(true)
-		size, count, disk = 0, 0, 0
-		return nil
 	}
 
 	for i, r := range batch {
@@ -539,9 +581,13 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 				tsz, dsz = tsz+t, dsz+d
 			}
 			if count > 0 && (size+tsz > maxSize || count+int64(len(entries)) > maxCount) {
+				// More than one transaction: the projector applies
+				// the batch after it is stored.
+				endInline(false)
 				if err := commit(); err != nil {
 					return fail(i, err)
 				}
+				answer()
 			}
 			for _, e := range entries {
 				if ttl > 0 {
@@ -563,21 +609,82 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 		// Nothing new: every request holds duplicates only, or events
 		// already committed.
 		txn.Discard()
-		for _, r := range staged {
-			r.done <- appendRes{seq: head}
-		}
-	} else if err := commit(); err != nil {
-		return fail(len(batch), err)
+		endInline(false)
+		answer()
 	} else {
+		var after []op // projection writes that did not fit in txn
+		if ib != nil {
+			ops, err := s.inlineOps(txn, ib, pendingEvs)
+			if err != nil {
+				s.logger.Warn("Applying a batch inline failed; the projector applies it", "err", err)
+				endInline(false)
+			}
+			var psize, pcount, pdisk int64
+			for _, o := range ops {
+				t, d := s.entrySize(o.key, o.value)
+				psize, pcount, pdisk = psize+t, pcount+1, pdisk+d
+			}
+			switch {
+			case ops == nil:
+			case size+psize <= maxSize && count+pcount+1 <= maxCount:
+				for _, o := range ops {
+					if o.del {
+						err = txn.Delete(o.key)
+					} else {
+						err = txn.Set(o.key, o.value)
+					}
+					if err != nil {
+						return fail(len(batch), fmt.Errorf("stage projection write %q: %w", o.key, err))
+					}
+				}
+				size, count, disk = size+psize, count+pcount, disk+pdisk
+				projected = true
+			default:
+				after = ops
+			}
+		}
+		if err := commit(); err != nil {
+			return fail(len(batch), err)
+		}
 		txn.Discard()
+		if after != nil {
+			if err := s.writeOps(context.Background(), after); err != nil {
+				// The events are stored: the projector applies them
+				// again from the last checkpoint.
+				s.logger.Warn("Projection commit after the events failed; the projector retries it", "err", err)
+			} else {
+				projected = true
+			}
+		}
+		endInline(projected)
+		answer()
 	}
 	s.appendSeconds.Observe(time.Since(start).Seconds())
 	s.batchEvents.Observe(float64(stored))
 	s.eventsDuplicate.Add(float64(dups))
-	if stored > 0 {
+	if stored > 0 && !projected {
 		s.notifyAppended()
 	}
 	return head
+}
+
+// inlineOps applies evs through ib and returns the projection writes
+// that commit them, the checkpoint last; nil when the batch is left to
+// the projector.
+func (s *DB) inlineOps(txn *badger.Txn, ib *correlate.InlineBatch, evs []correlate.LoggedEvent) ([]op, error) {
+	ch, ok := ib.Apply(context.Background(), evs)
+	if !ok {
+		return nil, nil
+	}
+	ops, err := s.projectionOps(txn, ch)
+	if err != nil {
+		return nil, fmt.Errorf("projection at %d: %w", ch.Checkpoint.Seq, err)
+	}
+	cp, err := json.Marshal(ch.Checkpoint)
+	if err != nil {
+		return nil, fmt.Errorf("encode checkpoint: %w", err)
+	}
+	return append(ops, op{key: keyCheckpoint, value: cp}), nil
 }
 
 func (s *DB) notifyAppended() {

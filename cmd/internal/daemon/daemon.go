@@ -195,6 +195,12 @@ func New(o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.sink = &correlate.Ingester{Log: evlog, Projector: d.proj}
+	if d.stream == nil {
+		// The local log: each group commit applies its batch to the
+		// projection in the same transaction, one fsync per batch. The
+		// projector still catches up after a restart or a failed batch.
+		d.db.SetInliner(d.proj)
+	}
 	if d.stream != nil {
 		d.stream.ObserveProjection(d.proj.Applied)
 		d.Ready.Add("event stream", d.stream.CaughtUp(d.proj.Applied, streamReadyWithin))
