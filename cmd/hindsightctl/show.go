@@ -90,6 +90,11 @@ func printIncident(w io.Writer, v *correlate.View) error {
 	if v.MonitoringGap {
 		row("Monitoring gap", "a page came before any alert fired")
 	}
+	row("Post-mortem", postmortemLine(v.Postmortem))
+	if n := len(v.Postmortem.Exports); n > 0 {
+		e := v.Postmortem.Exports[n-1]
+		row("Last export", strings.TrimSpace(fmt.Sprintf("v%d (%s) to %s: %s %s", e.Version, e.Mark, e.Sink, e.Status, e.Error)))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -122,6 +127,32 @@ func printIncident(w io.Writer, v *correlate.View) error {
 	}
 	fmt.Fprintf(w, "\nTimeline (%d entries; hindsightctl timeline %s --reasons says why each is here)\n", len(v.Timeline), v.ID)
 	return printEntries(w, v, false, true, "  ")
+}
+
+// postmortemLine says where the post-mortem stands in its review: its
+// status, its author and who approved it, so that the next step (assign an
+// author, review, publish) is plain from `show`.
+func postmortemLine(pm correlate.Postmortem) string {
+	var approved, objected []string
+	for _, r := range pm.Reviews {
+		if r.Approve {
+			approved = append(approved, r.Reviewer)
+		} else {
+			objected = append(objected, r.Reviewer)
+		}
+	}
+	parts := []string{cmp.Or(pm.Status, correlate.PostmortemDraft)}
+	parts = append(parts, "author "+cmp.Or(pm.Author, "none yet"))
+	if len(approved) > 0 {
+		parts = append(parts, "approved by "+strings.Join(approved, ", "))
+	}
+	if len(objected) > 0 {
+		parts = append(parts, "changes asked by "+strings.Join(objected, ", "))
+	}
+	if pm.PublishedAt != nil {
+		parts = append(parts, "published "+utc(*pm.PublishedAt))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // printTimeline is `timeline`: every entry with its id, for curation.

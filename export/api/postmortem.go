@@ -163,7 +163,7 @@ func (a *API) addReview(w http.ResponseWriter, r *http.Request) {
 // approvals, or "" when nothing does.
 func missingReviews(pm *correlate.Postmortem, min int) string {
 	if pm == nil || pm.Author == "" {
-		return `the post-mortem has no author: set one with PATCH /api/v1/incidents/{id}/postmortem {"author": "..."}, who then approves it too`
+		return `the post-mortem has no author: set one with "hindsightctl draft ID --assign NAME" (PATCH /api/v1/incidents/{id}/postmortem {"author": "..."}), who then approves it too`
 	}
 	var approved []string
 	authorApproved := false
