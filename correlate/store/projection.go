@@ -64,8 +64,13 @@ func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
 // that moves thousands of entries) is committed in stages (commitStaged),
 // atomic across a crash though not for a reader that looks meanwhile.
 func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
+	unlock, err := s.retain.guardCommit(ch) // retention.go
+	if err != nil {
+		return fmt.Errorf("commit projection at %d: %w", ch.Checkpoint.Seq, err)
+	}
+	defer unlock()
 	var ops []op
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err = s.db.View(func(txn *badger.Txn) (err error) {
 		ops, err = s.projectionOps(txn, ch)
 		return err
 	})
@@ -433,6 +438,12 @@ var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEv
 // ResetProjection implements correlate.ProjectionStore: it drops every
 // incident and the checkpoint, so the projection is rebuilt from the log.
 func (s *DB) ResetProjection(context.Context) error {
+	// The rebuild reads the log from its start: from Badger, which
+	// knows what has expired, not from the ring of recent events, which
+	// may still hold events past retention.events.
+	s.recentMu.Lock()
+	clear(s.recent)
+	s.recentMu.Unlock()
 	if err := s.db.DropPrefix(projectionPrefixes...); err != nil {
 		return fmt.Errorf("drop projection: %w", err)
 	}

@@ -100,6 +100,9 @@ type DB struct {
 	// space refuses writes before the disk is full (space.go); nil in
 	// memory.
 	space *spaceGuard
+	// retain is what retention shares with projection commits
+	// (retention.go).
+	retain *retainer
 	// valueThreshold is Badger's: longer values go to the value log.
 	valueThreshold int64
 
@@ -179,6 +182,7 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		retention:      o.Retention,
 		recent:         make([]correlate.LoggedEvent, recentEvents),
 	}
+	s.retain = newRetainer(reg)
 	f := promauto.With(reg)
 	s.appendSeconds = f.NewHistogram(prometheus.HistogramOpts{
 		Name:    "hindsight_store_append_duration_seconds",

@@ -251,6 +251,17 @@ func New(o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.Go("store value-log GC", d.db.RunGC)
+	d.Go("store retention", func(ctx context.Context) error {
+		var o store.RetentionOptions
+		if d.stream != nil {
+			// The events are in the stream's copy, not the store's log.
+			o.Holds = func(ctx context.Context, id string) (bool, error) {
+				seq, err := d.stream.FirstCopy(ctx, id)
+				return seq > 0, err
+			}
+		}
+		return d.db.RunRetention(ctx, o)
+	})
 	poller := pdcollector.NewPoller(d.reloader.Config, d.sink, logger)
 	poller.Owns = func() bool { return d.owner.Owns(lease.TaskPagerDutyPoll) }
 	d.Go("pagerduty poller", poller.Run)
