@@ -485,7 +485,14 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 	if inl != nil {
 		ib = inl.BeginInline(head)
 	}
+	// release lets retention go on once the inline projection writes
+	// are committed or dropped (retention.go).
+	var release func()
 	endInline := func(committed bool) {
+		if release != nil {
+			release()
+			release = nil
+		}
 		if ib != nil {
 			ib.Done(committed)
 			ib = nil
@@ -618,7 +625,8 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 	} else {
 		var after []op // projection writes that did not fit in txn
 		if ib != nil {
-			ops, err := s.inlineOps(txn, ib, pendingEvs)
+			ops, unlock, err := s.inlineOps(txn, ib, pendingEvs)
+			release = unlock
 			if err != nil {
 				s.logger.Warn("Applying a batch inline failed; the projector applies it", "err", err)
 				endInline(false)
@@ -675,20 +683,31 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 // inlineOps applies evs through ib and returns the projection writes
 // that commit them, the checkpoint last; nil when the batch is left to
 // the projector.
-func (s *DB) inlineOps(txn *badger.Txn, ib *correlate.InlineBatch, evs []correlate.LoggedEvent) ([]op, error) {
+func (s *DB) inlineOps(txn *badger.Txn, ib *correlate.InlineBatch, evs []correlate.LoggedEvent) (_ []op, release func(), err error) {
 	ch, ok := ib.Apply(context.Background(), evs)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
+	// As Commit: no retention pass between these reads and the commit.
+	release, err = s.retain.guardCommit(ch)
+	if err != nil {
+		return nil, nil, fmt.Errorf("projection at %d: %w", ch.Checkpoint.Seq, err)
+	}
+	defer func() {
+		if err != nil {
+			release()
+			release = nil
+		}
+	}()
 	ops, err := s.projectionOps(txn, ch)
 	if err != nil {
-		return nil, fmt.Errorf("projection at %d: %w", ch.Checkpoint.Seq, err)
+		return nil, release, fmt.Errorf("projection at %d: %w", ch.Checkpoint.Seq, err)
 	}
 	cp, err := json.Marshal(ch.Checkpoint)
 	if err != nil {
-		return nil, fmt.Errorf("encode checkpoint: %w", err)
+		return nil, release, fmt.Errorf("encode checkpoint: %w", err)
 	}
-	return append(ops, op{key: keyCheckpoint, value: cp}), nil
+	return append(ops, op{key: keyCheckpoint, value: cp}), release, nil
 }
 
 func (s *DB) notifyAppended() {
