@@ -225,6 +225,10 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %q: %w", dir, err)
 	}
+	if err := s.buildIndexes(); err != nil { // index.go
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %q: %w", dir, err)
+	}
 	if space != nil {
 		space.update()
 		go s.watchSpace()
@@ -586,6 +590,7 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 			var sb [8]byte
 			binary.BigEndian.PutUint64(sb[:], seq)
 			entries := []*badger.Entry{badger.NewEntry(eventKey(seq), v), badger.NewEntry(dedupKey(ev.ID), sb[:])}
+			entries = appendEventIndex(entries, seq, &ev) // index.go
 			var tsz, dsz int64
 			for _, e := range entries {
 				t, d := s.entrySize(e.Key, e.Value)

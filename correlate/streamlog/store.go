@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -54,6 +55,13 @@ func (s Store) ScanEvents(ctx context.Context, cursor string, fn func(correlate.
 		err = rerr
 	}
 	return err
+}
+
+// QueryEvents answers errors.ErrUnsupported: the events are in the
+// stream's copy, which has no indexes, so the API scans it
+// (ScanEvents) instead of asking the Badger store's own, empty, log.
+func (s Store) QueryEvents(context.Context, correlate.EventQuery, string, func(correlate.EventRecord, string) bool) error {
+	return fmt.Errorf("event indexes on the replicated log: %w", errors.ErrUnsupported)
 }
 
 // ScanEvents calls fn with the events of the copy newest first, starting

@@ -370,34 +370,39 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	source, service := q.Get("source"), q.Get("service")
+	source, service, incident := q.Get("source"), q.Get("service"), q.Get("incident")
 	out := []EventView{}
 	next, scanned, more := "", 0, false
-	err = a.reader.ScanEvents(r.Context(), p.cursor, func(er correlate.EventRecord, cur string) bool {
-		scanned++
-		if scanned > maxScan {
+	indexed := true
+	err = a.scanEvents(r.Context(), correlate.EventQuery{Source: source, Service: service, Incident: incident, Since: p.since, Until: p.until},
+		p.cursor, &indexed, func(er correlate.EventRecord, cur string) bool {
+			scanned++
+			if scanned > maxScan {
+				next = cur
+				return false
+			}
+			ev := er.Event
+			if (source != "" && ev.Source != source) || (service != "" && ev.Service != service) ||
+				(!p.since.IsZero() && ev.At.Before(p.since)) || (!p.until.IsZero() && ev.At.After(p.until)) ||
+				// The index answers the events on the incident's
+				// timeline; a scan knows only the incident each joined.
+				(!indexed && incident != "" && er.IncidentID != incident) {
+				return true
+			}
+			if len(out) == p.limit {
+				more = true
+				return false
+			}
+			v := EventView{ID: ev.ID, Seq: er.Seq, At: ev.At.UTC(), ReceivedAt: ev.ReceivedAt.UTC(), Source: ev.Source,
+				Kind: ev.Kind, Service: ev.Service, Summary: ev.Summary, Ref: ev.Ref, Labels: ev.FlatLabels()}
+			if er.IncidentID != "" {
+				id := er.IncidentID
+				v.IncidentID = &id
+			}
+			out = append(out, v)
 			next = cur
-			return false
-		}
-		ev := er.Event
-		if (source != "" && ev.Source != source) || (service != "" && ev.Service != service) ||
-			(!p.since.IsZero() && ev.At.Before(p.since)) || (!p.until.IsZero() && ev.At.After(p.until)) {
 			return true
-		}
-		if len(out) == p.limit {
-			more = true
-			return false
-		}
-		v := EventView{ID: ev.ID, Seq: er.Seq, At: ev.At.UTC(), ReceivedAt: ev.ReceivedAt.UTC(), Source: ev.Source,
-			Kind: ev.Kind, Service: ev.Service, Summary: ev.Summary, Ref: ev.Ref, Labels: ev.FlatLabels()}
-		if er.IncidentID != "" {
-			id := er.IncidentID
-			v.IncidentID = &id
-		}
-		out = append(out, v)
-		next = cur
-		return true
-	})
+		})
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -407,4 +412,19 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 		resp["next"] = next
 	}
 	collector.WriteJSON(w, http.StatusOK, resp)
+}
+
+// scanEvents lists events from the reader's indexes when it has them
+// (newest first by event time), else by a scan of the log (newest first
+// by position), and says which in indexed.
+func (a *API) scanEvents(ctx context.Context, q correlate.EventQuery, cursor string, indexed *bool, fn func(correlate.EventRecord, string) bool) error {
+	if eq, ok := a.reader.(correlate.EventQuerier); ok {
+		err := eq.QueryEvents(ctx, q, cursor, fn)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			*indexed = true
+			return err
+		}
+	}
+	*indexed = false
+	return a.reader.ScanEvents(ctx, cursor, fn)
 }
