@@ -278,5 +278,8 @@ func readEventRecord(txn *badger.Txn, seq uint64) (correlate.EventRecord, bool, 
 // buildIndexes builds the indexes a store written by an older version
 // lacks (see buildEventIndex).
 func (s *DB) buildIndexes() error {
-	return s.buildEventIndex()
+	if err := s.buildEventIndex(); err != nil {
+		return err
+	}
+	return s.buildIncidentIndex()
 }

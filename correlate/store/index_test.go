@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/promslog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
 	"github.com/hindsight-ops/hindsight/correlate"
 )
 
@@ -151,4 +154,51 @@ func TestEventIndexBuiltForAnOlderStore(t *testing.T) {
 	require.NoError(t, err)
 	got := pages(t, db, correlate.EventQuery{Source: collector.SourceDeploy, Service: "checkout"}, 10)
 	require.Equal(t, seq, got[0])
+}
+
+// A store whose incidents were written before the incident indexes
+// existed gets them when it is opened: every query lists what it listed
+// on a store that always had them.
+func TestIncidentIndexBuiltForAnOlderStore(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	db := open(t, dir)
+	p, err := correlate.NewProjector(ctx, db, db, config.Default(), promslog.NewNopLogger(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	t0 := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	for i := range 60 {
+		// Hours apart, so that each opens an incident of its own.
+		_, err := db.Append(ctx, event(i, fmt.Sprintf("svc-%d", i%4), t0.Add(time.Duration(i)*3*time.Hour)))
+		require.NoError(t, err)
+	}
+	require.NoError(t, p.CatchUp(ctx))
+
+	queries := []correlate.IncidentQuery{
+		{}, {Service: "svc-1"}, {Open: true, OpenSince: t0.Add(100 * time.Hour)},
+		{Since: t0.Add(150 * time.Hour)}, {Service: "svc-2", Since: t0.Add(60 * time.Hour), Until: t0.Add(120 * time.Hour)},
+	}
+	answers := func(db *DB) [][]string {
+		var out [][]string
+		for _, q := range queries {
+			ids := []string{}
+			require.NoError(t, db.QueryIncidents(ctx, q, "", func(inc *correlate.Incident, _ string) bool {
+				ids = append(ids, inc.ID)
+				return true
+			}))
+			out = append(out, ids)
+		}
+		return out
+	}
+	before := answers(db)
+	require.Greater(t, len(before[0]), 10)
+	require.NotEmpty(t, before[1])
+	require.Less(t, len(before[1]), len(before[0]))
+	require.NoError(t, db.db.DropPrefix([]byte{pIncIndex}))
+	require.NoError(t, db.db.Update(func(txn *badger.Txn) error { return txn.Delete(keyIncidentIndex) }))
+	require.Empty(t, answers(db)[1], "the service index is gone")
+	require.NoError(t, db.Close())
+
+	db = open(t, dir)
+	defer db.Close()
+	require.Equal(t, before, answers(db))
 }

@@ -149,6 +149,9 @@ func (s *DB) projectionOps(txn *badger.Txn, ch *correlate.Changes) ([]op, error)
 	if err := s.indexRelated(txn, &w, ch); err != nil {
 		return nil, err
 	}
+	if err := indexIncidents(txn, &w, ch); err != nil { // index_incidents.go
+		return nil, err
+	}
 	indexFirings(&w, ch)
 	return w.ops, w.err
 }
@@ -433,7 +436,7 @@ func (s *DB) IncidentAt(ctx context.Context, seq uint64) (string, error) {
 
 // projectionPrefixes are the tables the projection owns; dropping them
 // (and the checkpoint) leaves the event log alone.
-var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}, {pRelated}, {pFiring}, {pStaged}}
+var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}, {pRelated}, {pFiring}, {pStaged}, {pIncIndex}}
 
 // ResetProjection implements correlate.ProjectionStore: it drops every
 // incident and the checkpoint, so the projection is rebuilt from the log.

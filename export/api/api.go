@@ -205,7 +205,9 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 	now := a.now()
 	out := []*correlate.View{}
 	next, scanned, more := "", 0, false
-	err = a.reader.ScanIncidents(r.Context(), p.cursor, func(inc *correlate.Incident, cur string) bool {
+	iq := correlate.IncidentQuery{Service: service, Open: status == correlate.StatusOpen,
+		OpenSince: now.Add(-time.Duration(cfg.Correlation.ResolveAfter)), Since: p.since, Until: p.until}
+	err = a.scanIncidents(r.Context(), iq, p.cursor, func(inc *correlate.Incident, cur string) bool {
 		scanned++
 		if scanned > maxScan {
 			next = cur
@@ -427,4 +429,13 @@ func (a *API) scanEvents(ctx context.Context, q correlate.EventQuery, cursor str
 	}
 	*indexed = false
 	return a.reader.ScanEvents(ctx, cursor, fn)
+}
+
+// scanIncidents lists the incidents that may match q from the reader's
+// indexes when it has them, else all of them; the caller filters.
+func (a *API) scanIncidents(ctx context.Context, q correlate.IncidentQuery, cursor string, fn func(*correlate.Incident, string) bool) error {
+	if iq, ok := a.reader.(correlate.IncidentQuerier); ok {
+		return iq.QueryIncidents(ctx, q, cursor, fn)
+	}
+	return a.reader.ScanIncidents(ctx, cursor, fn)
 }
