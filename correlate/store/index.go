@@ -24,11 +24,11 @@ import (
 //	y 't' <at:8> <seq:8>                                  every event, by event time
 //	y 's' <source> 0x00 <at:8> <seq:8>                    by source
 //	y 'v' <service> 0x00 <at:8> <seq:8>                   by service (events with one)
-//	y 'c' <source> 0x00 <service> 0x00 <at:8> <seq:8>     by both
 //
 // <at> is the event time in unix nanoseconds with the sign bit flipped,
 // so that byte order is time order before 1970 too. Keys have no value.
-// Events by incident come from the timeline table (n <id> 0x00 <at> <seq>),
+// A query by source and service reads the service's events (fewer than
+// a source's, as a rule) and filters. Events by incident come from the timeline table (n <id> 0x00 <at> <seq>),
 // which is ordered the same way.
 //
 // A store written before the indexes existed gets them built when it is
@@ -38,7 +38,6 @@ const (
 	eiTime        = 't'
 	eiSource      = 's'
 	eiService     = 'v'
-	eiBoth        = 'c'
 	eventIndexVer = "1"
 )
 
@@ -63,9 +62,7 @@ func eventIndexKeys(seq uint64, source, service string, at time.Time) [][]byte {
 		append(eventIndexPrefix(eiSource, source), tail...),
 	}
 	if service != "" {
-		keys = append(keys,
-			append(eventIndexPrefix(eiService, service), tail...),
-			append(eventIndexPrefix(eiBoth, source, service), tail...))
+		keys = append(keys, append(eventIndexPrefix(eiService, service), tail...))
 	}
 	return keys
 }
@@ -167,8 +164,6 @@ func (s *DB) QueryEvents(ctx context.Context, q correlate.EventQuery, cursor str
 	switch {
 	case q.Incident != "":
 		prefix = entryPrefix(q.Incident)
-	case q.Source != "" && q.Service != "":
-		prefix = eventIndexPrefix(eiBoth, q.Source, q.Service)
 	case q.Service != "":
 		prefix = eventIndexPrefix(eiService, q.Service)
 	case q.Source != "":
