@@ -40,6 +40,11 @@ var forceExit = os.Exit
 
 // Main runs the command with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if cmd, ok := subcommands[args[0]]; ok {
+			return cmd(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("hindsight", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var o daemon.Options
@@ -60,6 +65,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
 			fmt.Fprintln(stdout, "Usage: hindsight [flags]")
+			fmt.Fprintln(stdout, "       hindsight restore --storage.path DIR [--force] FILE   (see hindsight restore --help)")
 			fs.PrintDefaults()
 			return 0
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hindsight-ops/hindsight/cmd/internal/daemon"
 	"github.com/hindsight-ops/hindsight/correlate/streamlog/natstest"
 )
 
@@ -131,4 +133,48 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 	_, la := getBody(t, a.URL+"/api/v1/incidents?limit=1000")
 	_, lb := getBody(t, b.URL+"/api/v1/incidents?limit=1000")
 	require.Equal(t, string(lb), string(la), "both replicas answer the same incidents, byte for byte")
+}
+
+// A backup of one replica, taken while the replicas take notifications,
+// restored into a new replica's storage: the new replica copies the rest
+// from the stream, and answers byte for byte what the others do.
+func TestReplicaBackupRestore(t *testing.T) {
+	skipShort(t)
+	c := natstest.Start(t, 3)
+	withNATS := func(o *daemon.Options) { o.NATSURL = c.URLs() }
+	a := startInProcess(t, t.TempDir(), replicasConfig, withNATS)
+	b := startInProcess(t, t.TempDir(), replicasConfig, withNATS)
+	t0 := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	load := backupLoad(t0, 60)
+	half := len(load) / 2
+	for i, r := range load[:half] {
+		d := []*daemonProc{a, b}[i%2]
+		code, body := postJSON(t, d.URL+r.path, r.body)
+		require.Equal(t, http.StatusOK, code, "%s", body)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "replica.backup")
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i, r := range load[half:] {
+			d := []*daemonProc{a, b}[i%2]
+			code, body := postJSON(t, d.URL+r.path, r.body)
+			require.Equal(t, http.StatusOK, code, "%s", body)
+		}
+	})
+	h := takeBackup(t, b.URL, file)
+	wg.Wait()
+	require.Equal(t, "jetstream", h.Log)
+	require.Equal(t, []string{"store", "stream"}, h.Parts)
+
+	dirC := t.TempDir()
+	code, stdout, stderr := runRestore(t, "--storage.path", filepath.Join(dirC, "data"), file)
+	require.Equal(t, 0, code, "%s", stderr)
+	require.Contains(t, stdout, "the copy of stream HINDSIGHT_EVENTS up to position")
+	restored := startInProcess(t, dirC, replicasConfig, withNATS)
+	time.Sleep(1500 * time.Millisecond) // resolve_after
+	requireSameAnswers(t, a.URL, restored.URL)
+	requireSameAnswers(t, b.URL, restored.URL)
+	require.Len(t, listEvents(t, restored.URL), len(load), "every event once")
 }

@@ -519,15 +519,18 @@ func (c *cli) registerOps(app *kingpin.Application) {
 			return err
 		}
 		defer resp.Body.Close()
+		body := newVerifyingReader(resp.Body)
 		if *file == "-" {
-			_, err := io.Copy(c.stdout, resp.Body)
+			_, err := io.Copy(c.stdout, body)
 			return err
 		}
-		n, err := copyFileAtomic(*file, resp.Body)
+		n, err := copyFileAtomic(*file, body)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stderr, "backup written to %s (%d bytes); restore with: hindsight restore --storage.path DIR %s\n", *file, n, *file)
+		h := body.header
+		fmt.Fprintf(c.stderr, "backup written to %s (%d bytes, log.type %s, taken %s); restore with: hindsight restore --storage.path DIR %s\n",
+			*file, n, h.Log, h.CreatedAt.Format(time.RFC3339), *file)
 		return nil
 	})
 

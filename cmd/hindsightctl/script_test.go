@@ -122,6 +122,7 @@ func TestScripts(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			env.Setenv("HINDSIGHT_URL", base)
+			env.Setenv("HINDSIGHT_DAEMON", bin)
 			env.Setenv("USER", "dana")
 			env.Setenv("NOW", time.Now().UTC().Format(time.RFC3339))
 			for _, d := range []int{5, 10, 20, 30} {

@@ -49,6 +49,7 @@ var routeAccess = map[string]auth.Access{
 	"POST /api/v1/ingest/deploys":                      auth.Ingest,
 	"POST /api/v1/ingest/pagerduty":                    auth.Ingest,
 	"POST /api/v1/backfill/pagerduty":                  auth.Write,
+	"GET /api/v1/admin/backup":                         auth.Write,
 	"GET /api/v1/incidents":                            auth.Read,
 	"GET /api/v1/incidents/{id}":                       auth.Read,
 	"GET /api/v1/incidents/{id}/postmortem":            auth.Read,

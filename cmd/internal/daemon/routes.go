@@ -126,6 +126,10 @@ func (d *Daemon) registerRoutes() {
 		rt.handle(pattern, access, routes[pattern])
 	}
 
+	// A backup holds every event and incident, with what people wrote:
+	// read-write, as spec/api.md says.
+	rt.handle("GET /api/v1/admin/backup", auth.Write, api.BackupHandler(d.writeBackup, d.logger))
+
 	rt.handle("GET /metrics", auth.Metrics, promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{
 		Registry: d.reg, EnableOpenMetrics: true, MaxRequestsInFlight: 4, Timeout: 10 * time.Second,
 	}))
