@@ -67,6 +67,11 @@ type Options struct {
 	// NATSCheckInterval is how often the deploy consumer checks that its
 	// stream still exists; 0 means 5s.
 	NATSCheckInterval time.Duration
+	// ExportMinBackoff and ExportMaxBackoff bound the waits between
+	// attempts to deliver a draft, within one delivery and between
+	// deliveries; 0 keeps the defaults (1s-30s within, 10s-10m between).
+	// Fault tests shorten them to see an outage of minutes in seconds.
+	ExportMinBackoff, ExportMaxBackoff time.Duration
 }
 
 // Daemon is one Hindsight daemon. New builds it, Run serves.
@@ -394,7 +399,7 @@ func (d *Daemon) setupDeploys(cfg *config.Config) error {
 // part of the group: after export.delay it sends the drafts of resolved
 // incidents to the sinks, recording each delivery in the event log.
 func (d *Daemon) setupExport(cfg *config.Config) error {
-	opts := sink.Options{NATS: d.connectNATS}
+	opts := sink.Options{NATS: d.connectNATS, MinBackoff: d.opts.ExportMinBackoff, MaxBackoff: d.opts.ExportMaxBackoff}
 	setup, err := exporter.NewSetup(cfg, d.opts.ConfigFile, opts)
 	if err != nil {
 		return err
@@ -405,6 +410,7 @@ func (d *Daemon) setupExport(cfg *config.Config) error {
 		Log: d.evlog, Reader: d.reader, Lookup: d.lookup, Position: d.proj.Applied,
 		Source: d.source(), Record: d.sink, Owner: ownerOf{d},
 		Logger: d.logger.With("component", "export"), Registerer: d.reg,
+		MinBackoff: d.opts.ExportMinBackoff, MaxBackoff: d.opts.ExportMaxBackoff,
 	}, setup)
 	d.reloader.OnReload("export", func(c *config.Config) (func(), error) {
 		s, err := exporter.NewSetup(c, d.opts.ConfigFile, opts)
