@@ -214,7 +214,9 @@ export:
     - type: webhook
       url: http://` + hook.addr + `/drafts
 `
-	fast := func(o *daemon.Options) { o.ExportMinBackoff, o.ExportMaxBackoff = 50*time.Millisecond, 400*time.Millisecond }
+	fast := func(o *daemon.Options) {
+		o.ExportMinBackoff, o.ExportMaxBackoff = 50*time.Millisecond, 400*time.Millisecond
+	}
 	d := startInProcess(t, dir, cfg, fast)
 	services := []string{"checkout", "payments", "search"}
 	ids := resolveIncidents(t, d, services...)
