@@ -574,5 +574,6 @@ func (i *Ingester) Ingest(ctx context.Context, evs ...collector.Event) error {
 		// is deduplicated.
 		return collector.Unavailable("the incidents are not up to date with the stored events yet", err)
 	}
+	recordPosition(ctx, seq)
 	return nil
 }

@@ -41,6 +41,9 @@ type router struct {
 	logger *slog.Logger
 	reqs   *prometheus.CounterVec
 	dur    *prometheus.HistogramVec
+	// wrap, if set, wraps the handlers of /api/ routes once
+	// authorized (the log-position headers).
+	wrap func(http.Handler) http.Handler
 }
 
 func newRouter(cfg func() *config.Config, logger *slog.Logger, reg prometheus.Registerer) *router {
@@ -67,6 +70,9 @@ func newRouter(cfg func() *config.Config, logger *slog.Logger, reg prometheus.Re
 func (rt *router) handle(pattern string, access auth.Access, h http.Handler) {
 	route := pattern[strings.IndexByte(pattern, ' ')+1:]
 	l := prometheus.Labels{"handler": route}
+	if rt.wrap != nil && strings.HasPrefix(route, "/api/") {
+		h = rt.wrap(h)
+	}
 	rt.mux.Handle(pattern, promhttp.InstrumentHandlerDuration(rt.dur.MustCurryWith(l),
 		promhttp.InstrumentHandlerCounter(rt.reqs.MustCurryWith(l), rt.authorize(pattern, access, h))))
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Access: access})
@@ -106,6 +112,7 @@ func (d *Daemon) Routes() []Route { return slices.Clone(d.router.routes) }
 // registerRoutes is the one place routes are registered.
 func (d *Daemon) registerRoutes() {
 	rt := d.router
+	rt.wrap = d.positioned
 	cfg := d.reloader.Config
 
 	rt.handle("POST /api/v1/ingest/alertmanager", auth.Ingest, alertmanager.NewHandler(cfg, d.sink, d.metrics, d.logger, d.reg))
