@@ -313,10 +313,10 @@ func TestSeverityDefaults(t *testing.T) {
 	require.Equal(t, "SEV4", sv.Suggested, "internal warnings on two pods need action")
 	require.Contains(t, sv.Reasons[0], "2 alerts")
 	// The duration is the critical state's, not the incident's: a disk
-	// warning for hours, then checkout critical for 10 minutes.
-	cfg.Services["db"] = config.Service{Tier: 3}
-	cfg.Services["checkout"] = config.Service{CustomerFacing: true, Tier: 1, DependsOn: []string{"db"}}
-	sv = level(3*time.Hour+10*min, warning("db", "DiskFillingUp", "a", m(0)), firing("checkout", "a", m(3*time.Hour)))
+	// warning on checkout for hours, then checkout critical for 10
+	// minutes. (A lone warning on a dependency no longer draws a
+	// dependent failing hours later: see TestLoneWarningDrawsNoLateDependent.)
+	sv = level(3*time.Hour+10*min, warning("checkout", "DiskFillingUp", "a", m(0)), firing("checkout", "a", m(3*time.Hour)))
 	require.Equal(t, "SEV4", sv.Suggested)
 }
 

@@ -315,14 +315,64 @@ func (c *Correlator) explainsAll(service string, inc *Incident) bool {
 // earliest, or nil; a page on the service that is still open counts when
 // no alert does (a page opened the incident before any alert).
 func (c *Correlator) failing(inc *Incident, service string, t time.Time) (string, time.Time, bool) {
+	return c.failingAs(inc, service, t, false)
+}
+
+// failingHard is failing without lone warnings: past correlation.window
+// the dependency graph joins only a service that depends on (or is
+// depended on by) one in a critical state, paged for, or warning while
+// services of the incident that depend on it fail in earnest. A warning
+// that has fired alone for an hour (a certificate close to expiry, a
+// host's CPU) is no failure that spreads to a neighbour starting to fail
+// now.
+func (c *Correlator) failingHard(inc *Incident, service string, t time.Time) (string, time.Time, bool) {
+	return c.failingAs(inc, service, t, true)
+}
+
+// hard reports whether an alert's severity says something is broken
+// rather than at risk.
+func hard(a *AlertState) bool {
+	switch strings.ToLower(a.Severity) {
+	case "warning", "info", "none", "low":
+		return false
+	}
+	return true
+}
+
+// ownChange returns a step of service's own deploys after from and at or
+// before t (a rollback excepted: it undoes a change, it brings none).
+func (c *Correlator) ownChange(service string, from, t time.Time) *Deploy {
+	for _, st := range c.stepsBySvc[service] {
+		if st.At.After(from) && !st.At.After(t) && st.Status != "rolled_back" {
+			return st
+		}
+	}
+	return nil
+}
+
+func (c *Correlator) failingAs(inc *Incident, service string, t time.Time, hardOnly bool) (string, time.Time, bool) {
 	var out *AlertState
 	for _, a := range inc.Alerts {
-		if a.Firing && a.Service == service && (out == nil || a.StartsAt.Before(out.StartsAt) || (a.StartsAt.Equal(out.StartsAt) && a.Fingerprint < out.Fingerprint)) {
+		if a.Firing && a.Service == service && (!hardOnly || hard(a)) && (out == nil || a.StartsAt.Before(out.StartsAt) || (a.StartsAt.Equal(out.StartsAt) && a.Fingerprint < out.Fingerprint)) {
 			out = a
 		}
 	}
 	if out != nil {
 		return "alert " + out.Name, out.StartsAt, true
+	}
+	if hardOnly {
+		// A warning counts when the incident's services that depend on
+		// this one fail in earnest: the warning was the first sign.
+		if what, since, ok := c.failingAs(inc, service, t, false); ok && strings.HasPrefix(what, "alert ") {
+			for _, s := range inc.Services {
+				if s == service || !slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
+					continue
+				}
+				if _, _, ok := c.failingAs(inc, s, t, true); ok {
+					return what, since, true
+				}
+			}
+		}
 	}
 	for _, p := range inc.PagerDuty {
 		if p.OnService == service && p.ActiveAt(t, c.s.pageStale) {
@@ -340,7 +390,7 @@ func (c *Correlator) failing(inc *Incident, service string, t time.Time) (string
 		if !slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
 			continue
 		}
-		if _, at, ok := c.failing(inc, s, t); ok {
+		if _, at, ok := c.failingAs(inc, s, t, hardOnly); ok {
 			names = append(names, s)
 			since = minTime(since, at)
 		}
@@ -394,6 +444,12 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 		}
 		d := t.Sub(inc.StartedAt)
 		inWindow := d <= c.s.window && -d <= c.s.window
+		if !inWindow && c.ownChange(service, inc.StartedAt, t) != nil {
+			// Released after the incident began and failing only past
+			// the window: its own change explains it better than a
+			// neighbour that has been failing for a while.
+			continue
+		}
 		r, down := "", false
 		if inc.Anchor == service {
 			// The service the incident was anchored on as the shared
@@ -429,7 +485,7 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 			if d < 0 {
 				continue
 			}
-			if what, since, ok := c.failing(inc, dep, t); ok {
+			if what, since, ok := c.failingHard(inc, dep, t); ok {
 				if dep == inc.Anchor {
 					r = fmt.Sprintf("%s, whose %s has been firing since %s", via, what, since.UTC().Format(time.RFC3339))
 				} else {
@@ -444,14 +500,14 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 			// A dependency of a service of the incident that still fails
 			// joins without moving the anchor: it does not explain the
 			// others.
-			m, what, since := c.failingDependent(inc, service, t)
+			m, what, since := c.failingDependent(inc, service, t, !inWindow)
 			if m == "" {
 				continue
 			}
 			r, reanchor = fmt.Sprintf("%s, which depends on %s, still fails (%s since %s)", m, service, what, since.UTC().Format(time.RFC3339)), false
 		} else if !down {
 			if !inWindow {
-				what, since, ok := c.failing(inc, inc.Anchor, t)
+				what, since, ok := c.failingHard(inc, inc.Anchor, t)
 				if d < 0 || !ok {
 					continue
 				}
@@ -548,12 +604,12 @@ func (c *Correlator) absorbDependents(inc *Incident, service string, t time.Time
 
 // failingDependent returns a service of inc that depends on service
 // directly and fails at t (the first by name), with what fails there.
-func (c *Correlator) failingDependent(inc *Incident, service string, t time.Time) (string, string, time.Time) {
+func (c *Correlator) failingDependent(inc *Incident, service string, t time.Time, hardOnly bool) (string, string, time.Time) {
 	for _, s := range inc.Services {
 		if !slices.Contains(c.s.cfg.Service(s).DependsOn, service) {
 			continue
 		}
-		if what, since, ok := c.failing(inc, s, t); ok {
+		if what, since, ok := c.failingAs(inc, s, t, hardOnly); ok {
 			return s, what, since
 		}
 	}

@@ -228,3 +228,42 @@ func TestRelationRulesAreDeterministic(t *testing.T) {
 		require.Equal(t, first, dump(replay(t, cfg, batch, evs...)), "batch %d", batch)
 	}
 }
+
+// TestLateNeighbourWithItsOwnFault: past correlation.window the
+// dependency graph no longer draws a service into a neighbour's incident
+// when a lone warning is all the neighbour shows, or when the service was
+// released after that incident began (its own change explains it
+// better); a dependency whose dependents fail in earnest still does.
+func TestLateNeighbourWithItsOwnFault(t *testing.T) {
+	cfg := config.Default()
+	cfg.Services = map[string]config.Service{
+		"cart":     {CustomerFacing: true, Tier: 1, DependsOn: []string{"redis"}},
+		"checkout": {CustomerFacing: true, Tier: 1, DependsOn: []string{"cart"}},
+		"redis":    {Tier: 1},
+	}
+	min := time.Minute
+	incidentOf := func(incs map[string]*Incident, svc string) string {
+		t.Helper()
+		return onlyIncident(t, incs, svc).ID
+	}
+
+	// A memory warning on redis for half an hour, then cart fails.
+	incs, _ := project(t, cfg, warning("redis", "MemoryPressure", "r-0", m(0)), firing("cart", "c-0", m(30*min)))
+	require.NotEqual(t, incidentOf(incs, "redis"), incidentOf(incs, "cart"), "a lone warning on redis does not explain cart failing 30 minutes later")
+
+	// cart fails; checkout is released 35 minutes in and fails 5 minutes later.
+	incs, _ = project(t, cfg, firing("cart", "c-0", m(0)),
+		deployEv("checkout-42", "checkout", "started", m(35*min)), deployEv("checkout-42", "checkout", "succeeded", m(36*min)),
+		firing("checkout", "k-0", m(40*min)))
+	require.NotEqual(t, incidentOf(incs, "cart"), incidentOf(incs, "checkout"), "checkout's own release explains its late failure")
+
+	// The same without the release: checkout joins cart's incident, which
+	// still fails.
+	incs, _ = project(t, cfg, firing("cart", "c-0", m(0)), firing("checkout", "k-0", m(40*min)))
+	require.Equal(t, incidentOf(incs, "cart"), incidentOf(incs, "checkout"))
+
+	// A warning on redis with cart failing in earnest: checkout, late,
+	// still joins through cart.
+	incs, _ = project(t, cfg, warning("redis", "MemoryPressure", "r-0", m(0)), firing("cart", "c-0", m(2*min)), firing("checkout", "k-0", m(30*min)))
+	require.Equal(t, incidentOf(incs, "redis"), incidentOf(incs, "checkout"))
+}
