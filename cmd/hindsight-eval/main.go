@@ -24,6 +24,12 @@ func main() {
 	denseDays := flag.Int("dense-days", 3, "dense scenario: days")
 	densePerDay := flag.Int("dense-failures-per-day", 55, "dense scenario: failures a day")
 	denseInst := flag.Int("dense-instances", 3, "dense scenario: most instances (alerts) per failing service")
+	heldback := flag.String("write-heldback", "", "write the held-back-like set (dense days on public topologies) into this directory and exit")
+	hbOne := flag.String("write-heldback-one", "", "write one held-back-like scenario to this file and exit (see -hb-*)")
+	hbTopo := flag.String("hb-topology", "gen200", "held-back-like scenario: boutique, sockshop, socialnet, trainticket or genN (N generated services)")
+	hbSeed := flag.Uint64("hb-seed", 1, "held-back-like scenario: seed")
+	hbDays := flag.Int("hb-days", 7, "held-back-like scenario: days")
+	hbPerDay := flag.Int("hb-failures-per-day", 80, "held-back-like scenario: failures drawn a day (busy services skip some)")
 	checkGrade := flag.String("check-grade", "", "compare the grader's -json results in this file with -thresholds (for -set) and exit 1 on a drop")
 	thresholds := flag.String("thresholds", ".ci/eval-thresholds", "recorded figures -check-grade compares against")
 	set := flag.String("set", "dev", "which lines of -thresholds apply")
@@ -31,6 +37,23 @@ func main() {
 	if *checkGrade != "" {
 		rep, err := CheckGrade(*checkGrade, *thresholds, *set)
 		fmt.Print(rep)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hindsight-eval:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *heldback != "" || *hbOne != "" {
+		var err error
+		if *heldback != "" {
+			err = WriteHeldBack(*heldback)
+		}
+		if err == nil && *hbOne != "" {
+			var s *replayScenario
+			if s, err = HeldBackDays(*hbTopo, *hbSeed, *hbDays, *hbPerDay); err == nil {
+				err = writeScenario(*hbOne, s)
+			}
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "hindsight-eval:", err)
 			os.Exit(1)
