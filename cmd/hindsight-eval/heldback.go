@@ -391,8 +391,8 @@ func (g *hbGen) label(inc, title string, im *hbImpact, causes []string, why stri
 	switch {
 	case im.zone:
 		sev, lo, hi, rule = "SEV1", "SEV1", "SEV2", "a whole zone affected"
-	case cf1 >= 3 || entry && cf1 >= 2:
-		sev, lo, hi, rule = "SEV1", "SEV1", "SEV2", "the whole product down: several customer-facing tier-1 services failing"
+	case (cf1 >= 3 || entry && cf1 >= 2) && im.length >= 30*time.Minute:
+		sev, lo, hi, rule = "SEV1", "SEV1", "SEV2", "the whole product down for half an hour or more: several customer-facing tier-1 services failing"
 	case cf1 >= 1 && im.length >= time.Hour:
 		sev, lo, hi, rule = "SEV1", "SEV1", "SEV2", "a customer-facing tier-1 service failing for over an hour (SLA broken)"
 	case cf1 >= 1:
