@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/hindsight-ops/hindsight/config"
 )
 
 // Reasons a request or message is rejected; the values of the "reason"
@@ -23,13 +25,24 @@ const (
 	ReasonMediaType    = "unsupported_media_type"
 	ReasonUnauthorized = "unauthorized"
 	ReasonUnavailable  = "unavailable"
+	// ReasonBusy is a request turned away because api.max_ingests_in_flight
+	// requests of its source were being handled (503, Retry-After).
+	ReasonBusy = "busy"
 )
+
+// IngestWait is how long a request waits for one of the
+// api.max_ingests_in_flight slots of its source before it is answered 503
+// with Retry-After. A waiting request holds a connection but not its
+// body, which is read only once it has a slot.
+const IngestWait = 5 * time.Second
 
 // Metrics are the intake metrics every source shares, labelled by source,
 // so a dashboard compares sources on the same series.
 type Metrics struct {
 	Received *prometheus.CounterVec
 	Rejected *prometheus.CounterVec
+	// InFlight is the requests being read, decoded and stored now.
+	InFlight *prometheus.GaugeVec
 }
 
 // NewMetrics registers the intake metrics and pre-initialises them for
@@ -45,10 +58,15 @@ func NewMetrics(reg prometheus.Registerer, sources ...string) *Metrics {
 			Name: "hindsight_collector_requests_rejected_total",
 			Help: "Requests or messages not accepted, by source and reason.",
 		}, []string{"source", "reason"}),
+		InFlight: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hindsight_collector_requests_in_flight",
+			Help: "Intake requests being read, decoded and stored now, by source (at most api.max_ingests_in_flight each).",
+		}, []string{"source"}),
 	}
 	for _, s := range sources {
 		m.Received.WithLabelValues(s)
-		for _, r := range []string{ReasonBadRequest, ReasonTooLarge, ReasonMediaType, ReasonUnauthorized, ReasonUnavailable} {
+		m.InFlight.WithLabelValues(s)
+		for _, r := range []string{ReasonBadRequest, ReasonTooLarge, ReasonMediaType, ReasonUnauthorized, ReasonUnavailable, ReasonBusy} {
 			m.Rejected.WithLabelValues(s, r)
 		}
 	}
@@ -71,6 +89,12 @@ type Intake struct {
 	// MaxBodyBytes returns the body limit (api.max_body_bytes). It is
 	// called per request, so that a reload applies at once.
 	MaxBodyBytes func() int64
+	// MaxInFlight returns api.max_ingests_in_flight, per request like
+	// MaxBodyBytes; nil means config.DefaultMaxIngestsInFlight. Requests
+	// past it wait up to IngestWait for a slot, then get 503.
+	MaxInFlight func() int
+	// Wait bounds the wait for a slot; IngestWait when zero.
+	Wait time.Duration
 	// Decode turns a body into events (Intake sets their ReceivedAt). An
 	// error is answered 400 with its text, which must name the problem;
 	// a *RequestError is answered with its own status (a bad signature is
@@ -83,6 +107,8 @@ type Intake struct {
 	Logger  *slog.Logger
 	// Timeout bounds storing one request's events; 30s when zero.
 	Timeout time.Duration
+
+	inFlight gate
 }
 
 // ServeHTTP implements http.Handler.
@@ -99,6 +125,27 @@ func (h *Intake) serve(r *http.Request) (int, error) {
 	if re := check(r); re != nil {
 		return 0, re
 	}
+	limit := config.DefaultMaxIngestsInFlight
+	if h.MaxInFlight != nil {
+		limit = h.MaxInFlight()
+	}
+	wait := h.Wait
+	if wait <= 0 {
+		wait = IngestWait
+	}
+	wctx, cancel := context.WithTimeout(r.Context(), wait)
+	ok := h.inFlight.acquire(wctx, limit)
+	cancel()
+	if !ok {
+		return 0, &RequestError{Status: http.StatusServiceUnavailable, Reason: ReasonBusy,
+			Err: fmt.Errorf("%d requests are being stored already, the limit (api.max_ingests_in_flight); retry later", limit)}
+	}
+	defer h.inFlight.release()
+	if h.Metrics != nil {
+		g := h.Metrics.InFlight.WithLabelValues(h.Source)
+		g.Inc()
+		defer g.Dec()
+	}
 	body, re := ReadBody(r, h.MaxBodyBytes())
 	if re != nil {
 		return 0, re
@@ -106,7 +153,8 @@ func (h *Intake) serve(r *http.Request) (int, error) {
 	evs, err := h.Decode(r, body)
 	if err != nil {
 		if re, ok := errors.AsType[*RequestError](err); ok {
-			return 0, re
+			// The whole message: decoders prefix the field's place.
+			return 0, &RequestError{Status: re.Status, Reason: re.Reason, Err: err}
 		}
 		return 0, BadRequest("%v", err)
 	}
@@ -199,6 +247,9 @@ func Respond(w http.ResponseWriter, logger *slog.Logger, m *Metrics, source stri
 	if re, ok := errors.AsType[*RequestError](err); ok {
 		m.Rejected.WithLabelValues(source, re.Reason).Inc()
 		logger.Debug("Request rejected", "source", source, "reason", re.Reason, "err", re.Err)
+		if re.Status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
 		WriteJSON(w, re.Status, map[string]string{"error": re.Error()})
 		return
 	}

@@ -137,13 +137,13 @@ func TestRespond(t *testing.T) {
 func TestNewMetricsPreinitialises(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	collector.NewMetrics(reg, collector.SourceAlertmanager, collector.SourcePagerDuty)
-	// One received series per source, five rejected series per source.
+	// One received series per source, six rejected series per source.
 	n, err := testutil.GatherAndCount(reg, "hindsight_collector_events_received_total")
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 	n, err = testutil.GatherAndCount(reg, "hindsight_collector_requests_rejected_total")
 	require.NoError(t, err)
-	require.Equal(t, 10, n)
+	require.Equal(t, 12, n)
 }
 
 // TestIntake walks a request through each step of the shared shape: the

@@ -13,6 +13,8 @@ import (
 // v. what names the expected payload in the error ("an Alertmanager
 // webhook notification"). Errors say where the JSON went wrong in words
 // the sender can act on; a 4xx carrying them ends the sender's retries.
+// A body that decodes is also held to CheckJSONText (UTF-8, no NUL, no
+// key twice).
 func DecodeObject(body []byte, what string, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] != '{' {
@@ -25,6 +27,9 @@ func DecodeObject(body []byte, what string, v any) error {
 	// Token, not More: More is false before a stray '}' or ']'.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("invalid JSON: data after the top-level object")
+	}
+	if re := CheckJSONText(body); re != nil {
+		return re
 	}
 	return nil
 }

@@ -33,6 +33,27 @@ const (
 	// MaxBodyBytesLimit is the largest api.max_body_bytes accepted, because
 	// a body is held in memory while it is made durable.
 	MaxBodyBytesLimit = 1 << 30
+
+	// DefaultMaxAlertsPerNotification bounds the alerts (or deploy events)
+	// of one request: far above what an Alertmanager group flush carries
+	// when its receiver sets max_alerts, far below what a 1MiB body could
+	// hold of tiny alerts.
+	DefaultMaxAlertsPerNotification = 1000
+	// DefaultMaxLabelsPerAlert is generous for Kubernetes alerts (30-40
+	// labels are common) and stops a label set of thousands.
+	DefaultMaxLabelsPerAlert = 128
+	// DefaultMaxLabelNameBytes is well past any real Prometheus label name.
+	DefaultMaxLabelNameBytes = 256
+	// DefaultMaxLabelValueBytes fits URLs and image references; a label
+	// that is a document belongs in an annotation.
+	DefaultMaxLabelValueBytes = 4 << 10
+	// DefaultMaxAnnotationBytes fits a long description or runbook
+	// excerpt, and PagerDuty's longest note.
+	DefaultMaxAnnotationBytes = 64 << 10
+	// DefaultMaxIngestsInFlight is how many intake requests of one source
+	// are read and stored at once; more wait (see IngestWait) and then
+	// get 503.
+	DefaultMaxIngestsInFlight = 64
 )
 
 // Roles an API token can have. Read-only tokens are for dashboards and
@@ -345,10 +366,48 @@ type API struct {
 	IngestTokens []Token `yaml:"ingest_tokens"`
 	// MaxBodyBytes caps a request body; larger requests get 413.
 	MaxBodyBytes Bytes `yaml:"max_body_bytes"`
+	// Limits bound what one ingested request may carry beyond its size.
+	Limits `yaml:",inline"`
+	// MaxIngestsInFlight bounds the intake requests of each source that
+	// are read and stored at once, so that a storm of senders costs a
+	// bounded amount of memory; the others wait briefly, then get 503
+	// with Retry-After.
+	MaxIngestsInFlight int `yaml:"max_ingests_in_flight"`
 	// AnonymousMetrics lets /metrics be scraped without a token even when
 	// Tokens is set; by default a scraper needs a token of either role,
 	// since the metrics name services and show the load.
 	AnonymousMetrics bool `yaml:"anonymous_metrics"`
+}
+
+// Limits bound what one intake request (an Alertmanager notification, a
+// PagerDuty webhook, a deploy request or NATS message) may carry, so that
+// hostile or runaway input cannot take the daemon's memory or fill its
+// store. A request past one is refused (413) with a message naming the
+// limit's key and the field at fault. Every value must be at least 1.
+type Limits struct {
+	// MaxAlertsPerNotification bounds the alerts of one Alertmanager
+	// notification and the events of one deploy batch.
+	MaxAlertsPerNotification int `yaml:"max_alerts_per_notification"`
+	// MaxLabelsPerAlert bounds the labels of one alert or deploy event.
+	MaxLabelsPerAlert int `yaml:"max_labels_per_alert"`
+	// MaxLabelNameBytes bounds one label's name.
+	MaxLabelNameBytes Bytes `yaml:"max_label_name_bytes"`
+	// MaxLabelValueBytes bounds one label's value.
+	MaxLabelValueBytes Bytes `yaml:"max_label_value_bytes"`
+	// MaxAnnotationBytes bounds one annotation's value, and every text of
+	// a PagerDuty event or a deploy (a note, a title, a description).
+	MaxAnnotationBytes Bytes `yaml:"max_annotation_bytes"`
+}
+
+// DefaultLimits returns the built-in api.max_* intake limits.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxAlertsPerNotification: DefaultMaxAlertsPerNotification,
+		MaxLabelsPerAlert:        DefaultMaxLabelsPerAlert,
+		MaxLabelNameBytes:        DefaultMaxLabelNameBytes,
+		MaxLabelValueBytes:       DefaultMaxLabelValueBytes,
+		MaxAnnotationBytes:       DefaultMaxAnnotationBytes,
+	}
 }
 
 // Token is one bearer token. Exactly one of TokenFile and Token is set; a file
@@ -436,7 +495,9 @@ func Default() *Config {
 			MinReviewers: 3,
 		},
 		API: API{
-			MaxBodyBytes: DefaultMaxBodyBytes,
+			MaxBodyBytes:       DefaultMaxBodyBytes,
+			Limits:             DefaultLimits(),
+			MaxIngestsInFlight: DefaultMaxIngestsInFlight,
 		},
 		Retention: Retention{
 			Events: model.Duration(400 * 24 * time.Hour),

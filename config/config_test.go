@@ -110,9 +110,17 @@ func TestLoadGood(t *testing.T) {
 			{Name: "ops", Role: RoleReadWrite, TokenFile: "/etc/hindsight/ops-token"},
 			{Name: "dashboard", Role: RoleReadOnly, Token: "inline-dashboard-token"},
 		},
-		IngestTokens:     []Token{{Name: "alertmanager", TokenFile: "testdata/am-token"}},
-		MaxBodyBytes:     512 << 10,
-		AnonymousMetrics: true,
+		IngestTokens: []Token{{Name: "alertmanager", TokenFile: "testdata/am-token"}},
+		MaxBodyBytes: 512 << 10,
+		Limits: Limits{
+			MaxAlertsPerNotification: 500,
+			MaxLabelsPerAlert:        64,
+			MaxLabelNameBytes:        128,
+			MaxLabelValueBytes:       2 << 10,
+			MaxAnnotationBytes:       32 << 10,
+		},
+		MaxIngestsInFlight: 32,
+		AnonymousMetrics:   true,
 	}, c.API)
 
 	require.Equal(t, dur(90*24*time.Hour), c.Retention.Events)
@@ -290,6 +298,10 @@ func TestLoadErrors(t *testing.T) {
 		{"negative duration", "correlation: {window: -5m}", `line 1: correlation.window: expected a duration like 30s, 5m or 1h, got "-5m"`},
 		{"too big body", "api: {max_body_bytes: 2GiB}", `line 1: api.max_body_bytes must be at most 1GiB, got 2GiB`},
 		{"zero body", "api: {max_body_bytes: 0}", `line 1: api.max_body_bytes must be greater than zero`},
+		{"zero labels", "api: {max_labels_per_alert: 0}", `line 1: api.max_labels_per_alert must be at least 1, got 0`},
+		{"negative alerts", "api:\n  max_alerts_per_notification: -3", `line 2: api.max_alerts_per_notification must be at least 1, got -3`},
+		{"label value size", "api: {max_label_value_bytes: huge}", `line 1: api.max_label_value_bytes: expected a size like 512KiB, 1MiB or 10MB, got "huge"`},
+		{"zero in flight", "api: {max_ingests_in_flight: 0}", `line 1: api.max_ingests_in_flight must be at least 1, got 0`},
 		{"token without a value", "api: {tokens: [{name: a, role: read-only}]}", `line 1: api.tokens[0] needs token or token_file`},
 		{"token without a role", "api: {tokens: [{name: a, token: x}]}", `line 1: api.tokens[0].role must be set: read-only or read-write`},
 		{"same inline token twice", "api: {tokens: [{name: a, role: read-only, token: x}, {name: b, role: read-write, token: x}]}", `line 1: api.tokens[1].token is the same secret as api.tokens[0].token`},

@@ -396,6 +396,21 @@ func (a API) validate(ps *problems) {
 	case a.MaxBodyBytes > MaxBodyBytesLimit:
 		ps.add("api.max_body_bytes", "api.max_body_bytes must be at most %s, got %s", Bytes(MaxBodyBytesLimit), a.MaxBodyBytes)
 	}
+	for _, l := range []struct {
+		key string
+		v   int64
+	}{
+		{"max_alerts_per_notification", int64(a.MaxAlertsPerNotification)},
+		{"max_labels_per_alert", int64(a.MaxLabelsPerAlert)},
+		{"max_label_name_bytes", int64(a.MaxLabelNameBytes)},
+		{"max_label_value_bytes", int64(a.MaxLabelValueBytes)},
+		{"max_annotation_bytes", int64(a.MaxAnnotationBytes)},
+		{"max_ingests_in_flight", int64(a.MaxIngestsInFlight)},
+	} {
+		if l.v < 1 {
+			ps.add("api."+l.key, "api.%s must be at least 1, got %d", l.key, l.v)
+		}
+	}
 }
 
 func validSeverity(ps *problems, path, sev string) {

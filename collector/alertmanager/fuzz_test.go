@@ -10,6 +10,7 @@ import (
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/alertmanager"
+	"github.com/hindsight-ops/hindsight/config"
 )
 
 func FuzzDecode(f *testing.F) {
@@ -55,8 +56,10 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, "4", m.Version)
 		require.NotEmpty(t, evs)
 		require.Len(t, evs, len(m.Alerts), "one event per alert")
+		require.Nil(t, collector.CheckJSONText(body), "a body that decodes is clean JSON text")
 		for i, ev := range evs {
 			require.NoError(t, ev.Validate(), "event %d", i)
+			require.Nil(t, collector.CheckEvent(config.DefaultLimits(), "", &ev), "a decoded event is within the limits")
 			require.Equal(t, collector.SourceAlertmanager, ev.Source)
 			require.False(t, ev.At.IsZero())
 			require.True(t, strings.HasPrefix(ev.ID, "ev-"))

@@ -59,10 +59,17 @@ type Alert struct {
 
 var fingerprintRE = regexp.MustCompile(`^[0-9a-f]{1,16}$`)
 
-// Decode parses and validates a webhook body and returns its events
-// (without ReceivedAt and Service, which the caller sets). Errors name the
-// field at fault, such as `alerts[1].startsAt: ...`.
+// Decode parses and validates a webhook body within the built-in limits
+// (config.DefaultLimits); see DecodeLimited.
 func Decode(body []byte) (*Message, []collector.Event, error) {
+	return DecodeLimited(body, config.DefaultLimits())
+}
+
+// DecodeLimited parses and validates a webhook body and returns its
+// events (without ReceivedAt and Service, which the caller sets). Errors
+// name the field at fault, such as `alerts[1].startsAt: ...`; a body past
+// one of lim's bounds is a *collector.RequestError (413) naming the limit.
+func DecodeLimited(body []byte, lim config.Limits) (*Message, []collector.Event, error) {
 	var m Message
 	if err := collector.DecodeObject(body, "an Alertmanager webhook notification", &m); err != nil {
 		return nil, nil, err
@@ -77,9 +84,20 @@ func Decode(body []byte) (*Message, []collector.Event, error) {
 	case len(m.Alerts) == 0:
 		return nil, nil, errors.New("alerts: the notification has no alerts")
 	}
+	if re := collector.CheckCount(lim, "alerts", len(m.Alerts), "alerts"); re != nil {
+		re.Err = fmt.Errorf("%w; set max_alerts on the Alertmanager webhook receiver to at most %d", re.Err, lim.MaxAlertsPerNotification)
+		return nil, nil, re
+	}
+	for _, f := range []struct{ name, v string }{
+		{"receiver", m.Receiver}, {"groupKey", m.GroupKey}, {"externalURL", m.ExternalURL},
+	} {
+		if re := collector.CheckText(lim, f.name, f.v); re != nil {
+			return nil, nil, re
+		}
+	}
 	evs := make([]collector.Event, 0, len(m.Alerts))
 	for i, raw := range m.Alerts {
-		ev, err := decodeAlert(&m, raw)
+		ev, err := decodeAlert(&m, raw, lim)
 		if err != nil {
 			return nil, nil, fmt.Errorf("alerts[%d].%w", i, err)
 		}
@@ -88,7 +106,7 @@ func Decode(body []byte) (*Message, []collector.Event, error) {
 	return &m, evs, nil
 }
 
-func decodeAlert(m *Message, raw json.RawMessage) (collector.Event, error) {
+func decodeAlert(m *Message, raw json.RawMessage, lim config.Limits) (collector.Event, error) {
 	var a Alert
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
 		return collector.Event{}, fmt.Errorf("(alert): expected an object, got %.20s", t)
@@ -104,6 +122,15 @@ func decodeAlert(m *Message, raw json.RawMessage) (collector.Event, error) {
 	}
 	if len(a.Labels) == 0 {
 		return collector.Event{}, errors.New("labels: missing or empty; an alert is identified by its labels")
+	}
+	if re := collector.CheckLabels(lim, "labels", a.Labels); re != nil {
+		return collector.Event{}, re
+	}
+	if re := collector.CheckAnnotations(lim, "annotations", a.Annotations); re != nil {
+		return collector.Event{}, re
+	}
+	if re := collector.CheckText(lim, "generatorURL", a.GeneratorURL); re != nil {
+		return collector.Event{}, re
 	}
 	starts, err := parseTime(a.StartsAt)
 	if err != nil || starts.IsZero() {
@@ -229,6 +256,7 @@ func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Met
 	h.intake = collector.Intake{
 		Source:       collector.SourceAlertmanager,
 		MaxBodyBytes: func() int64 { return int64(cfg().API.MaxBodyBytes) },
+		MaxInFlight:  func() int { return cfg().API.MaxIngestsInFlight },
 		Decode:       h.decode,
 		Sink:         sink,
 		Metrics:      m,
@@ -241,7 +269,8 @@ func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Met
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.intake.ServeHTTP(w, r) }
 
 func (h *Handler) decode(_ *http.Request, body []byte) ([]collector.Event, error) {
-	m, evs, err := Decode(body)
+	cfg := h.cfg()
+	m, evs, err := DecodeLimited(body, cfg.API.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +279,6 @@ func (h *Handler) decode(_ *http.Request, body []byte) ([]collector.Event, error
 		h.logger.Warn("Alertmanager truncated a notification; raise max_alerts on the webhook receiver",
 			"group_key", m.GroupKey, "truncated_alerts", m.TruncatedAlerts)
 	}
-	cfg := h.cfg()
 	for i := range evs {
 		evs[i].Service = cfg.ServiceFor(evs[i].Labels)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
 )
 
 // Statuses of a deploy step.
@@ -41,7 +42,13 @@ const (
 
 var formats = []string{FormatCanonical, FormatCloudEvents, FormatCDEvents, FormatGitHub, FormatArgoCD, FormatFlux, FormatSpinnaker}
 
-// Decode parses and validates a deploy body and returns its events
+// Decode is DecodeLimited within the built-in limits
+// (config.DefaultLimits).
+func Decode(body []byte, format string, headers http.Header) ([]collector.Event, error) {
+	return DecodeLimited(body, format, headers, config.DefaultLimits())
+}
+
+// DecodeLimited parses and validates a deploy body and returns its events
 // (without ReceivedAt, which the caller sets). The shape is chosen by
 // format when it is not empty (one of the Format constants), else by the
 // headers (X-GitHub-Event, Gotk-Component, Ce-Specversion,
@@ -51,7 +58,36 @@ var formats = []string{FormatCanonical, FormatCloudEvents, FormatCDEvents, Forma
 // A foreign notification that is not a deploy step (a GitHub ping or an
 // `inactive` status, a Flux event about something else, a Spinnaker stage
 // event) yields no events and no error: the sender did nothing wrong.
-func Decode(body []byte, format string, headers http.Header) ([]collector.Event, error) {
+//
+// Bodies are held to collector.CheckJSONText (UTF-8, no NUL, no key
+// twice), and their events to lim: a batch past
+// api.max_alerts_per_notification, or an event past a label or text
+// limit, is a *collector.RequestError (413) naming the limit and the
+// event (by its index in a batch).
+func DecodeLimited(body []byte, format string, headers http.Header, lim config.Limits) ([]collector.Event, error) {
+	evs, err := decode(body, format, headers)
+	if err != nil {
+		return nil, err
+	}
+	if re := collector.CheckCount(lim, "", len(evs), "deploy events"); re != nil {
+		return nil, re
+	}
+	for i := range evs {
+		path := ""
+		if len(evs) > 1 {
+			path = fmt.Sprintf("[%d]", i)
+		}
+		if re := collector.CheckEvent(lim, path, &evs[i]); re != nil {
+			return nil, re
+		}
+		if re := collector.CheckName(lim, collector.JoinPath(path, "id"), evs[i].Ref.DeployID); re != nil {
+			return nil, re
+		}
+	}
+	return evs, nil
+}
+
+func decode(body []byte, format string, headers http.Header) ([]collector.Event, error) {
 	format = strings.ToLower(strings.TrimSpace(format))
 	if format == "" {
 		var err error
@@ -97,6 +133,9 @@ func topLevel(body []byte) (objs []json.RawMessage, arr bool, err error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, arr, errors.New("invalid JSON: data after the top-level value")
+	}
+	if re := collector.CheckJSONText(body); re != nil {
+		return nil, arr, re
 	}
 	return objs, arr, nil
 }

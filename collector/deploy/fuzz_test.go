@@ -2,9 +2,13 @@ package deploy_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/deploy"
+	"github.com/hindsight-ops/hindsight/config"
 )
 
 func FuzzDecode(f *testing.F) {
@@ -25,9 +29,20 @@ func FuzzDecode(f *testing.F) {
 				}
 				continue
 			}
+			if len(evs) > config.DefaultMaxAlertsPerNotification {
+				t.Fatalf("%d events decoded, past the limit", len(evs))
+			}
 			for _, ev := range evs {
 				if err := ev.Validate(); err != nil {
 					t.Fatalf("decoded event does not validate: %v (%+v)", err, ev)
+				}
+				if re := collector.CheckEvent(config.DefaultLimits(), "", &ev); re != nil {
+					t.Fatalf("decoded event past the limits: %v", re)
+				}
+				for _, s := range []string{ev.Service, ev.Summary, ev.Ref.DeployID} {
+					if strings.ContainsRune(s, 0) || !utf8.ValidString(s) {
+						t.Fatalf("decoded event with a NUL or invalid UTF-8: %q", s)
+					}
 				}
 				if ev.Service == "" || ev.Ref.DeployID == "" {
 					t.Fatalf("decoded event without service or deploy id: %+v", ev)

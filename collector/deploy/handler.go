@@ -21,9 +21,10 @@ func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Met
 		Source:       collector.SourceDeploy,
 		Check:        func(r *http.Request) *collector.RequestError { return checkMediaType(r, r.URL.Query().Get("format")) },
 		MaxBodyBytes: func() int64 { return int64(cfg().API.MaxBodyBytes) },
+		MaxInFlight:  func() int { return cfg().API.MaxIngestsInFlight },
 		Decode: func(r *http.Request, body []byte) ([]collector.Event, error) {
 			format := r.URL.Query().Get("format")
-			evs, err := Decode(body, format, r.Header)
+			evs, err := DecodeLimited(body, format, r.Header, cfg().API.Limits)
 			if err == nil && len(evs) == 0 {
 				logger.Debug("Notification is not a deploy step; ignored", "format", format)
 			}

@@ -100,6 +100,8 @@ func TestHandlerSuccess(t *testing.T) {
 func TestHandlerBadInput(t *testing.T) {
 	small := config.Default()
 	small.API.MaxBodyBytes = 100
+	tight := config.Default()
+	tight.API.MaxAlertsPerNotification = 1
 	for _, tc := range []struct {
 		name, query, ct string
 		cfg             *config.Config
@@ -123,6 +125,19 @@ func TestHandlerBadInput(t *testing.T) {
 			status: 415, reason: collector.ReasonMediaType, want: "is not application/json"},
 		{name: "form without github", ct: "application/x-www-form-urlencoded", body: readSample(t, sampleCanonical),
 			status: 415, reason: collector.ReasonMediaType, want: "is not application/json"},
+		{name: "duplicate key", ct: "application/json", body: []byte(`{"id":"a","service":"s","service":"t","at":"2026-11-20T13:58:40Z","status":"started"}`),
+			status: 400, reason: collector.ReasonBadRequest, want: `(body): the key "service" appears twice in one object`},
+		{name: "NUL", ct: "application/json", body: []byte(`[{"id":"a\u0000","service":"s","at":"2026-11-20T13:58:40Z","status":"started"}]`),
+			status: 400, reason: collector.ReasonBadRequest, want: `[0].id: contains a NUL character (\u0000)`},
+		{name: "too many labels", ct: "application/json", body: deployWithLabels(200, "x"),
+			status: 413, reason: collector.ReasonTooLarge, want: "labels: 200 labels, over the limit of 128 (api.max_labels_per_alert)"},
+		{name: "long label value", ct: "application/json", body: deployWithLabels(1, strings.Repeat("v", 5000)),
+			status: 413, reason: collector.ReasonTooLarge, want: "labels.l000: the value is 5000 bytes, over the limit of 4096 (api.max_label_value_bytes)"},
+		{name: "long description in a batch", ct: "application/json",
+			body:   []byte(`[{"id":"a","service":"s","at":"2026-11-20T13:58:40Z","status":"started"},{"id":"b","service":"s","at":"2026-11-20T13:58:40Z","status":"started","description":"` + strings.Repeat("d", 70<<10) + `"}]`),
+			status: 413, reason: collector.ReasonTooLarge, want: "[1].deploy.description: 71680 bytes, over the limit of 65536 (api.max_annotation_bytes)"},
+		{name: "batch too long", ct: "application/json", cfg: tight, body: []byte(`[{"id":"a","service":"s","at":"2026-11-20T13:58:40Z","status":"started"},{"id":"b","service":"s","at":"2026-11-20T13:58:40Z","status":"started"}]`),
+			status: 413, reason: collector.ReasonTooLarge, want: "(body): 2 deploy events, over the limit of 1 (api.max_alerts_per_notification)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &collectortest.Sink{}
@@ -135,6 +150,16 @@ func TestHandlerBadInput(t *testing.T) {
 			require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Rejected.WithLabelValues(collector.SourceDeploy, tc.reason)))
 		})
 	}
+}
+
+// deployWithLabels is a canonical deploy with n labels of value v.
+func deployWithLabels(n int, v string) []byte {
+	labels := map[string]string{}
+	for i := range n {
+		labels[fmt.Sprintf("l%03d", i)] = v
+	}
+	b, _ := json.Marshal(map[string]any{"id": "a", "service": "s", "at": "2026-11-20T13:58:40Z", "status": "started", "labels": labels})
+	return b
 }
 
 func TestHandlerUnavailable(t *testing.T) {

@@ -157,6 +157,10 @@ type ConsumerOptions struct {
 	// ConnectOptions are added to the connection's options: the daemon's
 	// credentials on its embedded server, for one.
 	ConnectOptions []nats.Option
+	// Limits returns the intake limits (api.max_*) a message is held to,
+	// per message so that a reload applies at once; nil means
+	// config.DefaultLimits.
+	Limits func() config.Limits
 }
 
 // Consumer takes deploy events from NATS into the sink.
@@ -332,7 +336,7 @@ func (c *Consumer) runPlain(ctx context.Context, nc *nats.Conn, closed <-chan st
 	c.logger.Warn("No nats.stream configured: deploys are read from a plain subscription and are lost while Hindsight is down or the store refuses them")
 	sub, err := nc.Subscribe(c.opts.NATS.DeploySubject, func(m *nats.Msg) {
 		c.messages.WithLabelValues(ResultReceived).Inc()
-		evs, err := Decode(m.Data, "", nil)
+		evs, err := DecodeLimited(m.Data, "", nil, c.limits())
 		if err != nil {
 			c.reject(m.Subject, err)
 			c.messages.WithLabelValues(ResultTerminated).Inc()
@@ -384,8 +388,19 @@ func (c *Consumer) drain(nc *nats.Conn, closed <-chan struct{}) {
 	}
 }
 
+func (c *Consumer) limits() config.Limits {
+	if c.opts.Limits == nil {
+		return config.DefaultLimits()
+	}
+	return c.opts.Limits()
+}
+
 func (c *Consumer) reject(subject string, err error) {
-	c.metrics.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonBadRequest).Inc()
+	reason := collector.ReasonBadRequest
+	if re, ok := errors.AsType[*collector.RequestError](err); ok {
+		reason = re.Reason
+	}
+	c.metrics.Rejected.WithLabelValues(collector.SourceDeploy, reason).Inc()
 	c.logger.Warn("Deploy message rejected", "nats_subject", subject, "reason", err)
 }
 
@@ -609,7 +624,7 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 		c.messages.WithLabelValues(ResultNakd).Inc()
 		return
 	}
-	evs, err := Decode(m.Data(), "", nil)
+	evs, err := DecodeLimited(m.Data(), "", nil, c.limits())
 	if err != nil {
 		c.reject(m.Subject(), err)
 		if terr := m.TermWithReason(err.Error()); terr != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -328,5 +329,37 @@ func TestEmbeddedStreamRecreated(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "the consumer creates the stream again")
 	publish(t, js, "deploys.checkout", deployBody("d-after", "succeeded"))
 	require.Equal(t, "d-after", sink.Next(t, 10*time.Second).Ref.DeployID)
+	r.stop(t)
+}
+
+// TestEmbeddedLimits: a message past the running limits is terminated
+// (never redelivered), counted as too large, and the limits are read per
+// message.
+func TestEmbeddedLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	ns := startEmbedded(t)
+	sink := &collectortest.Sink{}
+	var mu sync.Mutex
+	lim := config.DefaultLimits()
+	opts := embeddedOptions(ns)
+	opts.Limits = func() config.Limits { mu.Lock(); defer mu.Unlock(); return lim }
+	r := startConsumer(t, opts, sink)
+	js := publisher(t, ns.ClientURL())
+
+	publish(t, js, "deploys.checkout", deployBody("d-1", "succeeded"))
+	require.Equal(t, "d-1", sink.Next(t, 10*time.Second).Ref.DeployID)
+
+	mu.Lock()
+	lim.MaxLabelValueBytes = 1 // the service and version are label values in all but name
+	mu.Unlock()
+	publish(t, js, "deploys.checkout", deployBody("d-2", "succeeded"))
+	require.Eventually(t, func() bool { return r.count(deploy.ResultTerminated) == 1 }, 5*time.Second, 20*time.Millisecond)
+	require.Equal(t, 1.0, testutil.ToFloat64(r.metrics.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonTooLarge)))
+	publish(t, js, "deploys.checkout", []byte(`{"id":"d-3","id":"d-4","service":"checkout","status":"started","at":"2026-11-20T13:58:40Z"}`))
+	require.Eventually(t, func() bool { return r.count(deploy.ResultTerminated) == 2 }, 5*time.Second, 20*time.Millisecond)
+	require.Equal(t, 1.0, testutil.ToFloat64(r.metrics.Rejected.WithLabelValues(collector.SourceDeploy, collector.ReasonBadRequest)))
+	sink.None(t, 2500*time.Millisecond) // past AckWait (1s) twice: not redelivered
 	r.stop(t)
 }

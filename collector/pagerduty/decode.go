@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hindsight-ops/hindsight/collector"
+	"github.com/hindsight-ops/hindsight/config"
 )
 
 // EventTypePing is the event PagerDuty sends to test a subscription. It is
@@ -148,11 +149,19 @@ var knownDataTypes = map[string]string{
 
 var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
 
-// Decode parses and validates a webhook body. It returns the event
+// Decode parses and validates a webhook body within the built-in limits
+// (config.DefaultLimits); see DecodeLimited.
+func Decode(body []byte) (*Envelope, *collector.Event, error) {
+	return DecodeLimited(body, config.DefaultLimits())
+}
+
+// DecodeLimited parses and validates a webhook body. It returns the event
 // (without ReceivedAt and Service, which the caller sets), or a nil event
 // for a ping. Errors name the field at fault, such as
-// `event.occurred_at: "x" is not an RFC 3339 time`.
-func Decode(body []byte) (*Envelope, *collector.Event, error) {
+// `event.occurred_at: "x" is not an RFC 3339 time`; a text past lim's
+// api.max_annotation_bytes is a *collector.RequestError (413) naming it
+// as the API shows it (pagerduty.note).
+func DecodeLimited(body []byte, lim config.Limits) (*Envelope, *collector.Event, error) {
 	var env Envelope
 	if err := collector.DecodeObject(body, "a PagerDuty v3 webhook", &env); err != nil {
 		return nil, nil, err
@@ -182,6 +191,9 @@ func Decode(body []byte) (*Envelope, *collector.Event, error) {
 		return nil, nil, err
 	}
 	ev := h.event()
+	if re := collector.CheckEvent(lim, "", &ev); re != nil {
+		return nil, nil, re
+	}
 	return &env, &ev, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hindsight-ops/hindsight/collector"
 	"github.com/hindsight-ops/hindsight/collector/pagerduty"
+	"github.com/hindsight-ops/hindsight/config"
 )
 
 func FuzzDecode(f *testing.F) {
@@ -53,6 +54,9 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		require.NoError(t, ev.Validate())
+		require.Nil(t, collector.CheckJSONText(body), "a body that decodes is clean JSON text")
+		require.Nil(t, collector.CheckEvent(config.DefaultLimits(), "", ev), "a decoded event is within the limits")
+		require.NotContains(t, ev.Summary, "\x00")
 		require.Equal(t, collector.SourcePagerDuty, ev.Source)
 		require.Equal(t, "pagerduty."+env.Event.EventType, ev.Kind)
 		require.True(t, strings.HasPrefix(ev.ID, "ev-"))

@@ -39,6 +39,7 @@ func NewHandler(cfg func() *config.Config, sink collector.Sink, m *collector.Met
 	h.intake = collector.Intake{
 		Source:       collector.SourcePagerDuty,
 		MaxBodyBytes: func() int64 { return int64(cfg().API.MaxBodyBytes) },
+		MaxInFlight:  func() int { return cfg().API.MaxIngestsInFlight },
 		Decode:       h.decode,
 		Sink:         sink,
 		Metrics:      m,
@@ -61,7 +62,7 @@ func (h *Handler) decode(r *http.Request, body []byte) ([]collector.Event, error
 			return nil, err
 		}
 	}
-	env, ev, err := Decode(body)
+	env, ev, err := DecodeLimited(body, cfg.API.Limits)
 	if err != nil {
 		return nil, err
 	}

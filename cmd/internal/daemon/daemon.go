@@ -358,7 +358,8 @@ func (d *Daemon) Owner() lease.Owner { return d.owner }
 // storage path, credentials from the configuration) unless --nats.url
 // names an external one, and builds the deploy consumer.
 func (d *Daemon) setupDeploys(cfg *config.Config) error {
-	opts := deploy.ConsumerOptions{NATS: cfg.NATS, CheckInterval: d.opts.NATSCheckInterval}
+	opts := deploy.ConsumerOptions{NATS: cfg.NATS, CheckInterval: d.opts.NATSCheckInterval,
+		Limits: func() config.Limits { return d.reloader.Config().API.Limits }}
 	if d.opts.NATSURL == "" {
 		na := newNATSAuth(d.reloader.Config, d.logger.With("component", "nats"))
 		ns, err := deploy.StartEmbeddedWithAuth(d.opts.NATSListen, filepath.Join(d.opts.StoragePath, "nats"), d.logger.With("component", "nats"), na)
