@@ -72,6 +72,11 @@ type Options struct {
 	// deliveries; 0 keeps the defaults (1s-30s within, 10s-10m between).
 	// Fault tests shorten them to see an outage of minutes in seconds.
 	ExportMinBackoff, ExportMaxBackoff time.Duration
+	// Now, when set, is the daemon's wall clock for what it stamps and
+	// times by it: the receipt time of every event taken in (which the
+	// future-time check and export.delay run from) and the exporter's
+	// timers. Fault tests make it jump; nil is time.Now.
+	Now func() time.Time
 }
 
 // Daemon is one Hindsight daemon. New builds it, Run serves.
@@ -200,6 +205,16 @@ func New(o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.sink = &correlate.Ingester{Log: evlog, Projector: d.proj}
+	if o.Now != nil {
+		ing := d.sink
+		d.sink = collector.SinkFunc(func(ctx context.Context, evs ...collector.Event) error {
+			now := o.Now().UTC()
+			for i := range evs {
+				evs[i].ReceivedAt = now
+			}
+			return ing.Ingest(ctx, evs...)
+		})
+	}
 	if d.stream == nil {
 		// The local log: each group commit applies its batch to the
 		// projection in the same transaction, one fsync per batch. The
@@ -411,7 +426,7 @@ func (d *Daemon) setupExport(cfg *config.Config) error {
 		Log: d.evlog, Reader: d.reader, Lookup: d.lookup, Position: d.proj.Applied,
 		Source: d.source(), Record: d.sink, Owner: ownerOf{d},
 		Logger: d.logger.With("component", "export"), Registerer: d.reg,
-		MinBackoff: d.opts.ExportMinBackoff, MaxBackoff: d.opts.ExportMaxBackoff,
+		MinBackoff: d.opts.ExportMinBackoff, MaxBackoff: d.opts.ExportMaxBackoff, Now: d.opts.Now,
 	}, setup)
 	d.reloader.OnReload("export", func(c *config.Config) (func(), error) {
 		s, err := exporter.NewSetup(c, d.opts.ConfigFile, opts)
