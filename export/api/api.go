@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -51,6 +52,9 @@ type API struct {
 	sem chan struct{}
 	// hub serves the event stream (SetStream); nil until then.
 	hub *hub
+	// listBytes is where a list page stops early (maxListBytes); tests
+	// lower it.
+	listBytes atomic.Int64
 }
 
 // Measurer runs impact queries over an incident's window (the Prometheus
@@ -68,7 +72,7 @@ func (a *API) SetRenderers(r func() *export.RendererSet) { a.renderers = r }
 // sink receives corrections (notes, overrides, curation) as events;
 // rebuild serves recorrelation. Both may be nil for a read-only API.
 func New(r correlate.Reader, sink collector.Sink, rebuild func(context.Context) error, cfg func() *config.Config, logger *slog.Logger) *API {
-	return &API{
+	a := &API{
 		reader:  r,
 		sink:    sink,
 		rebuild: rebuild,
@@ -77,6 +81,8 @@ func New(r correlate.Reader, sink collector.Sink, rebuild func(context.Context) 
 		now:     time.Now,
 		sem:     make(chan struct{}, 16),
 	}
+	a.listBytes.Store(maxListBytes)
+	return a
 }
 
 // Routes returns the API's routes as method+pattern to handler, so the
@@ -165,6 +171,9 @@ func parseList(q map[string][]string) (listParams, error) {
 	if p.until, err = parseTime("until", get("until")); err != nil {
 		return p, err
 	}
+	if !p.since.IsZero() && !p.until.IsZero() && p.since.After(p.until) {
+		return p, fmt.Errorf("since: %s is after until %s", p.since.UTC().Format(time.RFC3339), p.until.UTC().Format(time.RFC3339))
+	}
 	return p, nil
 }
 
@@ -203,14 +212,12 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 	service := q.Get("service")
 	cfg := a.cfg()
 	now := a.now()
-	out := []*correlate.View{}
-	next, scanned, more := "", 0, false
+	ls := newListStream(w, "incidents", a.listBytes.Load())
+	var pg page
 	iq := correlate.IncidentQuery{Service: service, Open: status == correlate.StatusOpen,
 		OpenSince: now.Add(-time.Duration(cfg.Correlation.ResolveAfter)), Since: p.since, Until: p.until}
 	err = a.scanIncidents(r.Context(), iq, p.cursor, func(inc *correlate.Incident, cur string) bool {
-		scanned++
-		if scanned > maxScan {
-			next = cur
+		if !pg.scan(cur) {
 			return false
 		}
 		if !p.until.IsZero() && inc.StartedAt.After(p.until) {
@@ -228,23 +235,9 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 			(severity != "" && v.Severity.Effective != severity) {
 			return true
 		}
-		if len(out) == p.limit {
-			more = true
-			return false
-		}
-		out = append(out, v)
-		next = cur
-		return true
+		return pg.add(ls, p.limit, v, cur)
 	})
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	resp := map[string]any{"incidents": out}
-	if more || scanned > maxScan {
-		resp["next"] = next
-	}
-	collector.WriteJSON(w, http.StatusOK, resp)
+	a.finishList(w, ls, &pg, err)
 }
 
 func (a *API) view(ctx context.Context, id string) (*correlate.View, error) {
@@ -278,7 +271,14 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	collector.WriteJSON(w, http.StatusOK, map[string]any{"timeline": v.Timeline})
+	// Entry by entry: a long incident's timeline is its largest answer.
+	ls := newListStream(w, "timeline", 0)
+	for _, e := range v.Timeline {
+		if ls.add(e) != nil {
+			return
+		}
+	}
+	_ = ls.finish("")
 }
 
 func (a *API) postmortem(w http.ResponseWriter, r *http.Request) {
@@ -373,14 +373,12 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	source, service, incident := q.Get("source"), q.Get("service"), q.Get("incident")
-	out := []EventView{}
-	next, scanned, more := "", 0, false
+	ls := newListStream(w, "events", a.listBytes.Load())
+	var pg page
 	indexed := true
 	err = a.scanEvents(r.Context(), correlate.EventQuery{Source: source, Service: service, Incident: incident, Since: p.since, Until: p.until},
 		p.cursor, &indexed, func(er correlate.EventRecord, cur string) bool {
-			scanned++
-			if scanned > maxScan {
-				next = cur
+			if !pg.scan(cur) {
 				return false
 			}
 			ev := er.Event
@@ -391,29 +389,15 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 				(!indexed && incident != "" && er.IncidentID != incident) {
 				return true
 			}
-			if len(out) == p.limit {
-				more = true
-				return false
-			}
 			v := EventView{ID: ev.ID, Seq: er.Seq, At: ev.At.UTC(), ReceivedAt: ev.ReceivedAt.UTC(), Source: ev.Source,
 				Kind: ev.Kind, Service: ev.Service, Summary: ev.Summary, Ref: ev.Ref, Labels: ev.FlatLabels()}
 			if er.IncidentID != "" {
 				id := er.IncidentID
 				v.IncidentID = &id
 			}
-			out = append(out, v)
-			next = cur
-			return true
+			return pg.add(ls, p.limit, v, cur)
 		})
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	resp := map[string]any{"events": out}
-	if more || scanned > maxScan {
-		resp["next"] = next
-	}
-	collector.WriteJSON(w, http.StatusOK, resp)
+	a.finishList(w, ls, &pg, err)
 }
 
 // scanEvents lists events from the reader's indexes when it has them

@@ -29,6 +29,7 @@ import (
 )
 
 type fixture struct {
+	api  *API
 	srv  *httptest.Server
 	db   *store.DB
 	proj *correlate.Projector
@@ -59,6 +60,7 @@ func newFixtureWith(t *testing.T, cfg *config.Config) *fixture {
 	mux := http.NewServeMux()
 	a := New(db, sink, f.proj.Rebuild, f.cfg.Load, promslog.NewNopLogger())
 	a.SetStream(ctx, f.proj)
+	f.api = a
 	for p, h := range a.Routes() {
 		mux.Handle(p, h)
 	}

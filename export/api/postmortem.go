@@ -404,12 +404,10 @@ func (a *API) listActionItems(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg, now := a.cfg(), a.now()
-	out := []ActionItemView{}
-	next, scanned, more := "", 0, false
+	ls := newListStream(w, "action_items", a.listBytes.Load())
+	var pg page
 	err = a.reader.ScanIncidents(r.Context(), p.cursor, func(inc *correlate.Incident, cur string) bool {
-		scanned++
-		if scanned > maxScan {
-			next = cur
+		if !pg.scan(cur) {
 			return false
 		}
 		if len(inc.ActionItems) == 0 || inc.MergedInto != "" || (service != "" && !slices.Contains(inc.Services, service)) {
@@ -425,25 +423,21 @@ func (a *API) listActionItems(w http.ResponseWriter, r *http.Request) {
 		if len(items) == 0 {
 			return true
 		}
-		if len(out) >= p.limit {
-			more = true
+		// A page holds whole incidents' items, so it may pass limit by
+		// the last incident's.
+		if ls.items >= p.limit || ls.full() {
+			pg.more = true
 			return false
 		}
 		title := correlate.NewView(inc, nil, cfg, now).Title
 		for i := range items {
 			items[i].IncidentTitle = title
+			if pg.werr = ls.add(items[i]); pg.werr != nil {
+				return false
+			}
 		}
-		out = append(out, items...)
-		next = cur
+		pg.next = cur
 		return true
 	})
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	resp := map[string]any{"action_items": out}
-	if more || scanned > maxScan {
-		resp["next"] = next
-	}
-	collector.WriteJSON(w, http.StatusOK, resp)
+	a.finishList(w, ls, &pg, err)
 }
