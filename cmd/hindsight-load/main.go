@@ -21,6 +21,13 @@
 //	    resident memory and size on disk, and the time from restart to
 //	    ready.
 //
+//	hindsight-load soak --hindsight ./hindsight [--duration 2h] [--every 5m] [--rate 200]
+//	    The daemon on a fresh store under a steady load, paused every
+//	    --every for an idle sample of its goroutines and live heap (after
+//	    a forced GC), resident memory and size on disk; exits 1 if the
+//	    last sample holds more than the first beyond the tolerances. Not
+//	    run in CI (TestSoakNoGrowth is its one-minute version).
+//
 // `make bench-ingest` builds both binaries and runs compare. Results and
 // how to read them are in BENCHMARKS.md.
 package main
@@ -43,6 +50,7 @@ Commands:
   noop      serve a baseline receiver that decodes and stores nothing
   ingest    send Alertmanager webhooks to a URL and report throughput and latency
   compare   run the baseline and the daemon side by side, then the 1M-event checks
+  soak      load the daemon for hours, sampling its goroutines and live heap at idle
 
 Run "hindsight-load <command> --help" for the flags of a command.
 `
@@ -61,6 +69,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		run = runIngest
 	case "compare":
 		run = runCompare
+	case "soak":
+		run = runSoak
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
