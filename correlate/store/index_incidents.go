@@ -447,3 +447,28 @@ func (s *DB) incidentsOfService(txn *badger.Txn, q correlate.IncidentQuery, boun
 	}
 	return nil
 }
+
+// unindexIncident removes every incident index key written for id, and
+// its record, for an incident that leaves the store (retention).
+func unindexIncident(txn *badger.Txn, w *opWriter, id string) error {
+	item, err := txn.Get(incRecordKey(id))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read index record of %s: %w", id, err)
+	}
+	rec, err := item.ValueCopy(nil)
+	if err != nil {
+		return fmt.Errorf("read index record of %s: %w", id, err)
+	}
+	keys, err := decodeKeys(rec)
+	if err != nil {
+		return fmt.Errorf("index record of %s: %w", id, err)
+	}
+	for _, k := range keys {
+		w.del(k)
+	}
+	w.del(incRecordKey(id))
+	return nil
+}

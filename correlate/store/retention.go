@@ -445,6 +445,9 @@ func (s *DB) timelineIn(ctx context.Context, txn *badger.Txn, id string) (correl
 func removalOps(ctx context.Context, txn *badger.Txn, w *opWriter, inc *correlate.Incident, tl correlate.Timeline, fps map[string]map[string]bool) error {
 	id := inc.ID
 	w.del(incidentKey(id))
+	if err := unindexIncident(txn, w, id); err != nil {
+		return err
+	}
 	if !inc.ListedAt.IsZero() {
 		w.del(listKey(inc.ListedAt, id))
 	}
