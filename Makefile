@@ -31,6 +31,7 @@ run: build
 # test with the race detector, then runs each fuzz target briefly.
 test: test-deps vet
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) mixin
 	$(MAKE) fuzz FUZZTIME=50000x
 
 test-short: vet
@@ -62,6 +63,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -timeout 10m ./collector/pagerduty/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -timeout 10m ./collector/deploy/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckJSONText$$' -fuzztime $(FUZZTIME) -timeout 10m ./collector/
+
+# mixin checks the self-monitoring alerting rules and runs their unit
+# tests (export/mixin); TestMixinMetricsExist checks the metric names.
+.PHONY: mixin
+mixin:
+	promtool check rules export/mixin/alerts/*.yaml
+	promtool test rules export/mixin/tests/*.yaml
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
