@@ -30,6 +30,18 @@
 // events are durable. A projection commit that does not fit is staged
 // and applied as a redo log, which Open finishes after a crash.
 //
+// With an Inliner (the daemon's projector, for the local log), the
+// committer also applies its batch to the projection and writes the
+// changes and the checkpoint in the batch's own transaction: one fsync
+// per batch, and a request is answered with its events correlated. What
+// that path leaves (a batch of more than one transaction, a projection
+// behind the log) the projector applies after the commit.
+//
+// Values under 1 MiB, events included, are kept in the LSM tree, whose
+// tables are zstd-compressed, rather than in the uncompressed value log;
+// memory.go says how the store keeps its mapped files and heap out of
+// the resident set.
+//
 // Badger writes through memory-mapped files, so a full disk would kill
 // the process with SIGBUS instead of failing a write: the store refuses
 // writes before the disk is full, and keeps a reserve file

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -77,22 +78,32 @@ func TestInlineCommit(t *testing.T) {
 	p = newProjector(db)
 	db.SetInliner(p)
 	appendInline(alertEvent("billing", "b2", "firing", m(102*min), time.Time{}))
+	seq, err := db.Append(ctx, alertEvent("billing", "b2", "firing", m(102*min), time.Time{}))
+	require.NoError(t, err)
+	require.Equal(t, p.Applied(), seq, "a repeat adds nothing and is answered at once")
 
 	// Events that fit in one transaction with changes that do not: the
 	// changes are committed right after them, before Append returns.
+	// Sized from the store's own limit on one transaction.
+	maxSize, _ := db.txnLimits()
+	sample, err := json.Marshal(alertEvent("search", "y0", "firing", m(24*time.Hour), time.Time{}))
+	require.NoError(t, err)
+	perEvent, _ := db.entrySize(eventKey(1), sample)
+	// (Less than half of it: each event is written with its index
+	// keys, index.go.)
+	fits := int(maxSize * 4 / 10 / perEvent)
 	var big []collector.Event
-	// (1,000 events: each is written with its index keys, index.go.)
-	for i := range 1000 {
+	for i := range fits {
 		big = append(big, alertEvent("search", fmt.Sprint("y", i), "firing", m(24*time.Hour), time.Time{}))
 	}
 	appendInline(big...)
 	// More events than one transaction holds (in one request: a
 	// backfill): stored, then applied by the projector.
 	big = nil
-	for i := range 5000 {
+	for i := range 3 * fits {
 		big = append(big, alertEvent("search", fmt.Sprint("z", i), "firing", m(25*time.Hour), time.Time{}))
 	}
-	seq, err := db.Append(ctx, big...)
+	seq, err = db.Append(ctx, big...)
 	require.NoError(t, err)
 	log = append(log, big)
 	require.Less(t, p.Applied(), seq, "too large to apply inline")

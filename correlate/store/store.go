@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -47,6 +50,7 @@ var (
 // own limit on the value threshold.
 const maxInMemoryValue = 1 << 20
 
+
 // Options tune the store. The zero value is usable.
 type Options struct {
 	// InMemory keeps everything in memory (tests).
@@ -67,9 +71,13 @@ type Options struct {
 // one transaction at 15% of it (MaxBatchSize).
 const (
 	memTableSize     = 8 << 20
+	numMemtables     = 2
 	valueLogFileSize = 128 << 20
 	// valueThreshold: values this long or longer go to the value log.
-	valueThreshold = 256
+	valueThreshold = 1 << 20
+	blockSize      = 16 << 10
+	blockCacheSize = 16 << 20
+	indexCacheSize = 8 << 20
 )
 
 // DB is a Badger-backed event log and projection store. All methods are
@@ -91,6 +99,14 @@ type DB struct {
 	stop      chan struct{}
 	done      chan struct{}
 	spaceDone chan struct{}
+	trimDone  chan struct{}
+	// absDir is dir made absolute, as /proc/self/maps names the files.
+	absDir string
+	// commits counts group commits, for trimMemory to see writes stop.
+	commits atomic.Uint64
+	// resetPending: a projection reset is past its reset point but not
+	// finished (reset.go).
+	resetPending atomic.Bool
 
 	mu        sync.RWMutex // guards retention, inliner
 	retention time.Duration
@@ -113,6 +129,7 @@ type DB struct {
 	writeErrors     prometheus.Counter
 	gcRuns          *prometheus.CounterVec
 	lastGC          prometheus.Gauge
+	pageOuts        prometheus.Counter
 }
 
 var (
@@ -139,12 +156,14 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		WithLogger(badgerLogger{logger}).
 		WithLoggingLevel(badger.WARNING).
 		WithMemTableSize(memTableSize).
-		WithNumMemtables(3).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20).
+		WithNumMemtables(numMemtables).
+		WithBlockSize(blockSize).
+		WithBlockCacheSize(blockCacheSize).
+		WithIndexCacheSize(indexCacheSize).
 		WithValueLogFileSize(valueLogFileSize).
 		WithValueThreshold(valueThreshold).
-		WithCompression(options.Snappy).
+		WithCompression(options.ZSTD).
+		WithZSTDCompressionLevel(1).
 		WithMetricsEnabled(false).
 		WithNumCompactors(2)
 	var space *spaceGuard
@@ -153,7 +172,9 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		// (with a panic, in v4.9.6) a value above the value threshold:
 		// raise it to the most Badger allows, so that an event or an
 		// incident of more than 256 bytes can be stored.
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxInMemoryValue)
+		// Nor is there a disk to save by compressing.
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxInMemoryValue).
+			WithCompression(options.None)
 	} else {
 		space = newSpaceGuard(dir, o.MinFreeBytes, memTableSize, logger, reg)
 		if err := space.prepare(); err != nil {
@@ -167,7 +188,13 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 	if o.GCInterval <= 0 {
 		o.GCInterval = 5 * time.Minute
 	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %q: %w", dir, err)
+	}
 	s := &DB{
+		absDir:         absDir,
 		valueThreshold: bo.ValueThreshold,
 		space:          space,
 		db:             db,
@@ -175,6 +202,7 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		opts:           o,
 		dir:            dir,
 		spaceDone:      make(chan struct{}),
+		trimDone:       make(chan struct{}),
 		appendc:        make(chan *appendReq, 1024),
 		notify:         make(chan struct{}, 1),
 		stop:           make(chan struct{}),
@@ -217,10 +245,39 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 		Name: "hindsight_store_value_log_gc_last_run_timestamp_seconds",
 		Help: "When the value-log GC last ran.",
 	})
+	for _, part := range storeParts {
+		f.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "hindsight_store_size_bytes",
+			Help:        "Disk space the store takes, by part: tables (the LSM tree, compressed), value_log, memtables (their write-ahead logs), other (manifest, discard stats); the space reserve file excluded.",
+			ConstLabels: prometheus.Labels{"part": part},
+		}, func() float64 { return float64(s.diskSizes()[part]) })
+	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "hindsight_store_size_bytes",
-		Help: "Disk space the store takes (LSM tree, value log, write-ahead log), the space reserve file excluded.",
-	}, func() float64 { return float64(s.diskSize()) })
+		Name: "hindsight_store_mapped_resident_bytes",
+		Help: "Memory the store's memory-mapped files (tables, value log, memtables) take in this process's resident set; pages of tables and value log are given back past 64 MiB of file-backed resident memory.",
+	}, func() float64 {
+		if o.InMemory {
+			return 0
+		}
+		n, _ := residentOf(func(path string) bool { return strings.HasPrefix(path, s.absDir+string(os.PathSeparator)) })
+		return float64(n)
+	})
+	s.pageOuts = f.NewCounter(prometheus.CounterOpts{
+		Name: "hindsight_store_page_outs_total",
+		Help: "Times the store asked the kernel to reclaim the resident pages of its mapped tables and value log.",
+	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hindsight_store_memtable_bytes",
+		Help: "Memory each of the store's memtables takes (up to two at once), in the heap and as its mapped write-ahead log.",
+	}, func() float64 { return memTableSize })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hindsight_store_cache_bytes",
+		Help: "Memory set aside for the store's caches of decoded table blocks and table indexes.",
+	}, func() float64 { return blockCacheSize + indexCacheSize })
+	if err := s.recoverReset(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %q: %w", dir, err)
+	}
 	if err := s.recoverStaged(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %q: %w", dir, err)
@@ -232,34 +289,13 @@ func Open(dir string, o Options, logger *slog.Logger, reg prometheus.Registerer)
 	if space != nil {
 		space.update()
 		go s.watchSpace()
+		go s.trimMemory()
 	} else {
 		close(s.spaceDone)
+		close(s.trimDone)
 	}
 	go s.committer()
 	return s, nil
-}
-
-// diskSize is the space the store's files take on disk; Badger's own
-// Size is not kept with its metrics disabled, and would count the
-// value log's sparse, preallocated length.
-func (s *DB) diskSize() int64 {
-	if s.opts.InMemory {
-		return 0
-	}
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, e := range entries {
-		if !e.Type().IsRegular() || e.Name() == reserveFileName {
-			continue
-		}
-		if fi, err := e.Info(); err == nil {
-			n += allocated(fi)
-		}
-	}
-	return n
 }
 
 func (s *DB) watchSpace() {
@@ -302,6 +338,7 @@ func (s *DB) Close() error {
 		close(s.stop)
 		<-s.done
 		<-s.spaceDone
+		<-s.trimDone
 		err = s.db.Close()
 	})
 	return err
@@ -549,6 +586,7 @@ func (s *DB) commitBatch(head uint64, batch []*appendReq) uint64 {
 			return fmt.Errorf("commit events: %w", err)
 		}
 		head = pendingHead
+		s.commits.Add(1)
 		s.remember(pendingEvs)
 		s.eventsStored.Add(float64(len(pendingEvs)))
 		pendingEvs = nil
