@@ -178,8 +178,10 @@ type Projector struct {
 	stale bool
 	// progress is closed and replaced each time applied advances.
 	progress chan struct{}
-	// rebuild asks Run to rebuild the projection from the log.
-	rebuild chan chan error
+	// rebuild asks Run to rebuild the projection from the log;
+	// rebuilding is set from then until Run has caught up with the log.
+	rebuild    chan chan error
+	rebuilding atomic.Bool
 	// subs are told about each commit (Subscribe).
 	subs commitSubs
 
@@ -324,6 +326,10 @@ func (p *Projector) Run(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
+		if p.rebuilding.Load() {
+			p.rebuilding.Store(false)
+			p.logger.Info("Rebuild caught up with the event log", "position", p.applied.Load())
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -365,12 +371,21 @@ func (p *Projector) Rebuild(ctx context.Context) error {
 	}
 }
 
+// reset drops the projection for a rebuild. Events go on being taken
+// meanwhile: no inline batch begins while rebuilding is set, and the
+// store deletes the old projection a transaction at a time, so the log's
+// committer never waits for it (stepMu is held only to let an inline
+// batch in flight finish, and to swap the correlator).
 func (p *Projector) reset(ctx context.Context) error {
+	p.rebuilding.Store(true)
 	p.stepMu.Lock()
-	defer p.stepMu.Unlock()
+	p.stepMu.Unlock() //nolint:staticcheck // an empty critical section: waits for the inline batch in flight
 	if err := p.store.ResetProjection(ctx); err != nil {
+		p.rebuilding.Store(false)
 		return err
 	}
+	p.stepMu.Lock()
+	defer p.stepMu.Unlock()
 	p.mu.Lock()
 	p.c = NewCorrelator(p.cfg, State{})
 	p.c.SetLookup(p.lookup)
@@ -381,6 +396,10 @@ func (p *Projector) reset(ctx context.Context) error {
 	p.logger.Info("Projection dropped; rebuilding incidents from the event log")
 	return nil
 }
+
+// Rebuilding reports whether a rebuild (Rebuild) has not caught up with
+// the log yet.
+func (p *Projector) Rebuilding() bool { return p.rebuilding.Load() }
 
 // step applies one batch. It returns how many events it applied. A
 // batch that fails (a read of the committed projection, or its commit) is
@@ -460,11 +479,11 @@ type InlineBatch struct {
 // reads then see every earlier projection commit). Done must be called
 // exactly once.
 func (p *Projector) BeginInline(after uint64) *InlineBatch {
-	if p.applied.Load() != after {
+	if p.rebuilding.Load() || p.applied.Load() != after {
 		return nil
 	}
 	p.stepMu.Lock()
-	if p.stale || p.applied.Load() != after {
+	if p.stale || p.rebuilding.Load() || p.applied.Load() != after {
 		p.stepMu.Unlock()
 		return nil
 	}
@@ -556,7 +575,8 @@ type Ingester struct {
 
 var _ collector.Sink = (*Ingester)(nil)
 
-// Ingest appends evs and waits for their correlation. Events too far
+// Ingest appends evs and waits for their correlation (not during a
+// rebuild, which would hold it for the whole replay). Events too far
 // ahead of their receipt time are refused (CheckEventTimes).
 func (i *Ingester) Ingest(ctx context.Context, evs ...collector.Event) error {
 	i.Projector.mu.Lock()
@@ -568,6 +588,12 @@ func (i *Ingester) Ingest(ctx context.Context, evs ...collector.Event) error {
 	seq, err := i.Log.Append(ctx, evs...)
 	if err != nil {
 		return err
+	}
+	if i.Projector.Rebuilding() {
+		// A recorrelation replays the whole log: waiting for it would
+		// hold every sender for its length. The events are durable;
+		// the incidents show them when the rebuild reaches them.
+		return nil
 	}
 	if err := i.Projector.WaitApplied(ctx, seq); err != nil {
 		// Durable but not yet visible: the sender retries and the retry

@@ -64,6 +64,11 @@ func (s *DB) LoadState(ctx context.Context) (correlate.State, error) {
 // that moves thousands of entries) is committed in stages (commitStaged),
 // atomic across a crash though not for a reader that looks meanwhile.
 func (s *DB) Commit(ctx context.Context, ch *correlate.Changes) error {
+	if s.resetPending.Load() {
+		if err := s.finishReset(ctx); err != nil {
+			return fmt.Errorf("commit projection at %d: %w", ch.Checkpoint.Seq, err)
+		}
+	}
 	unlock, err := s.retain.guardCommit(ch) // retention.go
 	if err != nil {
 		return fmt.Errorf("commit projection at %d: %w", ch.Checkpoint.Seq, err)
@@ -437,26 +442,3 @@ func (s *DB) IncidentAt(ctx context.Context, seq uint64) (string, error) {
 // projectionPrefixes are the tables the projection owns; dropping them
 // (and the checkpoint) leaves the event log alone.
 var projectionPrefixes = [][]byte{{pIncident}, {pAlert}, {pList}, {pEntry}, {pEventInc}, {pLive}, {pEpisode}, {pDeploy}, {pRelated}, {pFiring}, {pStaged}, {pIncIndex}}
-
-// ResetProjection implements correlate.ProjectionStore: it drops every
-// incident and the checkpoint, so the projection is rebuilt from the log.
-func (s *DB) ResetProjection(context.Context) error {
-	// The rebuild reads the log from its start: from Badger, which
-	// knows what has expired, not from the ring of recent events, which
-	// may still hold events past retention.events.
-	s.recentMu.Lock()
-	clear(s.recent)
-	s.recentMu.Unlock()
-	if err := s.db.DropPrefix(projectionPrefixes...); err != nil {
-		return fmt.Errorf("drop projection: %w", err)
-	}
-	if err := s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Delete(keyStaged); err != nil {
-			return err
-		}
-		return txn.Delete(keyCheckpoint)
-	}); err != nil {
-		return fmt.Errorf("drop checkpoint: %w", err)
-	}
-	return nil
-}
