@@ -50,7 +50,6 @@ var (
 // own limit on the value threshold.
 const maxInMemoryValue = 1 << 20
 
-
 // Options tune the store. The zero value is usable.
 type Options struct {
 	// InMemory keeps everything in memory (tests).
