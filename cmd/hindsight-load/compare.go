@@ -167,7 +167,13 @@ func compare(ctx context.Context, o compareOpts, kids *children, argv []string, 
 		return err
 	}
 	base = "http://" + addr
-	hsArgs := []string{"--web.listen-address=" + addr, "--storage.path=" + dir, "--log.level=warn"}
+	natsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	// The embedded NATS server on a free port too: another daemon on the
+	// machine may hold the default one.
+	hsArgs := []string{"--web.listen-address=" + addr, "--nats.listen-address=" + natsAddr, "--storage.path=" + dir, "--log.level=warn"}
 	hs, err := kids.start("hindsight", o.hindsight, hsArgs...)
 	if err != nil {
 		return err
