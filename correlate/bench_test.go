@@ -72,3 +72,45 @@ func BenchmarkReplay1M(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(evs)), "events/op")
 }
+
+// BenchmarkDeploysAndPagesWith10kOpen is BenchmarkApplyWith10kOpen with
+// one event in ten a deploy step and one in twenty-five a page on a
+// service, the events that used to walk every live incident: their
+// placement now looks only at the incidents of the service and its
+// neighbours.
+func BenchmarkDeploysAndPagesWith10kOpen(b *testing.B) {
+	cfg := config.Default()
+	c := NewCorrelator(cfg, State{})
+	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	seq := uint64(0)
+	for i := range 10000 {
+		seq++
+		c.Apply(LoggedEvent{Seq: seq, Event: firing(fmt.Sprintf("open-%d", i), "x", t0.Add(time.Duration(i)*time.Second), "cluster", fmt.Sprintf("c-%d", i))})
+	}
+	c.Flush()
+	if c.Live() < 10000 {
+		b.Fatalf("%d live incidents", c.Live())
+	}
+	evs := benchEvents(200000, 2000, 20, t0.Add(3*time.Hour))
+	for i := range evs {
+		svc := fmt.Sprintf("svc-%d", (i*7)%2000)
+		switch {
+		case i%10 == 5:
+			evs[i] = collector.Event{ID: collector.EventID("deploy", fmt.Sprint("d-", i), "succeeded"), Source: collector.SourceDeploy,
+				Kind: "deploy.succeeded", At: evs[i].At, Service: svc, Summary: "deploy", Ref: collector.Ref{DeployID: fmt.Sprint("d-", i)}}
+		case i%25 == 3:
+			evs[i] = collector.Event{ID: collector.EventID("pagerduty", fmt.Sprint("P", i), "triggered"), Source: collector.SourcePagerDuty,
+				Kind: "pagerduty.incident.triggered", At: evs[i].At, Service: svc, Summary: "page",
+				Ref: collector.Ref{PagerDutyIncidentID: fmt.Sprint("P", i)}, PagerDuty: &collector.PagerDuty{Title: "page"}}
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		seq++
+		c.Apply(LoggedEvent{Seq: seq, Event: evs[i%len(evs)]})
+		if i%512 == 511 {
+			c.Flush()
+		}
+	}
+	b.ReportMetric(float64(c.Live()), "live_incidents")
+}

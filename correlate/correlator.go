@@ -208,6 +208,10 @@ type Correlator struct {
 	byService      map[string]map[string]bool
 	byServiceScope map[string]map[string]bool
 	byTarget       map[string]map[string]bool
+	// broad holds the live incidents that span broadServices services or
+	// more (and maybe some that no longer do), for the deploys the
+	// configuration does not place.
+	broad map[string]bool
 	// groupsByValue and groupsLacking file the label sets of byGroup by
 	// each group_by label's value or absence; groupLabels are the sets.
 	groupsByValue map[string]map[string]bool
@@ -240,6 +244,7 @@ func NewCorrelator(cfg *config.Config, st State) *Correlator {
 		byService:      map[string]map[string]bool{},
 		byServiceScope: map[string]map[string]bool{},
 		byTarget:       map[string]map[string]bool{},
+		broad:          map[string]bool{},
 		groupsByValue:  map[string]map[string]bool{},
 		groupsLacking:  map[string]map[string]bool{},
 		groupLabels:    map[string]map[string]string{},

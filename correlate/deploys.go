@@ -130,12 +130,50 @@ func (c *Correlator) deployApplied(seq uint64, ev *collector.Event) {
 		Info: ev.Deploy, ReceivedAt: ev.ReceivedAt, Kind: ev.Kind}
 	c.addStep(step)
 	c.changes.DeploySteps[step.EventID] = step
-	for _, id := range c.liveIDs() {
-		inc := c.live[id]
+	for _, inc := range c.deployCandidates(step.Service) {
 		if why, ok := c.relates(inc, step); ok {
 			c.addDeployEntry(inc, step, why)
 		}
 	}
+}
+
+// deployCandidates returns, by id, the live incidents a deploy of service
+// can relate to (relationOf): those that hold it or are anchored on it,
+// those holding a service that depends on it, those anchored on a
+// service it depends on, and, for a change the configuration does not
+// place, those spanning broadServices or more. It looks only at those,
+// not at every live incident, and visits them in the order a walk of
+// every live incident by id would.
+func (c *Correlator) deployCandidates(service string) []*Incident {
+	if service == "" {
+		return nil
+	}
+	seen := map[string]*Incident{}
+	add := func(incs []*Incident) {
+		for _, inc := range incs {
+			seen[inc.ID] = inc
+		}
+	}
+	add(c.holding(service))
+	for _, s := range c.s.dependents[service] {
+		add(c.holding(s))
+	}
+	for _, d := range c.s.cfg.Service(service).DependsOn {
+		add(c.holding(d))
+	}
+	if c.broadChange(service) {
+		for id := range c.broad {
+			if inc := c.live[id]; inc != nil && len(inc.Services) >= broadServices {
+				seen[id] = inc
+			}
+		}
+	}
+	out := make([]*Incident, 0, len(seen))
+	for _, inc := range seen {
+		out = append(out, inc)
+	}
+	slices.SortFunc(out, func(a, b *Incident) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // addStep adds a step to its deploy and recomputes the deploy's state:

@@ -307,21 +307,21 @@ func (c *Correlator) pdState(inc *Incident, pdID, reason string) *PagerDutyState
 }
 
 // openIncidentOf returns the newest live incident of service that has not
-// resolved by t, or nil.
+// resolved by t (the first by id of those that started together), or
+// nil. It looks only at the incidents of the service (holding).
 func (c *Correlator) openIncidentOf(service string, t time.Time) *Incident {
 	if service == "" {
 		return nil
 	}
 	var best *Incident
-	for _, id := range c.liveIDs() {
-		inc := c.live[id]
-		if !slices.Contains(inc.Services, service) || c.resolved(inc, t) {
+	for _, inc := range c.holding(service) {
+		if !holds(inc, service) || c.resolved(inc, t) {
 			continue
 		}
 		if t.Before(inc.StartedAt.Add(-c.s.window)) {
 			continue
 		}
-		if best == nil || inc.StartedAt.After(best.StartedAt) {
+		if best == nil || inc.StartedAt.After(best.StartedAt) || (inc.StartedAt.Equal(best.StartedAt) && inc.ID < best.ID) {
 			best = inc
 		}
 	}

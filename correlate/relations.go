@@ -77,6 +77,9 @@ func (c *Correlator) indexService(inc *Incident, service string) {
 	}
 	addTo(c.byService, service, inc.ID)
 	addTo(c.byServiceScope, c.serviceScope(inc, service), inc.ID)
+	if len(inc.Services) >= broadServices {
+		c.broad[inc.ID] = true
+	}
 }
 
 // unindexService notes that inc no longer holds service.
@@ -102,6 +105,7 @@ func (c *Correlator) serviceScope(inc *Incident, service string) string {
 // unindexServices removes an incident that leaves memory from the service
 // index.
 func (c *Correlator) unindexServices(inc *Incident) {
+	delete(c.broad, inc.ID)
 	for _, s := range inc.Services {
 		c.unindexService(inc, s)
 	}
