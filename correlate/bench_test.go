@@ -74,7 +74,7 @@ func BenchmarkReplay1M(b *testing.B) {
 }
 
 // BenchmarkDeploysAndPagesWith10kOpen is BenchmarkApplyWith10kOpen with
-// one event in ten a deploy step and one in twenty-five a page on a
+// one event in a hundred a deploy step and one in fifty a page on a
 // service, the events that used to walk every live incident: their
 // placement now looks only at the incidents of the service and its
 // neighbours.
@@ -95,10 +95,10 @@ func BenchmarkDeploysAndPagesWith10kOpen(b *testing.B) {
 	for i := range evs {
 		svc := fmt.Sprintf("svc-%d", (i*7)%2000)
 		switch {
-		case i%10 == 5:
+		case i%100 == 5:
 			evs[i] = collector.Event{ID: collector.EventID("deploy", fmt.Sprint("d-", i), "succeeded"), Source: collector.SourceDeploy,
 				Kind: "deploy.succeeded", At: evs[i].At, Service: svc, Summary: "deploy", Ref: collector.Ref{DeployID: fmt.Sprint("d-", i)}}
-		case i%25 == 3:
+		case i%50 == 3:
 			evs[i] = collector.Event{ID: collector.EventID("pagerduty", fmt.Sprint("P", i), "triggered"), Source: collector.SourcePagerDuty,
 				Kind: "pagerduty.incident.triggered", At: evs[i].At, Service: svc, Summary: "page",
 				Ref: collector.Ref{PagerDutyIncidentID: fmt.Sprint("P", i)}, PagerDuty: &collector.PagerDuty{Title: "page"}}

@@ -723,8 +723,9 @@ func (c *Correlator) changeBurstJoin(service string, gl map[string]string, t tim
 		return nil, nil
 	}
 	var best *Incident
-	for _, id := range c.liveIDs() {
-		inc := c.live[id]
+	// The earliest by start, then id: a total order, so the live
+	// incidents need no sorting first.
+	for _, inc := range c.live {
 		if inc.StartedAt.Before(change.At) || absDur(t.Sub(inc.StartedAt)) > c.s.stormWindow || holds(inc, service) ||
 			c.resolved(inc, t) || !groupCompatible(inc.GroupLabels, gl) || !c.joinable(inc, t) {
 			continue
