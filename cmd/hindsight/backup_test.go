@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +63,27 @@ func sendAll(t *testing.T, base string, reqs []backupRequest) {
 // compare byte for byte.
 func answers(t *testing.T, base string) string {
 	t.Helper()
+	parts := []string{incidentAnswers(t, base)}
+	for _, ev := range listEvents(t, base) {
+		b, _ := json.Marshal(ev)
+		parts = append(parts, string(b))
+	}
+	return strings.Join(parts, "\n")
+}
+
+// eventsByPosition is the event list in log order, whatever order the
+// API lists them in.
+func eventsByPosition(t *testing.T, base string) []apiEvent {
+	t.Helper()
+	evs := listEvents(t, base)
+	slices.SortFunc(evs, func(a, b apiEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	return evs
+}
+
+// incidentAnswers is what a daemon answers about incidents: the list,
+// each incident, its timeline and its draft.
+func incidentAnswers(t *testing.T, base string) string {
+	t.Helper()
 	_, list := getBody(t, base+"/api/v1/incidents?limit=1000")
 	var l struct{ Incidents []struct{ ID string } }
 	require.NoError(t, json.Unmarshal(list, &l))
@@ -71,10 +94,6 @@ func answers(t *testing.T, base string) string {
 			require.Equal(t, http.StatusOK, code, "%s%s: %s", inc.ID, p, b)
 			parts = append(parts, string(b))
 		}
-	}
-	for _, ev := range listEvents(t, base) {
-		b, _ := json.Marshal(ev)
-		parts = append(parts, string(b))
 	}
 	return strings.Join(parts, "\n")
 }

@@ -66,6 +66,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fs.SetOutput(stdout)
 			fmt.Fprintln(stdout, "Usage: hindsight [flags]")
 			fmt.Fprintln(stdout, "       hindsight restore --storage.path DIR [--force] FILE   (see hindsight restore --help)")
+			fmt.Fprintln(stdout, "       hindsight migrate-log --storage.path DIR --nats.url URL [--config.file FILE]")
 			fs.PrintDefaults()
 			return 0
 		}

@@ -18,7 +18,8 @@ import (
 // subcommands are the commands hindsight runs instead of the daemon when
 // its first argument names one.
 var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"restore": restoreMain,
+	"restore":     restoreMain,
+	"migrate-log": migrateMain,
 }
 
 // restoreMain is `hindsight restore --storage.path DIR FILE`: it restores

@@ -1,12 +1,8 @@
 package streamlog
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
-
-	"github.com/dgraph-io/badger/v4"
 
 	"github.com/hindsight-ops/hindsight/correlate/store"
 	"github.com/hindsight-ops/hindsight/correlate/store/backup"
@@ -25,28 +21,12 @@ func (l *Log) Backup(w *backup.Writer) error {
 // reflects, without opening the stream: for tools that inspect a stopped
 // replica's storage (hindsight restore).
 func CopiedPosition(dir string, logger *slog.Logger) (uint64, error) {
-	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(badgerLogger{logger}).WithLoggingLevel(badger.WARNING).WithMetricsEnabled(false))
+	c, err := OpenCopy(dir, logger)
 	if err != nil {
-		return 0, fmt.Errorf("open local copy of the event stream %q: %w", dir, err)
+		return 0, err
 	}
-	defer db.Close()
-	var pos uint64
-	err = db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(keyCopied)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("corrupt copied position: %d bytes", len(v))
-			}
-			pos = binary.BigEndian.Uint64(v)
-			return nil
-		})
-	})
+	defer c.Close()
+	pos, err := c.Head()
 	if err != nil {
 		return 0, fmt.Errorf("read copied position in %q: %w", dir, err)
 	}

@@ -269,6 +269,8 @@ func (l *Log) commit(msgs []jetstream.Msg) error {
 		head = max(head, seq+md.NumPending)
 		ev, data, ok := decode(m.Data(), md.Timestamp)
 		switch {
+		case m.Headers().Get(GapHeader) != "":
+			// A position without an event (Migrate): a gap.
 		case !ok:
 			invalid++
 			l.logger.Warn("Skipping a message of the event stream that is not a valid event", "stream", l.opts.Stream, "seq", seq, "subject", m.Subject())
