@@ -27,8 +27,8 @@ import (
 //     decoded). The memtables, which take every write, are left alone;
 //   - returns the heap that flushes and compactions left behind (Badger's
 //     table builders, hundreds of MB after a burst: it pools up to eight
-//     and drops one every 2 s once idle) to the system once writes stop,
-//     5, 10, 20 and 40 s after the last commit, rather than leaving it to
+//     and drops one every 2 s once idle) to the system once writes stop
+//     (and after Open), 5, 10, 20, ... 320 s after, rather than leaving it to
 //     the Go runtime's forced GC two minutes later and its gradual
 //     scavenging after that. The peak while writing is bounded by the Go
 //     runtime's soft memory limit, GOMEMLIMIT, if it is set.
@@ -99,7 +99,9 @@ func (s *DB) trimMemory() {
 	t := time.NewTicker(trimInterval)
 	defer t.Stop()
 	var lastCommits uint64
-	idle := 9 // nothing written yet: nothing to free
+	// From Open on too: a restart's compactions and index builds take
+	// heap without a commit.
+	idle := 0
 	for {
 		select {
 		case <-s.stop:
@@ -120,9 +122,10 @@ func (s *DB) trimMemory() {
 		}
 		idle++
 		// Badger hands back one pooled table builder every 2 s once
-		// idle, so the heap is freed after 1, 2, 4 and 8 idle ticks,
-		// then left alone until writes resume.
-		if idle <= 8 && idle&(idle-1) == 0 {
+		// idle, and compactions can go on for minutes after a burst, so
+		// the heap is freed after 1, 2, 4, ... 64 idle ticks (5 s to
+		// 5 min), then left alone until writes resume.
+		if idle <= 64 && idle&(idle-1) == 0 {
 			debug.FreeOSMemory()
 		}
 	}
