@@ -35,10 +35,12 @@ const (
 	MaxBodyBytesLimit = 1 << 30
 
 	// DefaultMaxAlertsPerNotification bounds the alerts (or deploy events)
-	// of one request: far above what an Alertmanager group flush carries
-	// when its receiver sets max_alerts, far below what a 1MiB body could
-	// hold of tiny alerts.
-	DefaultMaxAlertsPerNotification = 1000
+	// of one request. Alertmanager never retries a 4xx, so the default must
+	// take every notification that fits in the default 1MiB body: an alert
+	// as Alertmanager sends it (status, labels, startsAt, endsAt,
+	// generatorURL, fingerprint) takes at least ~150 bytes, so 1MiB holds
+	// at most ~7,000 of them; 10,000 still stops a body of empty objects.
+	DefaultMaxAlertsPerNotification = 10000
 	// DefaultMaxLabelsPerAlert is generous for Kubernetes alerts (30-40
 	// labels are common) and stops a label set of thousands.
 	DefaultMaxLabelsPerAlert = 128
