@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hindsight-ops/hindsight/correlate/store/backup"
 )
 
 // TestRequestsFollowTheContract checks what each command sends against
@@ -92,16 +95,30 @@ func TestRequestsFollowTheContract(t *testing.T) {
 	code, _, _ = run("publish", "inc-1")
 	require.Equal(t, exitDenied, code)
 
-	// A backup streams to a file, written whole or not at all.
-	answer, status = "BACKUP-BYTES", http.StatusOK
+	// A backup streams to a file, written whole (its checksum verified)
+	// or not at all.
+	var bak bytes.Buffer
+	bw, err := backup.NewWriter(t.Context(), &bak, backup.Header{Log: "badger", CreatedAt: time.Unix(0, 0).UTC(), Parts: []string{"store"}})
+	require.NoError(t, err)
+	require.NoError(t, bw.Part("store"))
+	_, err = bw.Write([]byte("BADGER-BYTES"))
+	require.NoError(t, err)
+	require.NoError(t, bw.Close())
+	answer, status = bak.String(), http.StatusOK
 	file := filepath.Join(t.TempDir(), "hindsight.bak")
 	code, _, errOut = run("backup", file)
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, req{"GET", "/api/v1/admin/backup", "", nil}, got)
 	b, err := os.ReadFile(file)
 	require.NoError(t, err)
-	require.Equal(t, "BACKUP-BYTES", string(b))
+	require.Equal(t, bak.Bytes(), b)
 	require.Contains(t, errOut, "hindsight restore --storage.path DIR "+file)
+	answer = bak.String()[:bak.Len()-3] // cut short: refused, no file
+	cut := filepath.Join(t.TempDir(), "cut.bak")
+	code, _, errOut = run("backup", cut)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "incomplete")
+	require.NoFileExists(t, cut)
 	answer, status = `{"error":"backup failed"}`, http.StatusInternalServerError
 	other := filepath.Join(t.TempDir(), "other.bak")
 	code, _, _ = run("backup", other)
