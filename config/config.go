@@ -521,7 +521,7 @@ func Default() *Config {
 // most severe come first; pagerduty.priority_floor then raises it.
 func DefaultSeverityRules() []SeverityRule {
 	critical := []string{"critical", "page"}
-	yes, no := new(true), new(false)
+	yes := new(true)
 	return []SeverityRule{
 		// SEV1: a security issue, which may expose customer data and warrants
 		// public notification whatever else is true.
@@ -538,10 +538,9 @@ func DefaultSeverityRules() []SeverityRule {
 		// SEV3: a customer-facing service critical for 15 minutes or more:
 		// partial loss of functionality, not for most customers.
 		{Severity: "SEV3", When: Condition{CustomerFacing: yes, AlertSeverity: critical, MinDuration: model.Duration(15 * time.Minute)}},
-		// SEV3: an internal tier-1 service critical: its owners must act now.
-		{Severity: "SEV3", When: Condition{CustomerFacing: no, AlertSeverity: critical, MaxTier: 1}},
 		// SEV4: critical elsewhere or briefly (a blip on one probe, one
-		// host): needs action, customers can still work.
+		// host, an internal service of any tier whose consumers do not
+		// fail): needs action, customers can still work.
 		{Severity: "SEV4", When: Condition{AlertSeverity: critical}},
 		// SEV4: a warning on a customer-facing service.
 		{Severity: "SEV4", When: Condition{CustomerFacing: yes, AlertSeverity: []string{"warning"}}},

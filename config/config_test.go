@@ -200,7 +200,7 @@ services:
 		for i, r := range rules {
 			sevs[i] = r.Severity
 		}
-		require.Equal(t, []string{"SEV1", "SEV1", "SEV2", "SEV2", "SEV3", "SEV3", "SEV4", "SEV4", "SEV4", "SEV4", "SEV5"}, sevs)
+		require.Equal(t, []string{"SEV1", "SEV1", "SEV2", "SEV2", "SEV3", "SEV4", "SEV4", "SEV4", "SEV4", "SEV5"}, sevs)
 		require.True(t, slices.IsSorted(sevs), "the most severe come first")
 		require.Equal(t, Condition{}, rules[len(rules)-1].When, "the last rule catches everything")
 	})

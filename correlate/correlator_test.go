@@ -304,7 +304,7 @@ func TestSeverityDefaults(t *testing.T) {
 	sv = level(90*min, firing("checkout", "a", m(0)))
 	require.Equal(t, "SEV2", sv.Suggested, "one customer-facing tier-1 service critical for an hour")
 	sv = level(10*min, firing("ledger", "a", m(0)))
-	require.Equal(t, "SEV3", sv.Suggested, "critical on an internal tier-1 service")
+	require.Equal(t, "SEV4", sv.Suggested, "critical on an internal tier-1 service whose consumers do not fail: it needs action, customers can still work")
 	sv = level(10*min, firing("batch", "a", m(0)))
 	require.Equal(t, "SEV4", sv.Suggested, "critical on an internal service of the default tier")
 	sv = level(10*min, warning("batch", "JobFailed", "a", m(0)))
