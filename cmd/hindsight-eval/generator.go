@@ -692,28 +692,37 @@ func (b *builder) finish() *Scenario {
 	return sc
 }
 
-// TrueSeverity derives a true incident's severity from the scenario by the
-// rule below, written out independently of the engine but meant to agree
-// with config.DefaultSeverityRules (spec/postmortem.md), evaluated over
-// the incident's true members: its alert events and pages.
+// TrueSeverity derives a true incident's severity from the scenario by
+// the SEV table of spec/postmortem.md as the grader's labelling rules
+// read it (SEVTable, shared with the held-back-like sets), over the
+// incident's true members, its alert events and pages:
 //
-//  1. SEV1: some alert has category=security.
-//  2. SEV1: some service is customer-facing, some service is tier 1, some
-//     alert is critical (or page), and the incident lasted 30m or more.
-//  3. SEV2: some service is customer-facing and some alert is critical.
-//  4. SEV3: some alert is critical.
-//  5. SEV3: some service is customer-facing and some alert is a warning.
-//  6. SEV4: some alert is a warning.
-//  7. SEV5: otherwise.
+//   - SEV1: a security alert (category=security); three or more
+//     customer-facing tier-1 services critical (or the frontend and
+//     another) for 30 minutes or more; one for over an hour;
+//   - SEV4: a customer-facing service critical for under 10 minutes (a
+//     blip);
+//   - SEV2: a customer-facing tier-1 service critical;
+//   - SEV3: a customer-facing tier-2 service critical;
+//   - SEV4: a customer-facing tier-3 service critical, warnings on
+//     customer-facing services, or an internal service critical (it needs
+//     action, customers can still work);
+//   - SEV5: warnings on internal services only.
 //
 // Then a page's priority raises it to pagerduty.priority_floor (P1: SEV1,
 // P2: SEV2). Services are attributed as Hindsight does (service_labels for
 // alerts, the mapped PagerDuty service for pages); the duration runs from
 // the earliest to the latest event time of the members.
+//
+// Until this revision the rule followed the engine's old default rules
+// instead (any customer-facing critical alert SEV2, any critical SEV3,
+// any warning SEV4), which the SEV table and the labelling rules
+// contradict.
 func TrueSeverity(sc *Scenario, inc string) (string, string) {
 	cfg := sc.Config()
 	var first, last time.Time
-	var cf, tier1, critical, warning, security bool
+	var security bool
+	crit, warn := map[string]bool{}, map[string]bool{}
 	floor := ""
 	for _, le := range sc.Events {
 		if le.Incident != inc {
@@ -726,21 +735,15 @@ func TrueSeverity(sc *Scenario, inc string) (string, string) {
 		if ev.At.After(last) {
 			last = ev.At
 		}
-		svc := ev.Service
 		if ev.Source == collector.SourceAlertmanager {
-			svc = cfg.ServiceFor(ev.Labels)
+			svc := cfg.ServiceFor(ev.Labels)
 			switch ev.Labels["severity"] {
 			case "critical", "page":
-				critical = true
+				crit[svc] = true
 			case "warning":
-				warning = true
+				warn[svc] = true
 			}
 			security = security || ev.Labels["category"] == "security"
-		}
-		if svc != "" {
-			s := cfg.Service(svc)
-			cf = cf || s.CustomerFacing
-			tier1 = tier1 || (s.Tier > 0 && s.Tier <= 1)
 		}
 		if ev.Source != collector.SourcePagerDuty || ev.PagerDuty == nil {
 			continue
@@ -749,23 +752,27 @@ func TrueSeverity(sc *Scenario, inc string) (string, string) {
 			floor = f
 		}
 	}
-	var sev, why string
-	switch {
-	case security:
-		sev, why = "SEV1", "security alert"
-	case cf && tier1 && critical && last.Sub(first) >= 30*time.Minute:
-		sev, why = "SEV1", "customer-facing tier-1, critical, 30m or more"
-	case cf && critical:
-		sev, why = "SEV2", "customer-facing and critical"
-	case critical:
-		sev, why = "SEV3", "critical"
-	case cf && warning:
-		sev, why = "SEV3", "customer-facing and warning"
-	case warning:
-		sev, why = "SEV4", "warning"
-	default:
-		sev, why = "SEV5", "no alert severity"
+	f := SevFacts{Security: security, Length: last.Sub(first)}
+	for svc := range crit {
+		s := cfg.Service(svc)
+		switch {
+		case s.CustomerFacing && s.Tier > 0 && s.Tier <= 1:
+			f.CFTier1Critical++
+			f.CFCritical++
+			f.EntryCritical = f.EntryCritical || svc == "frontend"
+		case s.CustomerFacing:
+			f.CFCritical++
+			if s.Tier >= 3 {
+				f.CFTier3Critical++
+			}
+		default:
+			f.InternalCritical = true
+		}
 	}
+	for svc := range warn {
+		f.CFWarning = f.CFWarning || cfg.Service(svc).CustomerFacing && !crit[svc]
+	}
+	sev, _, _, why := SEVTable(f)
 	if floor != "" && floor < sev {
 		sev, why = floor, why+"; raised by the page's priority"
 	}

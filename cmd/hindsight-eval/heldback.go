@@ -366,7 +366,7 @@ func (g *hbGen) symptom(inc string, s string, sev string, start, end time.Time, 
 // label writes the true incident, its severity from the impact by the
 // SEV table, and a page if its services page.
 func (g *hbGen) label(inc, title string, im *hbImpact, causes []string, why string) string {
-	cf1, cfCrit, cfWarn, internalCrit := 0, 0, false, false
+	cf1, cfCrit, cf3, cfWarn, internalCrit := 0, 0, 0, false, false
 	entry := false
 	for s := range im.crit {
 		sv := g.svc[s]
@@ -377,6 +377,9 @@ func (g *hbGen) label(inc, title string, im *hbImpact, causes []string, why stri
 			entry = entry || s == g.t.entry
 		case sv.cf:
 			cfCrit++
+			if sv.tier >= 3 {
+				cf3++
+			}
 		default:
 			internalCrit = true
 		}
@@ -386,26 +389,8 @@ func (g *hbGen) label(inc, title string, im *hbImpact, causes []string, why stri
 			cfWarn = true
 		}
 	}
-	// The SEV table (spec/postmortem.md) as the grader's README reads it.
-	var sev, lo, hi, rule string
-	switch {
-	case im.zone:
-		sev, lo, hi, rule = "SEV1", "SEV1", "SEV2", "a whole zone affected"
-	case (cf1 >= 3 || entry && cf1 >= 2) && im.length >= 30*time.Minute:
-		sev, lo, hi, rule = "SEV1", "SEV1", "SEV2", "the whole product down for half an hour or more: several customer-facing tier-1 services failing"
-	case cf1 >= 1 && im.length >= time.Hour:
-		sev, lo, hi, rule = "SEV1", "SEV1", "SEV2", "a customer-facing tier-1 service failing for over an hour (SLA broken)"
-	case cf1 >= 1:
-		sev, lo, hi, rule = "SEV2", "SEV1", "SEV3", "a customer-facing tier-1 service unusable"
-	case cfCrit >= 1:
-		sev, lo, hi, rule = "SEV3", "SEV2", "SEV4", "a customer-facing secondary feature failing (partial loss)"
-	case cfWarn && !internalCrit:
-		sev, lo, hi, rule = "SEV4", "SEV3", "SEV5", "customer-facing services degraded (warnings), customers can still work"
-	case im.nodeOnly || internalCrit || cfWarn:
-		sev, lo, hi, rule = "SEV4", "SEV3", "SEV5", "one node or an internal service needing action"
-	default:
-		sev, lo, hi, rule = "SEV5", "SEV4", "SEV5", "warning-only internal noise"
-	}
+	sev, lo, hi, rule := SEVTable(SevFacts{CFTier1Critical: cf1, EntryCritical: entry, CFCritical: cfCrit, CFTier3Critical: cf3,
+		InternalCritical: internalCrit, CFWarning: cfWarn, NodeOnly: im.nodeOnly, Zone: im.zone, Length: im.length})
 	kind := "primary"
 	if strings.HasPrefix(inc, "N") {
 		kind = "noise"
@@ -937,4 +922,56 @@ func WriteHeldBack(dir string) error {
 		}
 	}
 	return nil
+}
+
+// SevFacts is what was observed of one true incident, as an on-call
+// engineer would read it off the alerts: how many customer-facing
+// services failed (critical) and how important they are, whether only
+// warnings fired, whether a whole zone or only one node was hit, and for
+// how long.
+type SevFacts struct {
+	CFTier1Critical  int  // customer-facing tier-1 services critical
+	EntryCritical    bool // the customers' entry point (frontend) among them
+	CFCritical       int  // customer-facing services critical, any tier
+	CFTier3Critical  int  // customer-facing tier-3 (or lower) services critical
+	InternalCritical bool // an internal service critical
+	CFWarning        bool // a customer-facing service with warnings only
+	NodeOnly         bool // one node or host failed, no customer impact
+	Zone             bool // a whole zone or region affected
+	Security         bool // a security issue
+	Length           time.Duration
+}
+
+// SEVTable labels a true incident by the SEV table of spec/postmortem.md
+// as ../shared/eval/scenarios/README.md (rule 5) reads it, calibrated on
+// the development set's labels (a whole-product outage of 18-27 minutes
+// is SEV2 there, four customer-facing services for 80 minutes SEV1, a
+// customer-facing tier-1 service failing for six minutes SEV4, tier-3
+// marketing pages for ten minutes SEV4). It
+// returns the severity, the range a reasonable operator could defend and
+// the reason. It reads nothing of the engine.
+func SEVTable(f SevFacts) (sev, lo, hi, rule string) {
+	switch {
+	case f.Security:
+		return "SEV1", "SEV1", "SEV1", "a security issue"
+	case f.Zone:
+		return "SEV1", "SEV1", "SEV2", "a whole zone affected"
+	case (f.CFTier1Critical >= 3 || f.EntryCritical && f.CFTier1Critical >= 2) && f.Length >= 30*time.Minute:
+		return "SEV1", "SEV1", "SEV2", "the whole product down for half an hour or more: several customer-facing tier-1 services failing"
+	case f.CFTier1Critical >= 1 && f.Length >= time.Hour:
+		return "SEV1", "SEV1", "SEV2", "a customer-facing tier-1 service failing for over an hour (SLA broken)"
+	case f.CFCritical >= 1 && f.Length < 10*time.Minute:
+		return "SEV4", "SEV3", "SEV5", "a customer-facing service failing for a few minutes: a blip"
+	case f.CFTier1Critical >= 1:
+		return "SEV2", "SEV1", "SEV3", "a customer-facing tier-1 service unusable"
+	case f.CFCritical > f.CFTier3Critical:
+		return "SEV3", "SEV2", "SEV4", "a customer-facing secondary feature failing (partial loss)"
+	case f.CFCritical >= 1:
+		return "SEV4", "SEV3", "SEV5", "a minor customer-facing feature (tier 3) failing"
+	case f.CFWarning && !f.InternalCritical:
+		return "SEV4", "SEV3", "SEV5", "customer-facing services degraded (warnings), customers can still work"
+	case f.NodeOnly || f.InternalCritical || f.CFWarning:
+		return "SEV4", "SEV3", "SEV5", "one node or an internal service needing action"
+	}
+	return "SEV5", "SEV4", "SEV5", "warning-only internal noise"
 }
