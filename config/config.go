@@ -184,6 +184,13 @@ type Correlation struct {
 	// value of one of them while one of them fires are about one machine
 	// failing, so they join. An empty list turns this off.
 	InfrastructureLabels []string `yaml:"infrastructure_labels"`
+	// DependencyLag is how long after an incident began a dependency of
+	// its services may start alerting and still be taken for their
+	// origin: infrastructure alerts wait out their `for:` (kube-prometheus'
+	// node and pod rules wait 15m) and the Alertmanager group before they
+	// arrive. A dependency that starts failing later than this, while its
+	// dependents have been failing for long, has a fault of its own.
+	DependencyLag model.Duration `yaml:"dependency_lag"`
 	// MaxFutureSkew is how far ahead of the clock of the Hindsight that
 	// received it an event's own time may be. Later events are refused at
 	// intake (400, naming the field); one already in the log (stored by an
@@ -476,6 +483,7 @@ func Default() *Config {
 			PageStaleAfter:       model.Duration(24 * time.Hour),
 			InfrastructureLabels: []string{"node", "host"},
 			MaxFutureSkew:        model.Duration(10 * time.Minute),
+			DependencyLag:        model.Duration(20 * time.Minute),
 		},
 		Severity: Severity{Rules: DefaultSeverityRules()},
 		PagerDuty: PagerDuty{

@@ -51,6 +51,7 @@ func TestLoadGood(t *testing.T) {
 		PageStaleAfter:       dur(12 * time.Hour),
 		InfrastructureLabels: []string{"node", "hostname"},
 		MaxFutureSkew:        dur(2 * time.Minute),
+		DependencyLag:        dur(25 * time.Minute),
 	}, c.Correlation)
 
 	require.Equal(t, []SeverityRule{

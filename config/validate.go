@@ -127,6 +127,7 @@ func (c Correlation) validate(ps *problems) {
 		{"flap_window", c.FlapWindow},
 		{"page_stale_after", c.PageStaleAfter},
 		{"max_future_skew", c.MaxFutureSkew},
+		{"dependency_lag", c.DependencyLag},
 	} {
 		if d.v <= 0 {
 			ps.add("correlation."+d.key, "correlation.%s must be greater than zero", d.key)

@@ -106,6 +106,7 @@ type settings struct {
 	pageStale      time.Duration
 	infraLabels    []string
 	maxFutureSkew  time.Duration
+	dependencyLag  time.Duration
 	// neighbours are the services one dependency hop from each service,
 	// either way, so topology joins look only where they can match;
 	// dependents are the services that depend on each service directly.
@@ -134,6 +135,7 @@ func newSettings(cfg *config.Config) settings {
 		pageStale:      time.Duration(c.PageStaleAfter),
 		infraLabels:    slices.Clone(c.InfrastructureLabels),
 		maxFutureSkew:  time.Duration(c.MaxFutureSkew),
+		dependencyLag:  time.Duration(c.DependencyLag),
 	}
 }
 

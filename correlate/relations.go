@@ -414,9 +414,11 @@ func (c *Correlator) failingAs(inc *Incident, service string, t time.Time, hardO
 //     that service still fails (a slow burn: the disk fills for hours and
 //     its dependents degrade late);
 //   - upstream: every service of the incident depends on service, within
-//     the window or later while the anchor still fails (infrastructure
-//     alerts often wait out a `for:` duration and fire after the services
-//     they break); the incident is re-anchored on service.
+//     the window or later, up to correlation.dependency_lag after the
+//     incident began, while the anchor still fails (infrastructure alerts
+//     often wait out a `for:` duration and fire after the services they
+//     break); the incident is re-anchored on service. Later than that
+//     the dependency would have failed first: its failure is its own.
 //
 // A downstream incident is preferred (the alert is a symptom of it), then
 // the earliest; among upstream ones the one that began nearest before t.
@@ -458,7 +460,7 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 		if inc.Anchor == service {
 			// The service the incident was anchored on as the shared
 			// dependency of its members now alerts itself.
-			if !inWindow && (d < 0 || c.firing(inc, t) == 0) {
+			if !inWindow && (d < 0 || c.firing(inc, t) == 0 || d > c.s.dependencyLag) {
 				continue
 			}
 			r, down = fmt.Sprintf("%s is the incident's anchor, which its services all depend on", service), true
@@ -505,14 +507,14 @@ func (c *Correlator) topologyJoin(service string, gl map[string]string, t time.T
 			// joins without moving the anchor: it does not explain the
 			// others.
 			m, what, since := c.failingDependent(inc, service, t, !inWindow)
-			if m == "" {
+			if m == "" || d > c.s.dependencyLag {
 				continue
 			}
 			r, reanchor = fmt.Sprintf("%s, which depends on %s, still fails (%s since %s)", m, service, what, since.UTC().Format(time.RFC3339)), false
 		} else if !down {
 			if !inWindow {
 				what, since, ok := c.failingHard(inc, inc.Anchor, t)
-				if d < 0 || !ok {
+				if d < 0 || !ok || d > c.s.dependencyLag {
 					continue
 				}
 				r = fmt.Sprintf("every service of the incident depends on %s, and the anchor %s still fails (%s since %s)",

@@ -114,9 +114,17 @@ func TestTopology(t *testing.T) {
 			name: "a dependency alerting past the window while its dependent still fails re-anchors the incident on it (a for: duration)",
 			events: []collector.Event{
 				firing("checkout", "a", m(0)),
-				firing("postgres", "a", m(45*min)),
+				firing("postgres", "a", m(15*min)),
 			},
 			want: map[string][]string{"postgres": {"checkout", "postgres"}},
+		},
+		{
+			name: "a dependency starting to fail past correlation.dependency_lag, while its dependent has failed for long, is its own incident",
+			events: []collector.Event{
+				firing("checkout", "a", m(0)),
+				firing("postgres", "a", m(45*min)),
+			},
+			want: map[string][]string{"postgres": {"postgres"}, "checkout": {"checkout"}},
 		},
 		{
 			name: "a dependency alerting past the window after its dependent recovered is its own incident",
