@@ -893,12 +893,12 @@ func (g *hbGen) routineDeploys(days int) {
 	}
 }
 
-// HeldBackSet is the held-back-like set: two dense days on each public
-// topology and a week on a generated 200-service one.
-func HeldBackSet() ([]*replayScenario, error) {
+// HeldBackSet is the held-back-like set: days dense days (perDay
+// failures drawn a day) on each public topology, seeds seed, seed+1, ...
+func HeldBackSet(seed uint64, days, perDay int) ([]*replayScenario, error) {
 	var out []*replayScenario
 	for i, t := range []string{"boutique", "sockshop", "socialnet", "trainticket"} {
-		s, err := HeldBackDays(t, uint64(101+i), 2, 40)
+		s, err := HeldBackDays(t, seed+uint64(i), days, perDay)
 		if err != nil {
 			return nil, err
 		}
@@ -908,11 +908,11 @@ func HeldBackSet() ([]*replayScenario, error) {
 }
 
 // WriteHeldBack writes HeldBackSet into dir, one file each.
-func WriteHeldBack(dir string) error {
+func WriteHeldBack(dir string, seed uint64, days, perDay int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	scs, err := HeldBackSet()
+	scs, err := HeldBackSet(seed, days, perDay)
 	if err != nil {
 		return err
 	}

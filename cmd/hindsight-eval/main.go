@@ -24,12 +24,12 @@ func main() {
 	denseDays := flag.Int("dense-days", 3, "dense scenario: days")
 	densePerDay := flag.Int("dense-failures-per-day", 55, "dense scenario: failures a day")
 	denseInst := flag.Int("dense-instances", 3, "dense scenario: most instances (alerts) per failing service")
-	heldback := flag.String("write-heldback", "", "write the held-back-like set (dense days on public topologies) into this directory and exit")
-	hbOne := flag.String("write-heldback-one", "", "write one held-back-like scenario to this file and exit (see -hb-*)")
+	heldback := flag.String("write-heldback", "", "write the held-back-like set (dense days on the four public topologies, -hb-seed, -hb-days, -hb-failures-per-day) into this directory and exit")
+	hbOne := flag.String("write-heldback-one", "", "write one held-back-like scenario on -hb-topology to this file and exit")
 	hbTopo := flag.String("hb-topology", "gen200", "held-back-like scenario: boutique, sockshop, socialnet, trainticket or genN (N generated services)")
-	hbSeed := flag.Uint64("hb-seed", 1, "held-back-like scenario: seed")
-	hbDays := flag.Int("hb-days", 7, "held-back-like scenario: days")
-	hbPerDay := flag.Int("hb-failures-per-day", 80, "held-back-like scenario: failures drawn a day (busy services skip some)")
+	hbSeed := flag.Uint64("hb-seed", 1, "held-back-like scenarios: seed (the set uses seed, seed+1, ...)")
+	hbDays := flag.Int("hb-days", 1, "held-back-like scenarios: days")
+	hbPerDay := flag.Int("hb-failures-per-day", 40, "held-back-like scenarios: failures drawn a day (busy services skip some)")
 	checkGrade := flag.String("check-grade", "", "compare the grader's -json results in this file with -thresholds (for -set) and exit 1 on a drop")
 	thresholds := flag.String("thresholds", ".ci/eval-thresholds", "recorded figures -check-grade compares against")
 	set := flag.String("set", "dev", "which lines of -thresholds apply")
@@ -46,7 +46,7 @@ func main() {
 	if *heldback != "" || *hbOne != "" {
 		var err error
 		if *heldback != "" {
-			err = WriteHeldBack(*heldback)
+			err = WriteHeldBack(*heldback, *hbSeed, *hbDays, *hbPerDay)
 		}
 		if err == nil && *hbOne != "" {
 			var s *replayScenario
