@@ -294,12 +294,14 @@ func TestTrueSeverity(t *testing.T) {
 		sc   *Scenario
 		want string
 	}{
+		{mk("checkout", "critical", 5, nil, ""), "SEV4"}, // a blip
 		{mk("checkout", "critical", 10, nil, ""), "SEV2"},
-		{mk("checkout", "critical", 40, nil, ""), "SEV1"},
-		{mk("cart", "critical", 40, nil, ""), "SEV2"}, // customer-facing, tier 2
-		{mk("orders", "critical", 40, nil, ""), "SEV3"},
-		{mk("checkout", "warning", 10, nil, ""), "SEV3"},
-		{mk("orders", "warning", 10, nil, ""), "SEV4"},
+		{mk("checkout", "critical", 40, nil, ""), "SEV2"},
+		{mk("checkout", "critical", 70, nil, ""), "SEV1"}, // over an hour: the SLA
+		{mk("cart", "critical", 40, nil, ""), "SEV3"},     // customer-facing, tier 2
+		{mk("orders", "critical", 40, nil, ""), "SEV4"},   // internal: needs action
+		{mk("checkout", "warning", 10, nil, ""), "SEV4"},
+		{mk("orders", "warning", 10, nil, ""), "SEV5"},
 		{mk("orders", "info", 10, nil, ""), "SEV5"},
 		{mk("orders", "warning", 10, map[string]string{"category": "security"}, ""), "SEV1"},
 		{mk("orders", "warning", 10, nil, "P2"), "SEV2"},
