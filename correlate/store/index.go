@@ -89,18 +89,7 @@ type indexedFields struct {
 // event is appended meanwhile; a crash part-way starts it again (the
 // writes are idempotent).
 func (s *DB) buildEventIndex() error {
-	done := false
-	err := s.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(keyEventIndex)
-		if err == nil {
-			done = true
-			return nil
-		}
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		return err
-	})
+	done, err := s.hasKey(keyEventIndex)
 	if err != nil {
 		return fmt.Errorf("read event index marker: %w", err)
 	}
@@ -277,4 +266,17 @@ func (s *DB) buildIndexes() error {
 		return err
 	}
 	return s.buildIncidentIndex()
+}
+
+// hasKey reports whether key is in the store: the markers that say an
+// index of an older store was built.
+func (s *DB) hasKey(key []byte) (bool, error) {
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(key)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -182,18 +182,7 @@ func indexIncident(txn *badger.Txn, w *opWriter, inc *correlate.Incident) error 
 // incident indexes existed. It runs in Open, before the projector
 // starts.
 func (s *DB) buildIncidentIndex() error {
-	done := false
-	err := s.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(keyIncidentIndex)
-		if err == nil {
-			done = true
-			return nil
-		}
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		return err
-	})
+	done, err := s.hasKey(keyIncidentIndex)
 	if err != nil {
 		return fmt.Errorf("read incident index marker: %w", err)
 	}
